@@ -1,0 +1,42 @@
+"""keras-glorot: activation-aware Glorot initializers for Keras 3.
+
+Importing the package registers the string names ``"glorot_leaky"``,
+``"glorot_leaky_normal"`` and ``"glorot_leaky_uniform"`` with Keras, and the
+classes under ``keras_glorot>ClassName`` so that saved models reload.
+"""
+
+import keras as _keras
+
+from keras_glorot.fans import compute_fans
+from keras_glorot.gains import calculate_gain
+from keras_glorot.initializers import (
+    ALIASES,
+    Glorot,
+    GlorotLeakyNormal,
+    GlorotLeakyUniform,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Glorot",
+    "GlorotLeakyNormal",
+    "GlorotLeakyUniform",
+    "calculate_gain",
+    "compute_fans",
+]
+
+
+def _register_aliases() -> None:
+    custom = _keras.saving.get_custom_objects()
+    for name, cls in ALIASES.items():
+        existing = custom.get(name)
+        if existing is not None and existing is not cls:
+            raise RuntimeError(
+                f"keras_glorot: the custom object name {name!r} is already taken by "
+                f"{existing!r}; refusing to overwrite it."
+            )
+        custom[name] = cls
+
+
+_register_aliases()

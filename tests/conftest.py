@@ -1,0 +1,29 @@
+"""Shared test setup. The backend comes from KERAS_BACKEND (tox sets one per env)."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import keras_glorot  # noqa: E402, F401  (registers the string names)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CIFAR_NPZ = REPO.parent / "shared" / "data" / "cifar10.npz"
+
+BACKEND = keras.config.backend()
+
+
+def to_numpy(x) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@pytest.fixture
+def cifar_npz() -> pathlib.Path:
+    """The local real CIFAR-10 copy; tests that need it skip where it is absent."""
+    if not CIFAR_NPZ.exists():
+        pytest.skip(f"no local CIFAR-10 copy at {CIFAR_NPZ}")
+    return CIFAR_NPZ
