@@ -37,7 +37,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--inits", nargs="+", default=["glorot_uniform", "glorot_leaky"],
+        "--inits",
+        nargs="+",
+        default=["glorot_uniform", "glorot_leaky"],
         help="initializer names to compare",
     )
     args = parser.parse_args(argv)
@@ -48,8 +50,10 @@ def main(argv=None) -> None:
         name: layer_stds(build_mlp(args.depth, args.width, name, args.seed), x)
         for name in args.inits
     }
-    print(f"backend={keras.config.backend()} depth={args.depth} width={args.width} "
-          f"activation=leaky_relu(0.2) input std={x.std():.3f}")
+    print(
+        f"backend={keras.config.backend()} depth={args.depth} width={args.width} "
+        f"activation=leaky_relu(0.2) input std={x.std():.3f}"
+    )
     print("| layer | " + " | ".join(args.inits) + " |")
     print("|---|" + "---|" * len(args.inits))
     for i in range(args.depth):

@@ -10,7 +10,7 @@ name the axes explicitly.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def compute_fans(

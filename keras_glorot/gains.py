@@ -48,12 +48,12 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from typing import Callable, Union
+from collections.abc import Callable
 
 import keras
 import numpy as np
 
-ActivationLike = Union[str, Callable, None]
+ActivationLike = str | Callable | None
 
 CONVENTIONS = ("moment", "pytorch")
 
@@ -127,7 +127,7 @@ def activation_name(activation: ActivationLike) -> str | None:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_activations_cached() -> tuple:
     names = [n for n in dir(keras.activations) if not n.startswith("_")]
     pairs = []
@@ -159,12 +159,16 @@ def _resolve(activation: ActivationLike) -> tuple[str | None, Callable]:
             f"activation={name!r} is not elementwise (it mixes units), so it has no "
             "gain. Use it only on an output layer, whose kernel takes the 'linear' gain."
         )
-    required = [
-        p.name
-        for p in list(inspect.signature(fn).parameters.values())[1:]
-        if p.default is inspect.Parameter.empty
-        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ] if _has_signature(fn) else []
+    required = (
+        [
+            p.name
+            for p in list(inspect.signature(fn).parameters.values())[1:]
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        if _has_signature(fn)
+        else []
+    )
     if required:
         raise ValueError(
             f"activation={name or fn!r} needs the parameter(s) {required}; pass a "
@@ -211,8 +215,10 @@ def _check_elementwise(fn: Callable, label) -> None:
     z = np.linspace(-3.0, 3.0, 8)
     flat = _apply(fn, z)
     column = _apply(fn, z.reshape(8, 1))
-    if flat.shape != z.shape or column.shape != (8, 1) or not np.allclose(
-        flat, column.ravel(), rtol=1e-5, atol=1e-6
+    if (
+        flat.shape != z.shape
+        or column.shape != (8, 1)
+        or not np.allclose(flat, column.ravel(), rtol=1e-5, atol=1e-6)
     ):
         raise ValueError(
             f"activation={label!r} is not elementwise (its output depends on other "
@@ -221,7 +227,7 @@ def _check_elementwise(fn: Callable, label) -> None:
         )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def second_moment(fn: Callable) -> float:
     """E[f(z)**2] for z ~ N(0, 1), by composite Gauss-Legendre quadrature.
 
@@ -277,9 +283,7 @@ def calculate_gain(
     - PyTorch ``torch/nn/init.py``, ``calculate_gain``.
     """
     if convention not in CONVENTIONS:
-        raise ValueError(
-            f"convention={convention!r} is not allowed. Allowed: {list(CONVENTIONS)}."
-        )
+        raise ValueError(f"convention={convention!r} is not allowed. Allowed: {list(CONVENTIONS)}.")
     slope = validate_negative_slope(negative_slope)
     name, fn = _resolve(activation)
     if convention == "pytorch" and name in _PYTORCH_TABLE:

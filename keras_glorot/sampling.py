@@ -16,7 +16,7 @@ _ERF_BOUND = math.erf(TRUNCATION / math.sqrt(2.0))
 _LOW_PRECISION = ("float16", "bfloat16")
 
 
-def truncated_normal(shape, stddev: float, dtype: str, seed) -> "keras.KerasTensor":
+def truncated_normal(shape, stddev: float, dtype: str, seed):
     """Draws N(0, s**2) truncated to [-2 s, 2 s], with s = stddev / 0.8796..., exactly.
 
     Inverse-CDF sampling: ``u ~ U(-erf(sqrt 2), erf(sqrt 2))`` and
