@@ -1,0 +1,161 @@
+"""summary.md and curves.png from the runs.jsonl of ``cifar10_vgg.py`` (NumPy + matplotlib).
+
+Also usable on its own to rebuild the reports of a results directory::
+
+    python examples/cifar10_report.py runs/vgg11 --target 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Two-sided 95% Student-t quantiles by degrees of freedom (scipy is not a dependency).
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
+_T95.update({9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042})
+# Options shown in a setting's heading, in this order; the rest go in a details line.
+_HEADLINE = ("model", "width", "batch_norm", "activation", "epochs", "subset", "backend")
+
+
+def t95(dof: int) -> float:
+    """Two-sided 95% t quantile; the nearest tabulated one below, 1.96 for large dof."""
+    if dof >= 30:
+        return 1.96 if dof > 120 else 2.0
+    return _T95[max(k for k in _T95 if k <= dof)]
+
+
+def setting_key(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True)
+
+
+def group_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """{setting: {init: [runs]}}, in the order first seen."""
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in runs:
+        groups.setdefault(setting_key(r["options"]), {}).setdefault(r["init"], []).append(r)
+    return groups
+
+
+def epochs_to_target(run: dict[str, Any], target: float) -> int | None:
+    """First epoch (1-based) whose test accuracy reaches ``target``; None if never."""
+    for i, acc in enumerate(run.get("test_accuracy", [])):
+        if acc is not None and math.isfinite(acc) and acc >= target:
+            return i + 1
+    return None
+
+
+def init_row(init: str, runs: list[dict[str, Any]], target: float) -> str:
+    """One table row: accuracy statistics, epochs to target, divergence, speed."""
+    accs = np.array([r["final_test_accuracy"] for r in runs if not r["diverged"]], float)
+    n, n_div = len(runs), sum(bool(r["diverged"]) for r in runs)
+    if len(accs):
+        mean = accs.mean()
+        std = accs.std(ddof=1) if len(accs) > 1 else float("nan")
+        half = t95(len(accs) - 1) * std / math.sqrt(len(accs)) if len(accs) > 1 else float("nan")
+        acc = f"{100 * mean:.2f} ± {100 * std:.2f}" if len(accs) > 1 else f"{100 * mean:.2f}"
+        ci = f"[{100 * (mean - half):.2f}, {100 * (mean + half):.2f}]" if len(accs) > 1 else "–"
+    else:
+        acc, ci = "–", "–"
+    hits = [e for e in (epochs_to_target(r, target) for r in runs) if e is not None]
+    ett = f"{np.median(hits):g} ({len(hits)}/{n})" if hits else f"never (0/{n})"
+    wall = np.mean([r["wall_seconds"] for r in runs])
+    ips = np.mean([r["images_per_second"] for r in runs])
+    return f"| `{init}` | {n} | {acc} | {ci} | {ett} | {n_div}/{n} | {wall:.0f} | {ips:.0f} |"
+
+
+def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
+    """summary.md: one table per setting, one row per initializer."""
+    lines = ["# CIFAR-10 VGG study: summary", ""]
+    if not runs:
+        return "\n".join(lines + ["No finished runs yet.", ""])
+    lines += [
+        f"Final test accuracy in %, mean ± sample std over seeds and the 95% t-interval of the "
+        f"mean (diverged runs excluded); epochs to reach {100 * target:g}% test accuracy: "
+        "median over the runs that reached it (how many did). A run diverged when its loss "
+        "became NaN or infinite.",
+        "",
+    ]
+    for settings in group_runs(runs).values():
+        opts = next(iter(settings.values()))[0]["options"]
+        head = ", ".join(f"{k}={opts.get(k)}" for k in _HEADLINE)
+        rest = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k not in _HEADLINE)
+        device = next(iter(settings.values()))[0].get("device", "?")
+        lines += [f"## {head}", "", f"Device: {device}. Other options: {rest}.", ""]
+        lines += [
+            f"| init | runs | final test acc % | 95% CI | epochs to {100 * target:g}% "
+            "| diverged | wall s/run | img/s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [init_row(init, rs, target) for init, rs in settings.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_curves(runs: list[dict[str, Any]], path: pathlib.Path) -> None:
+    """Test accuracy against epoch: mean line and min–max band per initializer and setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    groups = list(group_runs(runs).values())
+    cols = min(2, max(1, len(groups)))
+    rows = math.ceil(max(1, len(groups)) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    for ax, settings in zip(axes.flat, groups, strict=False):
+        opts = next(iter(settings.values()))[0]["options"]
+        for init, rs in settings.items():
+            curves = [r["test_accuracy"] for r in rs if not r["diverged"] and r["test_accuracy"]]
+            div = sum(bool(r["diverged"]) for r in rs)
+            label = f"{init} (n={len(curves)}{f', {div} diverged' if div else ''})"
+            if not curves:
+                ax.plot([], [], label=label)
+                continue
+            length = min(len(c) for c in curves)
+            a = 100 * np.array([c[:length] for c in curves], float)
+            epochs = np.arange(1, length + 1)
+            (line,) = ax.plot(epochs, a.mean(0), marker="o", ms=3, label=label)
+            ax.fill_between(epochs, a.min(0), a.max(0), color=line.get_color(), alpha=0.2)
+        bn = "BN" if opts.get("batch_norm") else "no BN"
+        ax.set_title(
+            f"{opts.get('model')} w={opts.get('width')} {bn} {opts.get('activation')}", fontsize=10
+        )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5) -> None:
+    """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
+    (out / "summary.md").write_text(summary_markdown(runs, target))
+    if runs:
+        plot_curves(runs, out / "curves.png")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Rebuild summary.md and curves.png of a study.")
+    p.add_argument("out", help="directory holding runs.jsonl")
+    p.add_argument("--target", type=float, default=0.5)
+    args = p.parse_args(argv)
+    out = pathlib.Path(args.out)
+    runs = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines() if x.strip()]
+    write_reports(runs, out, target=args.target)
+    print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
