@@ -7,6 +7,9 @@ classes under ``keras_glorot>ClassName`` so that saved models reload.
 
 import keras as _keras
 
+from keras_glorot._activations import LayerActivation
+from keras_glorot.blocks import Blocks, ByShape
+from keras_glorot.diagnostics import SignalReport, signal_report
 from keras_glorot.fans import compute_fans
 from keras_glorot.gains import calculate_gain
 from keras_glorot.initializers import (
@@ -15,15 +18,26 @@ from keras_glorot.initializers import (
     GlorotLeakyNormal,
     GlorotLeakyUniform,
 )
+from keras_glorot.model_init import initialize, lsuv
+from keras_glorot.report import InitReport, KernelRecord
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Blocks",
+    "ByShape",
     "Glorot",
     "GlorotLeakyNormal",
     "GlorotLeakyUniform",
+    "InitReport",
+    "KernelRecord",
+    "LayerActivation",
+    "SignalReport",
     "calculate_gain",
     "compute_fans",
+    "initialize",
+    "lsuv",
+    "signal_report",
 ]
 
 

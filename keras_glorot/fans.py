@@ -54,3 +54,92 @@ def fan_for_mode(fan_in: int, fan_out: int, mode: str) -> float:
     if mode == "fan_out":
         return float(fan_out)
     return (fan_in + fan_out) / 2.0
+
+
+# Layer-kind fans. A kernel's shape alone misstates the fans of some layers; these
+# functions give the true ones from the shape plus what the layer knows.
+
+
+def receptive_field(kernel_shape: Sequence[int], spatial_rank: int) -> int:
+    """The number of spatial positions a convolution kernel covers."""
+    return math.prod(int(d) for d in tuple(kernel_shape)[:spatial_rank])
+
+
+def grouped_conv_fans(kernel_shape: Sequence[int], groups: int = 1) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a ``Conv1D/2D/3D`` kernel with ``groups``.
+
+    The kernel is ``kernel_size + (in_channels // groups, filters)``. Each output
+    unit sums ``receptive_field * in_channels / groups`` inputs (what the shape
+    says), but each input feeds only the ``filters / groups`` filters of its
+    group, so the shape overstates fan_out by ``groups``.
+
+    Example:
+
+    >>> grouped_conv_fans((3, 3, 8, 32), groups=4)
+    (72, 72)
+    """
+    shape = tuple(int(d) for d in kernel_shape)
+    field = receptive_field(shape, len(shape) - 2)
+    return field * shape[-2], field * shape[-1] // groups
+
+
+def depthwise_fans(kernel_shape: Sequence[int]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a depthwise kernel ``kernel_size + (channels, multiplier)``.
+
+    Each output unit sums one channel over the receptive field (fan_in =
+    receptive field); each input unit feeds ``depth_multiplier`` outputs at every
+    position of the field. Keras' shape rule would give ``channels`` times more
+    fan_in.
+
+    Example:
+
+    >>> depthwise_fans((3, 3, 32, 1))
+    (9, 9)
+    """
+    shape = tuple(int(d) for d in kernel_shape)
+    field = receptive_field(shape, len(shape) - 2)
+    return field, field * shape[-1]
+
+
+def transposed_conv_axes(kernel_rank: int) -> tuple[list[int], list[int]]:
+    """``(input_axes, output_axes)`` of a ``Conv*DTranspose`` kernel.
+
+    The kernel is ``kernel_size + (filters, in_channels)``: the channel axes are
+    the reverse of a convolution's, so the fans are swapped relative to Keras'
+    shape rule.
+
+    Example:
+
+    >>> transposed_conv_axes(4)
+    ([0, 1, 3], [0, 1, 2])
+    """
+    spatial = list(range(kernel_rank - 2))
+    return spatial + [kernel_rank - 1], spatial + [kernel_rank - 2]
+
+
+def einsum_kernel_axes(equation: str) -> tuple[list[int], list[int]]:
+    """``(input_axes, output_axes)`` of the kernel of an ``EinsumDense`` equation.
+
+    Kernel axes whose letter appears in the input but not the output are summed
+    over (input units); those in the output but not the input are output units.
+    Letters in both (shared, like a batch) count as neither.
+
+    Example:
+
+    >>> einsum_kernel_axes("abc,cde->abde")
+    ([0], [1, 2])
+    >>> einsum_kernel_axes("abcd,cde->abe")
+    ([0, 1], [2])
+    """
+    try:
+        operands, output = equation.replace(" ", "").split("->")
+        inputs, kernel = operands.split(",")
+    except ValueError:
+        raise ValueError(
+            f"equation={equation!r} is not of the form 'input,kernel->output'."
+        ) from None
+    if "..." in kernel:
+        raise ValueError(f"equation={equation!r}: an ellipsis in the kernel is not supported.")
+    input_axes = [i for i, c in enumerate(kernel) if c in inputs and c not in output]
+    output_axes = [i for i, c in enumerate(kernel) if c in output and c not in inputs]
+    return input_axes, output_axes

@@ -1,0 +1,46 @@
+"""Backend-specific code: gradients of a loss through a model, one module per backend.
+
+Keras 3 has no backend-independent ``grad``; its own trainers
+(``keras/src/backend/*/trainer.py``) each use their framework's autodiff. So does
+``value_and_grads`` here, behind one function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+
+import keras
+
+_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def value_and_grads(
+    model: keras.Model,
+    forward: Callable[[], tuple],
+    variables: Sequence[keras.Variable],
+) -> tuple[object, object, list]:
+    """Runs ``forward()`` once and differentiates its loss w.r.t. ``variables``.
+
+    Args:
+        model: The model ``forward`` runs (its variables are the ones read).
+        forward: A function of no arguments that runs the model and returns
+            ``(loss, aux)``: a scalar tensor and any tensors to return as values.
+        variables: Trainable variables of ``model`` to differentiate against.
+
+    Returns:
+        ``(loss, aux, grads)``: the loss and ``aux`` as concrete tensors, and one
+        gradient per variable (same order).
+
+    Example:
+
+    >>> loss, aux, grads = value_and_grads(model, lambda: (ops.mean(model(x)**2), ()),
+    ...                                    [model.layers[0].kernel])
+    """
+    backend = keras.config.backend()
+    if backend not in _MODULES:
+        raise ValueError(
+            f"Keras backend {backend!r} has no gradient module here. Allowed: {sorted(_MODULES)}."
+        )
+    module = importlib.import_module(f"keras_glorot.backend.{_MODULES[backend]}")
+    return module.value_and_grads(model, forward, list(variables))

@@ -1,0 +1,264 @@
+"""Signal propagation through a model: per-layer activation and gradient statistics.
+
+``signal_report(model, x)`` runs one forward and one backward pass on a batch and
+records, for every layer call, the mean and standard deviation of its output and,
+for layers with weights, the standard deviation of the gradient of the loss with
+respect to its main kernel. A well-initialized deep network keeps both roughly
+constant with depth; a shrinking curve means the signal vanishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from keras_glorot import backend
+from keras_glorot._graph import leaf_layers
+
+
+def _main_kernel(layer):
+    """The kernel whose gradient represents ``layer`` (None when it has none)."""
+    for wrapped in ("forward_layer", "layer", "cell"):
+        inner = getattr(layer, wrapped, None)
+        if isinstance(inner, keras.layers.Layer) and inner is not layer:
+            return _main_kernel(inner)
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        return layer.output_dense.kernel
+    for name in ("pointwise_kernel", "kernel"):
+        kernel = getattr(layer, name, None)
+        if isinstance(kernel, keras.Variable) and kernel.trainable:
+            return kernel
+    for weight in layer.trainable_weights:
+        # Only kernels: a PReLU's alphas or an embedding table are not one.
+        if len(weight.shape) >= 2 and "kernel" in weight.name:
+            return weight
+    return None
+
+
+def _to_numpy(x) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+
+
+def _first_tensor(outputs):
+    flat = keras.tree.flatten(outputs)
+    return flat[0] if flat else None
+
+
+@dataclasses.dataclass
+class SignalReport:
+    """Per-layer statistics of one forward and backward pass.
+
+    Attributes:
+        layers: Layer names, in call order (a layer called twice appears twice).
+        activation_mean: Mean of each layer's output.
+        activation_std: Standard deviation of each layer's output.
+        gradient_std: Standard deviation of the gradient of the loss w.r.t. the
+            layer's main kernel; None for layers without a kernel.
+        loss: The loss value the gradients are of.
+
+    Example:
+
+    >>> report = keras_glorot.signal_report(model, x)
+    >>> report.activation_ratio, report.gradient_ratio
+    >>> report.plot("signal.png")
+    """
+
+    layers: list[str]
+    activation_mean: list[float]
+    activation_std: list[float]
+    gradient_std: list[float | None]
+    loss: float
+
+    @property
+    def activation_ratio(self) -> float:
+        """Last layer's output std over the first layer's."""
+        return self.activation_std[-1] / self.activation_std[0]
+
+    @property
+    def gradient_ratio(self) -> float:
+        """Last kernel's gradient std over the first kernel's (<1: gradients grow
+        toward the input, >1: they vanish toward it)."""
+        grads = [g for g in self.gradient_std if g is not None]
+        if not grads:
+            return float("nan")
+        return grads[-1] / grads[0] if grads[0] else float("inf")
+
+    def to_markdown(self) -> str:
+        """The statistics as a Markdown table, one row per layer call."""
+        lines = [
+            "| # | layer | output mean | output std | kernel grad std |",
+            "|---|---|---|---|---|",
+        ]
+        for i, name in enumerate(self.layers):
+            g = self.gradient_std[i]
+            lines.append(
+                f"| {i + 1} | {name} | {self.activation_mean[i]:.4g} | "
+                f"{self.activation_std[i]:.4g} | {'-' if g is None else f'{g:.4g}'} |"
+            )
+        return "\n".join(lines)
+
+    def plot(self, path, title: str | None = None) -> None:
+        """Writes a PNG of activation std and kernel-gradient std against depth (log scale).
+
+        Needs matplotlib (``pip install keras-glorot[plot]``).
+
+        Args:
+            path: File to write.
+            title: Figure title (default: none).
+        """
+        plt = _pyplot()
+        depth = np.arange(1, len(self.layers) + 1)
+        grads = [(d, g) for d, g in zip(depth, self.gradient_std, strict=True) if g is not None]
+        fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+        ax.semilogy(depth, np.maximum(self.activation_std, 1e-30), label="output std")
+        if grads:
+            gd, gv = zip(*grads, strict=True)
+            ax.semilogy(gd, np.maximum(gv, 1e-30), "--", label="kernel gradient std")
+        ax.set_xlabel("layer (call order)")
+        ax.set_ylabel("standard deviation")
+        if title:
+            ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "SignalReport.plot needs matplotlib: pip install 'keras-glorot[plot]'."
+        ) from None
+    return plt
+
+
+class _Recorder:
+    """Hooks every leaf layer's ``call`` to keep its output during one pass."""
+
+    def __init__(self, layers):
+        self.layers = layers
+        self.names: list[str] = []
+        self.layer_of: list = []
+        self.outputs: list = []
+
+    def __enter__(self):
+        for layer in self.layers:
+            object.__setattr__(layer, "call", self._hook(layer, layer.call))
+        return self
+
+    def _hook(self, layer, original):
+        def hook(*args, **kwargs):
+            out = original(*args, **kwargs)
+            tensor = _first_tensor(out)
+            if tensor is not None:
+                self.names.append(layer.name)
+                self.layer_of.append(layer)
+                self.outputs.append(tensor)
+            return out
+
+        return hook
+
+    def __exit__(self, *exc):
+        for layer in self.layers:
+            object.__delattr__(layer, "call")
+
+    def reset(self) -> None:
+        self.names.clear()
+        self.layer_of.clear()
+        self.outputs.clear()
+
+
+def _resolve_loss(y, loss):
+    if loss is None and y is not None:
+        raise ValueError(
+            "y was given but loss=None; pass loss= (a Keras loss name or callable "
+            "loss(y_true, y_pred)), or drop y to use the mean squared output."
+        )
+    if loss is not None and y is None:
+        raise ValueError(f"loss={loss!r} needs targets: pass y. Received: y=None.")
+    if loss is None:
+        return None
+    try:
+        return keras.losses.get(loss)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"loss={loss!r} is not a Keras loss. Allowed: a name such as "
+            "'mean_squared_error', a keras.losses.Loss, or a callable(y_true, y_pred)."
+        ) from None
+
+
+def _scalar_loss(loss_fn, y, outputs):
+    if loss_fn is None:
+        # The mean squared output: a target-free loss whose gradient is the output.
+        return sum(keras.ops.mean(keras.ops.square(o)) for o in keras.tree.flatten(outputs))
+    return keras.ops.mean(loss_fn(y, outputs))
+
+
+def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
+    """Mean and std of every layer's output, and std of every kernel's gradient.
+
+    One forward pass (``training=False``) on ``x`` and one backward pass of the
+    loss: ``loss(y, model(x))`` when given, else the mean of the squared output.
+
+    Args:
+        model: A built ``keras.Model`` (Sequential, functional or subclassed).
+        x: A batch the model accepts.
+        y: Targets for ``loss`` (required with it, refused without it).
+        loss: A Keras loss name, ``keras.losses.Loss`` or callable
+            ``loss(y_true, y_pred)``; None for the mean squared output.
+
+    Returns:
+        A ``SignalReport``.
+
+    Example:
+
+    >>> x = np.random.default_rng(0).normal(size=(256, 784)).astype("float32")
+    >>> report = keras_glorot.signal_report(model, x)
+    >>> print(report.to_markdown())
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"model must be a keras.Model. Received: model={model!r} of type "
+            f"{type(model).__name__}."
+        )
+    if not model.built:
+        raise ValueError(f"model={model.name!r} is not built; build it or call it on a batch.")
+    if x is None:
+        raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
+    loss_fn = _resolve_loss(y, loss)
+    layers = [layer for layer, _ in leaf_layers(model)]
+    kernels = {id(la): _main_kernel(la) for la in layers}
+    variables = list({id(k): k for k in kernels.values() if k is not None}.values())
+    with _Recorder(layers) as recorder:
+
+        def forward():
+            recorder.reset()
+            outputs = model(x, training=False)
+            return _scalar_loss(loss_fn, y, outputs), list(recorder.outputs)
+
+        loss_value, outputs, grads = backend.value_and_grads(model, forward, variables)
+        names, layer_of = list(recorder.names), list(recorder.layer_of)
+    grad_std = {
+        id(v): float(np.std(_to_numpy(g))) if g is not None else None
+        for v, g in zip(variables, grads, strict=True)
+    }
+    values = [_to_numpy(o) for o in outputs]
+    gradient_std = []
+    for layer in layer_of:
+        kernel = kernels[id(layer)]
+        gradient_std.append(None if kernel is None else grad_std[id(kernel)])
+    return SignalReport(
+        layers=names,
+        activation_mean=[float(v.mean()) for v in values],
+        activation_std=[float(v.std()) for v in values],
+        gradient_std=gradient_std,
+        loss=float(_to_numpy(loss_value)),
+    )

@@ -1,0 +1,571 @@
+"""Whole-model initialization: layer-aware Glorot (``initialize``) and LSUV (``lsuv``).
+
+An initializer sees only a shape. ``initialize`` looks at the whole model instead:
+for every kernel it finds the activation that actually follows it (the layer's
+own, or an activation layer after it, possibly behind normalization or dropout)
+and the true fans of its layer kind (depthwise, grouped, transposed, einsum,
+recurrent gates), re-draws it with ``Glorot`` and records the initializer in the
+layer's config so that saving and ``clone_model`` reproduce the scheme.
+
+``lsuv`` is the data-driven alternative: orthonormal kernels rescaled layer by
+layer until each pre-activation has unit variance on a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from keras_glorot import _activations as acts
+from keras_glorot._graph import PASS_THROUGH, Graph
+from keras_glorot.blocks import Blocks, ByShape
+from keras_glorot.fans import (
+    compute_fans,
+    depthwise_fans,
+    einsum_kernel_axes,
+    grouped_conv_fans,
+    transposed_conv_axes,
+)
+from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot
+from keras_glorot.report import InitReport, KernelRecord
+
+_CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+_SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
+_TRANSPOSED = (
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+_RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
+# Layers with weights but no kernel to scale: left alone without a report row.
+_NO_KERNEL = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.PReLU,
+)
+
+
+@dataclasses.dataclass
+class _Block:
+    """One block of a kernel: drawn by ``Glorot`` or ``Orthogonal`` with a gain."""
+
+    part: str
+    found: acts.Found
+    fan_in: int
+    fan_out: int
+    glorot_kwargs: dict | None = None  # None: orthogonal (recurrent kernels)
+
+
+@dataclasses.dataclass
+class _Kernel:
+    """A kernel variable, where its initializer attribute lives, and its blocks."""
+
+    variable: keras.Variable
+    owner: object
+    attr: str
+    blocks: list[_Block]
+
+
+# ---------------------------------------------------------------------------
+# Plans: which kernels a layer has, their true fans, and the activation after them.
+
+
+def _plan_dense(layer, found) -> list[_Kernel]:
+    fan_in, fan_out = compute_fans(layer.kernel.shape)
+    return [
+        _Kernel(
+            layer.kernel,
+            layer,
+            "kernel_initializer",
+            [_Block("kernel", found, fan_in, fan_out, {})],
+        )
+    ]
+
+
+def _plan_conv(layer, found) -> list[_Kernel]:
+    groups = int(getattr(layer, "groups", 1) or 1)
+    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups)
+    # Axes cannot say "divide fan_out by groups": explicit fans do.
+    extra = {} if groups == 1 else {"fan_in": fan_in, "fan_out": fan_out}
+    block = _Block("kernel", found, fan_in, fan_out, extra)
+    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _depthwise_block(kernel, found) -> _Block:
+    fan_in, fan_out = depthwise_fans(kernel.shape)
+    return _Block("depthwise", found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
+
+
+def _plan_depthwise(layer, found) -> list[_Kernel]:
+    block = _depthwise_block(layer.kernel, found)
+    return [_Kernel(layer.kernel, layer, "depthwise_initializer", [block])]
+
+
+def _plan_separable(layer, found) -> list[_Kernel]:
+    # The depthwise part feeds the pointwise kernel linearly: gain 1.
+    linear = acts.Found(label="linear: feeds the pointwise kernel")
+    depthwise = _depthwise_block(layer.depthwise_kernel, linear)
+    fan_in, fan_out = compute_fans(layer.pointwise_kernel.shape)
+    pointwise = _Block("pointwise", found, fan_in, fan_out, {})
+    return [
+        _Kernel(layer.depthwise_kernel, layer, "depthwise_initializer", [depthwise]),
+        _Kernel(layer.pointwise_kernel, layer, "pointwise_initializer", [pointwise]),
+    ]
+
+
+def _plan_transposed(layer, found) -> list[_Kernel]:
+    input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
+    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+    axes = {"input_axes": input_axes, "output_axes": output_axes}
+    block = _Block("kernel", found, fan_in, fan_out, axes)
+    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _plan_einsum(layer, found) -> list[_Kernel]:
+    input_axes, output_axes = einsum_kernel_axes(layer.equation)
+    if not input_axes or not output_axes:
+        raise _Skip(f"equation {layer.equation!r} has no summed or no output kernel axis")
+    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+    axes = {"input_axes": input_axes, "output_axes": output_axes}
+    block = _Block("kernel", found, fan_in, fan_out, axes)
+    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _plan_attention(layer, found) -> list[_Kernel]:
+    # Query, key and value feed the attention logits and softmax weights
+    # linearly; the output projection's activation is whatever follows the layer.
+    linear = acts.Found(label="linear: attention projection")
+    kernels = []
+    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+        sub = getattr(layer, name)
+        for k in _plan_einsum(sub, found if name == "output_dense" else linear):
+            k.blocks[0].part = name.replace("_dense", "")
+            kernels.append(k)
+    return kernels
+
+
+def _gate_activations(layer) -> list[tuple[str, acts.Found]]:
+    cell = layer.cell
+    act = acts.from_function(cell.activation, "cell activation")
+    if isinstance(layer, keras.layers.SimpleRNN):
+        return [("h", act)]
+    gate = acts.from_function(cell.recurrent_activation, "recurrent_activation")
+    if isinstance(layer, keras.layers.GRU):
+        return [("z", gate), ("r", gate), ("h", act)]
+    return [("i", gate), ("f", gate), ("c", act), ("o", gate)]
+
+
+def _plan_rnn(layer, found) -> list[_Kernel]:
+    cell = layer.cell
+    gates = _gate_activations(layer)
+    units = int(cell.units)
+    input_dim = int(cell.kernel.shape[0])
+    inputs = [_Block(f"kernel[{g}]", f, input_dim, units, {}) for g, f in gates]
+    recurrent = [_Block(f"recurrent[{g}]", f, units, units, None) for g, f in gates]
+    return [
+        _Kernel(cell.kernel, cell, "kernel_initializer", inputs),
+        _Kernel(cell.recurrent_kernel, cell, "recurrent_initializer", recurrent),
+    ]
+
+
+class _Skip(Exception):
+    """A layer ``initialize`` leaves alone, with the reason."""
+
+
+_PLANS: list[tuple[tuple, Callable]] = [
+    (_TRANSPOSED, _plan_transposed),
+    (_SEPARABLE, _plan_separable),
+    (_DEPTHWISE, _plan_depthwise),
+    (_CONVS, _plan_conv),
+    ((keras.layers.Dense,), _plan_dense),
+    ((keras.layers.EinsumDense,), _plan_einsum),
+    ((keras.layers.MultiHeadAttention,), _plan_attention),
+    (_RNNS, _plan_rnn),
+]
+
+
+def _plan(layer, graph: Graph, node=None) -> list[_Kernel]:
+    """The kernels of ``layer`` with their blocks; raises ``_Skip`` to leave it alone."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return _plan(layer.forward_layer, graph, layer) + _plan(layer.backward_layer, graph, layer)
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return _plan(layer.layer, graph, layer)
+    if isinstance(layer, keras.layers.Embedding):
+        raise _Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
+    for kinds, plan in _PLANS:
+        if isinstance(layer, kinds):
+            found = acts.LINEAR if isinstance(layer, _RNNS) else acts.for_kernel(layer, graph, node)
+            return plan(layer, found)
+    raise _Skip(f"unknown layer kind {type(layer).__name__} (its weights are left as they are)")
+
+
+def _needs_report(layer) -> bool:
+    if isinstance(layer, _NO_KERNEL + PASS_THROUGH) or acts.from_layer(layer) is not None:
+        return False
+    return bool(layer.weights)
+
+
+# ---------------------------------------------------------------------------
+# Drawing.
+
+
+def _validate_model(model) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"model must be a keras.Model (Sequential, functional or subclassed). "
+            f"Received: model={model!r} of type {type(model).__name__}."
+        )
+    if not model.built or not model.weights:
+        raise ValueError(
+            f"model={model.name!r} is not built (it has no weights yet). Build it first: "
+            "give it an Input, call model.build(input_shape), or call it on a batch."
+        )
+
+
+def _validate_options(mode, distribution, seed) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not allowed. Allowed: {list(MODES)}.")
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution={distribution!r} is not allowed. Allowed: {list(DISTRIBUTIONS)}."
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}.")
+
+
+class _Seeds:
+    """Distinct, reproducible seeds: ``seed + k`` for the k-th draw (None stays None)."""
+
+    def __init__(self, seed: int | None):
+        self.seed, self.count = seed, 0
+
+    def next(self) -> int | None:
+        self.count += 1
+        return None if self.seed is None else self.seed + self.count - 1
+
+
+def _block_initializer(block: _Block, options: dict, seed):
+    gain = block.found.gain(options["convention"])
+    if block.glorot_kwargs is None:
+        return keras.initializers.Orthogonal(gain=gain, seed=seed)
+    return Glorot(
+        block.found.activation,
+        negative_slope=block.found.negative_slope,
+        seed=seed,
+        **options,
+        **block.glorot_kwargs,
+    )
+
+
+def _block_std(init, block: _Block, shape) -> float:
+    if isinstance(init, Glorot):
+        return init.stddev(shape)
+    # Rows of an orthogonal (n, n) matrix have unit norm: mean square 1/n.
+    return init.gain / math.sqrt(block.fan_in)
+
+
+def _draw(kernel: _Kernel, options: dict, seeds: _Seeds, layer, report: InitReport):
+    shape = tuple(int(d) for d in kernel.variable.shape)
+    inits = [_block_initializer(b, options, seeds.next()) for b in kernel.blocks]
+    init = inits[0] if len(inits) == 1 else Blocks(inits)
+    block_shape = shape if len(inits) == 1 else init.block_shape(shape)
+    kernel.variable.assign(init(shape, dtype=kernel.variable.dtype))
+    setattr(kernel.owner, kernel.attr, init)
+    for block, block_init in zip(kernel.blocks, inits, strict=True):
+        report.add(
+            KernelRecord(
+                layer=layer.name,
+                kind=type(layer).__name__,
+                part=block.part,
+                activation=block.found.label,
+                fan_in=block.fan_in,
+                fan_out=block.fan_out,
+                gain=block.found.gain(options["convention"]),
+                std=_block_std(block_init, block, block_shape),
+                note="orthogonal" if block.glorot_kwargs is None else "",
+            )
+        )
+
+
+def _record_attention_config(layer, options: dict) -> None:
+    # MultiHeadAttention clones one kernel_initializer into its four projections;
+    # ByShape lets that one config give each projection its own axes. Seeds are
+    # left None: a seeded clone would give query, key and value equal kernels.
+    cases = {}
+    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+        sub = getattr(layer, name)
+        shape = tuple(int(d) for d in sub.kernel.shape)
+        config = sub.kernel_initializer.get_config()
+        config = {**config, "seed": None}
+        if shape in cases and cases[shape] != config:
+            return  # Two projections of one shape but different fans: not expressible.
+        cases[shape] = config
+    layer._kernel_initializer = ByShape([(s, Glorot.from_config(c)) for s, c in cases.items()])
+
+
+def initialize(
+    model: keras.Model,
+    *,
+    mode: str = "fan_avg",
+    distribution: str = "truncated_normal",
+    convention: str = "moment",
+    seed: int | None = None,
+) -> InitReport:
+    """Re-draws every kernel of a built model with its true fans and following activation.
+
+    For each layer (nested models included), in order:
+
+    - the activation is the layer's own ``activation``, or, when that is linear,
+      the one applied by the next layer(s): ``Activation``, ``ReLU``,
+      ``LeakyReLU`` (its slope), ``ELU``, ``PReLU`` (root mean square of its
+      alphas), also behind ``BatchNormalization``/``LayerNormalization``/
+      ``Dropout``/``Flatten``; softmax heads and model outputs are linear.
+      Subclassed models have no graph: their layers are read as a chain in
+      ``model.layers`` order (the report says so).
+    - the fans are the layer kind's true ones: Dense, Conv1D/2D/3D (with
+      ``groups``), DepthwiseConv1D/2D (fan_in = receptive field), SeparableConv
+      (depthwise part linear, pointwise part with the activation),
+      Conv*DTranspose (fans swapped), EinsumDense and MultiHeadAttention (axes
+      from the equation), SimpleRNN/GRU/LSTM (input kernel per gate with fan_out
+      = units and the gate's activation; recurrent kernel orthogonal per gate
+      with that gain), also inside ``Bidirectional`` and ``TimeDistributed``.
+
+    The layer's ``kernel_initializer`` (and ``depthwise_initializer``,
+    ``pointwise_initializer``, ``recurrent_initializer``) is set to the
+    keras_glorot initializer that drew the kernel, so ``get_config``, ``.keras``
+    files and ``keras.models.clone_model`` reproduce the scheme. Biases,
+    normalization weights and ``Embedding`` are left as they are; unknown layers
+    with weights are skipped and listed in the report.
+
+    Args:
+        model: A built ``keras.Model``.
+        mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
+        convention: Gain convention, ``"moment"`` or ``"pytorch"`` (see ``calculate_gain``).
+        seed: An int: kernel ``k`` (blocks counted) is drawn with ``seed + k``, and
+            that seed is saved in its config. None: unseeded draws.
+
+    Returns:
+        An ``InitReport``: per kernel (per gate block for RNNs) the activation
+        found, fans, gain and std; skipped layers with the reason.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)),
+    ...     keras.layers.DepthwiseConv2D(3), keras.layers.LeakyReLU(0.1),
+    ...     keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    >>> print(keras_glorot.initialize(model, seed=0))
+
+    Reference:
+    - Glorot & Bengio, 2010; He et al., 2015 (gains, fans).
+    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
+      in deep linear neural networks" (orthogonal recurrent kernels).
+    """
+    _validate_model(model)
+    _validate_options(mode, distribution, seed)
+    options = {"mode": mode, "distribution": distribution, "convention": convention}
+    acts.Found().gain(convention)  # Validates convention before anything is drawn.
+    graph, seeds, report = Graph(model), _Seeds(seed), InitReport("initialize")
+    for layer, _ in graph.leaves:
+        try:
+            kernels = _plan(layer, graph)
+        except _Skip as reason:
+            if _needs_report(layer):
+                report.add(KernelRecord(layer.name, type(layer).__name__, skipped=str(reason)))
+            continue
+        for kernel in kernels:
+            _draw(kernel, options, seeds, layer, report)
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            _record_attention_config(layer, options)
+    return report
+
+
+# ---------------------------------------------------------------------------
+# LSUV.
+
+
+class _Captured(Exception):
+    """Raised by a capture hook to end the forward pass once a layer's input is known."""
+
+
+def _layer_inputs(model: keras.Model, layer, x) -> tuple[tuple, dict]:
+    """The arguments ``layer.call`` receives when ``model`` runs on ``x``.
+
+    The forward pass stops at ``layer``, so capturing layer ``l`` costs the layers
+    before it, not a whole forward pass.
+    """
+    captured = {}
+
+    def hook(*args, **kwargs):
+        captured["args"], captured["kwargs"] = args, kwargs
+        raise _Captured
+
+    object.__setattr__(layer, "call", hook)  # An instance attribute shadows the method.
+    try:
+        model(x, training=False)
+    except _Captured:
+        pass
+    finally:
+        object.__delattr__(layer, "call")
+    if "args" not in captured:
+        raise _Skip("not called when the model runs on x")
+    return captured["args"], captured["kwargs"]
+
+
+def _preactivation_variance(layer, args, kwargs) -> float:
+    """Variance of ``layer``'s output with its fused activation switched off."""
+    activation = getattr(layer, "activation", None)
+    if activation is not None:
+        object.__setattr__(layer, "activation", keras.activations.linear)
+    try:
+        out = type(layer).call(layer, *args, **kwargs)
+    finally:
+        if activation is not None:
+            object.__setattr__(layer, "activation", activation)
+    values = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
+    return float(np.var(values)) if values.size else float("nan")
+
+
+_LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS + (keras.layers.Dense,)
+
+
+def _lsuv_kernels(layer) -> list[keras.Variable]:
+    """The kernels LSUV pre-inits; the last one is the one it rescales."""
+    if isinstance(layer, _SEPARABLE):
+        return [layer.depthwise_kernel, layer.pointwise_kernel]
+    return [layer.kernel]
+
+
+def _validate_lsuv(tol, max_iters) -> None:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol must be a number in (0, 1). Received: tol={tol!r}.")
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"max_iters must be an int >= 1. Received: max_iters={max_iters!r}.")
+
+
+def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found]]:
+    """``(layer, reason, activation)`` in order: reason "" for layers lsuv rescales."""
+    targets = []
+    for layer, _ in graph.leaves:
+        if not isinstance(layer, _LSUV_KINDS):
+            if _needs_report(layer):
+                reason = f"{type(layer).__name__} not handled by lsuv (weights left as they are)"
+                targets.append((layer, reason, acts.LINEAR))
+            continue
+        found = acts.own(layer) or acts.following(layer, graph)
+        reason = f"softmax head excluded ({found.label})" if found.head else ""
+        targets.append((layer, reason, found))
+    return targets
+
+
+def _orthonormal(layer, seeds: _Seeds) -> None:
+    for kernel in _lsuv_kernels(layer):
+        init = keras.initializers.Orthogonal(seed=seeds.next())
+        kernel.assign(init(tuple(kernel.shape), dtype=kernel.dtype))
+
+
+def _lsuv_layer(model, layer, x, tol: float, max_iters: int, found) -> KernelRecord:
+    part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
+    record = KernelRecord(layer.name, type(layer).__name__, part=part, activation=found.label)
+    kernel = _lsuv_kernels(layer)[-1]
+    args, kwargs = _layer_inputs(model, layer, x)
+    variance = _preactivation_variance(layer, args, kwargs)
+    iters = 0
+    while abs(variance - 1.0) > tol and iters < max_iters:
+        if not math.isfinite(variance) or variance <= 0.0:
+            break
+        kernel.assign(kernel * (1.0 / math.sqrt(variance)))
+        variance = _preactivation_variance(layer, args, kwargs)
+        iters += 1
+    std = float(np.std(keras.ops.convert_to_numpy(kernel)))
+    record.std = std
+    record.note = f"output var {variance:.4g} after {iters} rescale(s)"
+    if not math.isfinite(variance) or variance <= 0.0:
+        record.skipped = f"output variance {variance} on x: cannot rescale"
+    elif abs(variance - 1.0) > tol:
+        record.note += f"; not within tol={tol} after max_iters={max_iters}"
+    return record
+
+
+def lsuv(
+    model: keras.Model,
+    x,
+    *,
+    tol: float = 0.1,
+    max_iters: int = 10,
+    seed: int | None = None,
+) -> InitReport:
+    """Layer-sequential unit-variance initialization (Mishkin & Matas, 2016).
+
+    First every handled kernel gets an orthonormal draw (Saxe et al., 2014).
+    Then, for each layer in order, the kernel is divided by the standard
+    deviation of the layer's pre-activation output on ``x`` (the value before a
+    fused activation) until that variance is within ``tol`` of 1: the unit
+    pre-activation variance the gains of ``Glorot`` aim at, measured instead of
+    derived. Each layer's input is captured by running the model on ``x`` up to
+    that layer (the pass stops there), and the layer alone is re-run to check.
+
+    Handled: Dense, Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D (the
+    pointwise kernel is rescaled), Conv*DTranspose, in Sequential, functional or
+    subclassed models. Softmax heads are excluded (as in the paper). Other
+    layers with weights are skipped and listed in the report.
+
+    When a layer's output variance on ``x`` is zero or not finite, ``lsuv`` does
+    not divide by it: it stops there, warns (``UserWarning``), marks that layer
+    and every later one as skipped, and says why in ``report.stopped``.
+
+    Args:
+        model: A built ``keras.Model``.
+        x: A batch the model accepts (array or list of arrays); a few hundred
+            samples give a variance estimate within a few percent.
+        tol: Accepted ``|Var - 1|``, in (0, 1).
+        max_iters: Rescales per layer at most (>= 1). With zero biases one
+            rescale reaches Var = 1 up to rounding.
+        seed: Seed of the orthonormal pre-init (int or None).
+
+    Returns:
+        An ``InitReport`` with each layer's final output variance and rescale count.
+
+    Example:
+
+    >>> x = np.random.default_rng(0).normal(size=(256, 784)).astype("float32")
+    >>> print(keras_glorot.lsuv(model, x, seed=0))
+
+    Reference:
+    - Mishkin & Matas, 2016, "All you need is a good init", ICLR
+      (https://arxiv.org/abs/1511.06422), Algorithm 1.
+    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
+      in deep linear neural networks", ICLR (orthonormal initialization).
+    """
+    _validate_model(model)
+    _validate_lsuv(tol, max_iters)
+    _validate_options("fan_avg", "uniform", seed)
+    if x is None:
+        raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
+    seeds, report = _Seeds(seed), InitReport("lsuv")
+    targets = _lsuv_targets(Graph(model))
+    for layer, reason, _ in targets:
+        if not reason:
+            _orthonormal(layer, seeds)
+    for i, (layer, reason, found) in enumerate(targets):
+        kind = type(layer).__name__
+        try:
+            record = KernelRecord(layer.name, kind, skipped=reason) if reason else None
+            record = record or _lsuv_layer(model, layer, x, float(tol), max_iters, found)
+        except _Skip as why:
+            record = KernelRecord(layer.name, kind, skipped=str(why))
+        report.add(record)
+        if record.skipped and not reason and record.part != "-":
+            report.stopped = f"layer {layer.name!r}: {record.skipped}"
+            for later, _, _ in targets[i + 1 :]:
+                report.add(KernelRecord(later.name, type(later).__name__, skipped="not reached"))
+            warnings.warn(f"lsuv stopped at {report.stopped}", UserWarning, stacklevel=2)
+            break
+    return report
