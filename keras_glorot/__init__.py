@@ -17,6 +17,7 @@ from keras_glorot.initializers import (
     Glorot,
     GlorotLeakyNormal,
     GlorotLeakyUniform,
+    custom_objects,
 )
 from keras_glorot.model_init import initialize, lsuv
 from keras_glorot.report import InitReport, KernelRecord
@@ -24,6 +25,7 @@ from keras_glorot.report import InitReport, KernelRecord
 __version__ = "0.1.0"
 
 __all__ = [
+    "custom_objects",
     "Blocks",
     "ByShape",
     "Glorot",

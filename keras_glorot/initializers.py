@@ -187,6 +187,12 @@ class Glorot(keras.initializers.VarianceScaling):
 
     def fans(self, shape: Sequence[int]) -> tuple[int, int]:
         """``(fan_in, fan_out)`` used for a kernel of ``shape``."""
+        for name, axes in (("input_axes", self.input_axes), ("output_axes", self.output_axes)):
+            if axes is not None and any(not -len(shape) <= a < len(shape) for a in axes):
+                raise ValueError(
+                    f"{name}={axes} does not fit a kernel of shape={tuple(shape)}; "
+                    f"allowed axes are {-len(shape)}..{len(shape) - 1}."
+                )
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         return self.fan_in or fan_in, self.fan_out or fan_out
 
@@ -325,3 +331,19 @@ ALIASES = {
     "glorot_leaky_normal": GlorotLeakyNormal,
     "glorot_leaky_uniform": GlorotLeakyUniform,
 }
+
+
+def custom_objects() -> dict:
+    """The ``custom_objects`` mapping for ``keras.saving.load_model``.
+
+    Importing ``keras_glorot`` already registers every class, so this is needed
+    only where the global registry was bypassed or cleared. Keras looks nested
+    objects up by their registered name (``"keras_glorot>ClassName"``), so the
+    keys are those names.
+
+    Example:
+
+    >>> model = keras.saving.load_model(path, custom_objects=custom_objects())
+    """
+    registered = keras.saving.get_registered_name
+    return {registered(cls): cls for cls in (Glorot, GlorotLeakyNormal, GlorotLeakyUniform)}

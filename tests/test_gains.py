@@ -46,7 +46,7 @@ def reference_gain(fn, kinks) -> float:
     # |z| <= 40 holds all but e^-800 of the Gaussian weight, and keeps exp(2z) finite.
     points = [-40.0, *kinks, 40.0]
     total = 0.0
-    for a, b in zip(points[:-1], points[1:]):
+    for a, b in zip(points[:-1], points[1:], strict=True):
         value, _ = integrate.quad(
             lambda z: fn(z) ** 2 * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi),
             a,

@@ -108,7 +108,9 @@ def test_equals_keras_for_linear_uniform():
 
 
 def test_he_is_glorot_relu_fan_in():
-    ours = to_numpy(Glorot("relu", mode="fan_in", distribution="untruncated_normal", seed=4)((64, 32)))
+    ours = to_numpy(
+        Glorot("relu", mode="fan_in", distribution="untruncated_normal", seed=4)((64, 32))
+    )
     theirs = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=4)
     np.testing.assert_allclose(ours, to_numpy(theirs((64, 32))), rtol=1e-6)
 
@@ -170,7 +172,11 @@ def test_every_keras_layout(case):
     config[key] = GlorotLeakyUniform(seed=case)
     layer = layer.__class__.from_config(config)
     layer.build(input_shape)
-    weight = getattr(layer, attribute) if attribute != "kernel" or not hasattr(layer, "cell") else layer.cell.kernel
+    weight = (
+        getattr(layer, attribute)
+        if attribute != "kernel" or not hasattr(layer, "cell")
+        else layer.cell.kernel
+    )
     w = to_numpy(weight)
     fan_in, fan_out = compute_fans(w.shape)
     assert_moments(w, leaky_glorot_variance(fan_in, fan_out, 0.2), "uniform")
@@ -200,6 +206,11 @@ def test_multi_head_attention_uses_true_fans():
     o = to_numpy(layer.output_dense.kernel)  # (8, 64, 128): fans (512, 128)
     assert_moments(q, g2 / ((128 + 512) / 2), "truncated_normal")
     assert_moments(o, g2 / ((512 + 128) / 2), "truncated_normal")
+
+
+def test_axes_outside_shape_rejected():
+    with pytest.raises(ValueError, match=r"output_axes=\[1, 2\].*shape=\(6, 5\)"):
+        Glorot(input_axes=[0], output_axes=[1, 2], seed=1)((6, 5))
 
 
 def test_explicit_fans_override_shape():
@@ -254,8 +265,11 @@ def test_shared_instance_warns_and_gives_identical_kernels():
     shared = GlorotLeakyNormal(seed=1)
     with pytest.warns(UserWarning, match="identical kernels"):
         model = keras.Sequential(
-            [keras.Input((32,)), keras.layers.Dense(32, kernel_initializer=shared),
-             keras.layers.Dense(32, kernel_initializer=shared)]
+            [
+                keras.Input((32,)),
+                keras.layers.Dense(32, kernel_initializer=shared),
+                keras.layers.Dense(32, kernel_initializer=shared),
+            ]
         )
     a, b = (to_numpy(layer.kernel) for layer in model.layers)
     np.testing.assert_array_equal(a, b)

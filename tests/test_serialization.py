@@ -1,0 +1,219 @@
+"""String names, configs, and saved models that reload with identical weights and configs."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import keras_glorot
+from keras_glorot import Glorot, GlorotLeakyNormal, GlorotLeakyUniform
+from tests.conftest import BACKEND, REPO, to_numpy
+
+ALIASES = {
+    "glorot_leaky": GlorotLeakyNormal,
+    "glorot_leaky_normal": GlorotLeakyNormal,
+    "glorot_leaky_uniform": GlorotLeakyUniform,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_string_names_resolve(name):
+    assert type(keras.initializers.get(name)) is ALIASES[name]
+    layer = keras.layers.Conv2D(8, 3, activation="leaky_relu", kernel_initializer=name)
+    assert type(layer.kernel_initializer) is ALIASES[name]
+
+
+def _keras_initializer_names():
+    return [
+        n
+        for n in dir(keras.initializers)
+        if not n.startswith("_") and n[0].islower() and n not in ("get", "serialize", "deserialize")
+    ]
+
+
+def test_no_builtin_name_is_shadowed():
+    names = _keras_initializer_names()
+    assert "glorot_uniform" in names and "he_normal" in names
+    for name in names:
+        try:
+            obj = keras.initializers.get(name)
+        except (KeyError, TypeError, ValueError):
+            continue  # needs arguments (e.g. "constant"); ours never do, so not ours
+        assert type(obj).__module__.startswith("keras."), (name, type(obj))
+    for alias in ALIASES:
+        assert alias not in names  # ours are new names, not replacements
+
+
+CONFIGS = [
+    (GlorotLeakyNormal, dict(negative_slope=0.1, seed=3)),
+    (GlorotLeakyUniform, dict(negative_slope=0.0, seed=4)),
+    (Glorot, dict(activation="gelu", mode="fan_in", distribution="uniform", seed=5)),
+    (Glorot, dict(activation="tanh", convention="pytorch", seed=6, fan_in=9, fan_out=18)),
+    (Glorot, dict(activation="relu", seed=7, input_axes=[0], output_axes=[1, 2])),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", CONFIGS)
+def test_config_mirrors_init_and_redraws_same_values(cls, kwargs):
+    init = cls(**kwargs)
+    config = init.get_config()
+    for key, value in kwargs.items():
+        assert config[key] == value
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    np.testing.assert_array_equal(to_numpy(init((8, 4, 6))), to_numpy(clone((8, 4, 6))))
+
+
+@pytest.mark.parametrize("cls, kwargs", CONFIGS)
+def test_serialize_roundtrip_through_json(cls, kwargs):
+    init = cls(**kwargs)
+    payload = json.loads(json.dumps(keras.initializers.serialize(init)))
+    assert payload["registered_name"] == f"keras_glorot>{cls.__name__}"
+    restored = keras.initializers.deserialize(payload)
+    assert type(restored) is cls
+    assert restored.get_config() == init.get_config()
+    np.testing.assert_array_equal(to_numpy(init((6, 5, 4))), to_numpy(restored((6, 5, 4))))
+
+
+def test_glorot_config_stores_activation_by_name():
+    assert Glorot(keras.activations.silu).get_config()["activation"] == "silu"
+    assert Glorot(None).get_config()["activation"] == "linear"
+
+
+def test_custom_registered_activation_roundtrips():
+    @keras.saving.register_keras_serializable(package="tests")
+    def doubled_tanh(x):
+        return keras.ops.tanh(2.0 * x)
+
+    init = Glorot(doubled_tanh, seed=1)
+    restored = keras.initializers.deserialize(
+        json.loads(json.dumps(keras.initializers.serialize(init)))
+    )
+    assert restored.gain == pytest.approx(init.gain, rel=1e-12)
+
+
+def test_seed_generator_config_roundtrips():
+    init = GlorotLeakyNormal(seed=keras.random.SeedGenerator(3))
+    restored = GlorotLeakyNormal.from_config(init.get_config())
+    assert isinstance(restored.seed, keras.random.SeedGenerator)
+
+
+def build_model():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, activation="leaky_relu", kernel_initializer="glorot_leaky")(
+        inputs
+    )
+    x = keras.layers.SeparableConv2D(
+        4, 3, pointwise_initializer=GlorotLeakyUniform(negative_slope=0.1, seed=2)
+    )(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5, kernel_initializer=Glorot("gelu", mode="fan_in", seed=3))(x)
+    return keras.Model(inputs, x)
+
+
+def initializer_configs(model) -> dict:
+    out = {}
+    for layer in model.layers:
+        for attr in ("kernel_initializer", "pointwise_initializer"):
+            if hasattr(layer, attr):
+                out[f"{layer.name}.{attr}"] = keras.initializers.serialize(getattr(layer, attr))
+    return out
+
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys, numpy as np, keras
+    mode = sys.argv[2]
+    if mode == "import":
+        import keras_glorot
+        model = keras.saving.load_model(sys.argv[1])
+    elif mode == "custom_objects":
+        import keras_glorot
+        keras.saving.get_custom_objects().clear()  # as if nothing were registered
+        model = keras.saving.load_model(sys.argv[1], custom_objects=keras_glorot.custom_objects())
+    else:
+        try:
+            keras.saving.load_model(sys.argv[1])
+        except Exception as e:
+            print(json.dumps({"error": str(e)}))
+            sys.exit(0)
+        sys.exit(1)
+    configs = {}
+    for layer in model.layers:
+        for attr in ("kernel_initializer", "pointwise_initializer"):
+            if hasattr(layer, attr):
+                configs[f"{layer.name}.{attr}"] = keras.initializers.serialize(getattr(layer, attr))
+    weights = [np.asarray(keras.ops.convert_to_numpy(w)).tolist() for w in model.weights]
+    print(json.dumps({"configs": configs, "weights": weights}))
+    """
+)
+
+
+def load_in_fresh_process(path, mode: str) -> dict:
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", LOADER, str(path), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    model = build_model()
+    directory = tmp_path_factory.mktemp("saved")
+    paths = {"keras": directory / "model.keras", "h5": directory / "model.h5"}
+    model.save(paths["keras"])
+    keras.saving.save_model(model, paths["h5"])  # legacy format: still must reload
+    return model, paths
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("mode", ["import", "custom_objects"])
+def test_saved_model_reloads_identically_in_fresh_process(saved_models, fmt, mode):
+    model, paths = saved_models
+    loaded = load_in_fresh_process(paths[fmt], mode)
+    assert loaded["configs"] == json.loads(json.dumps(initializer_configs(model)))
+    assert len(loaded["weights"]) == len(model.weights)
+    for ours, theirs in zip(model.weights, loaded["weights"], strict=True):
+        np.testing.assert_array_equal(to_numpy(ours), np.asarray(theirs, dtype=np.float32))
+
+
+def test_reload_without_import_names_the_package(saved_models):
+    _, paths = saved_models
+    loaded = load_in_fresh_process(paths["keras"], "no_import")
+    assert "keras_glorot>" in loaded["error"]
+
+
+def test_clone_model_keeps_initializer_types():
+    model = build_model()
+    clone = keras.models.clone_model(model)
+    assert initializer_configs(clone) == initializer_configs(model)
+    assert type(clone.layers[1].kernel_initializer) is GlorotLeakyNormal
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="SavedModel export needs TensorFlow")
+def test_savedmodel_export_matches_model(tmp_path):
+    import tensorflow as tf
+
+    model = build_model()
+    model.export(str(tmp_path / "exported"))
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype("float32")
+    reloaded = tf.saved_model.load(str(tmp_path / "exported"))  # keep it alive while serving
+    served = reloaded.serve(x)
+    np.testing.assert_allclose(np.asarray(served), to_numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_public_api_is_flat():
+    for name in keras_glorot.__all__:
+        assert getattr(keras_glorot, name) is not None
