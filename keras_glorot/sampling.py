@@ -17,27 +17,29 @@ _LOW_PRECISION = ("float16", "bfloat16")
 
 
 def truncated_normal(shape, stddev: float, dtype: str, seed):
-    """Draws N(0, s**2) truncated to [-2 s, 2 s], with s = stddev / 0.8796..., exactly.
+    """Draws N(0, s**2) truncated to [-2 s, 2 s], s = stddev / 0.8796..., exactly.
 
-    Inverse-CDF sampling: ``u ~ U(-erf(sqrt 2), erf(sqrt 2))`` and
-    ``z = sqrt(2) erfinv(u)`` has exactly the standard normal law restricted to
-    [-2, 2] (the same construction as ``jax.random.truncated_normal``). Keras'
-    torch backend instead keeps the first in-range value of four normal draws and
+    The standard deviation of the result is ``stddev``. TensorFlow's
+    ``stateless_truncated_normal`` (rejection) and JAX's ``truncated_normal``
+    (inverse CDF) are exact, so ``keras.random.truncated_normal`` is used there
+    and gives the very values Keras' own ``VarianceScaling`` draws. Keras' torch
+    backend instead keeps the first in-range value of four normal draws and
     returns an out-of-range value with probability 0.0455**4 (about 4 per
-    million). The final clip only absorbs rounding at the bounds. The standard
-    deviation of the result is ``stddev``.
-
+    million); on torch we sample by inverse CDF: ``u ~ U(-erf(sqrt 2),
+    erf(sqrt 2))`` and ``z = sqrt(2) erfinv(u)`` has exactly the standard normal
+    law on [-2, 2]. The final clip only absorbs float rounding at the bounds.
     Low-precision dtypes are drawn in float32 and cast, since ``erfinv`` in
     float16 would distort the tails.
     """
-    compute_dtype = "float32" if dtype in _LOW_PRECISION else dtype
     scale = stddev / TRUNCATED_NORMAL_STD
+    if keras.config.backend() != "torch":
+        return keras.random.truncated_normal(shape, stddev=scale, dtype=dtype, seed=seed)
+    compute_dtype = "float32" if dtype in _LOW_PRECISION else dtype
     bound = TRUNCATION * scale
     u = keras.random.uniform(
         shape, minval=-_ERF_BOUND, maxval=_ERF_BOUND, dtype=compute_dtype, seed=seed
     )
-    z = keras.ops.erfinv(u) * (math.sqrt(2.0) * scale)
-    z = keras.ops.clip(z, -bound, bound)
+    z = keras.ops.clip(keras.ops.erfinv(u) * (math.sqrt(2.0) * scale), -bound, bound)
     return z if compute_dtype == dtype else keras.ops.cast(z, dtype)
 
 

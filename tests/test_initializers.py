@@ -107,6 +107,13 @@ def test_equals_keras_for_linear_uniform():
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras' torch truncated normal is inexact")
+def test_equals_keras_glorot_normal_where_keras_is_exact():
+    ours = to_numpy(Glorot(seed=42)((64, 32)))
+    theirs = to_numpy(keras.initializers.GlorotNormal(seed=42)((64, 32)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
 def test_he_is_glorot_relu_fan_in():
     ours = to_numpy(
         Glorot("relu", mode="fan_in", distribution="untruncated_normal", seed=4)((64, 32))
