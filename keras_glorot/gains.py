@@ -128,24 +128,29 @@ def activation_name(activation: ActivationLike) -> str | None:
 
 
 @functools.cache
-def _builtin_activations_cached() -> tuple:
-    names = [n for n in dir(keras.activations) if not n.startswith("_")]
-    pairs = []
-    for name in names:
-        fn = getattr(keras.activations, name)
-        if name in ("get", "serialize", "deserialize") or not callable(fn):
-            continue
-        pairs.append((fn, name))
-    # Prefer canonical names over aliases (silu over swish, hard_silu over hard_swish).
-    pairs.sort(key=lambda p: p[1] in ("swish", "hard_swish"))
-    return tuple(pairs)
-
-
 def _builtin_activations() -> dict:
+    """Maps each public ``keras.activations`` function to its canonical name."""
     table = {}
-    for fn, name in _builtin_activations_cached():
-        table.setdefault(fn, name)
+    # Aliases last, so that silu and hard_silu win over swish and hard_swish.
+    for name in sorted(dir(keras.activations), key=lambda n: n in ("swish", "hard_swish")):
+        fn = getattr(keras.activations, name)
+        if not name.startswith("_") and name not in ("get", "serialize", "deserialize"):
+            table.setdefault(fn, name)
     return table
+
+
+def _required_parameters(fn: Callable) -> list[str]:
+    """Parameters after the input that have no default (e.g. threshold's)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):  # builtins without a signature
+        return []
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return [p.name for p in parameters if p.default is p.empty and p.kind in kinds]
 
 
 def _resolve(activation: ActivationLike) -> tuple[str | None, Callable]:
@@ -159,16 +164,7 @@ def _resolve(activation: ActivationLike) -> tuple[str | None, Callable]:
             f"activation={name!r} is not elementwise (it mixes units), so it has no "
             "gain. Use it only on an output layer, whose kernel takes the 'linear' gain."
         )
-    required = (
-        [
-            p.name
-            for p in list(inspect.signature(fn).parameters.values())[1:]
-            if p.default is inspect.Parameter.empty
-            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-        if _has_signature(fn)
-        else []
-    )
+    required = _required_parameters(fn)
     if required:
         raise ValueError(
             f"activation={name or fn!r} needs the parameter(s) {required}; pass a "
@@ -176,14 +172,6 @@ def _resolve(activation: ActivationLike) -> tuple[str | None, Callable]:
             f"{name}, ...)."
         )
     return name, fn
-
-
-def _has_signature(fn) -> bool:
-    try:
-        inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @functools.lru_cache(maxsize=1)

@@ -149,7 +149,7 @@ class Glorot(keras.initializers.VarianceScaling):
 
     def __init__(
         self,
-        activation=None,
+        activation: gains.ActivationLike = "linear",
         *,
         negative_slope: float = 0.2,
         mode: str = "fan_avg",
