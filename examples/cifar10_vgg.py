@@ -230,8 +230,11 @@ def load_tfds(data_dir: str | None) -> dict[str, np.ndarray]:
         builder.download_and_prepare()
     data = {}
     for split in ("train", "test"):
-        x, y = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
-        data[f"x_{split}"], data[f"y_{split}"] = np.asarray(x), _labels(y)
+        # Fixed-size batches rather than batch_size=-1, which aborts the process on the
+        # generator-backed datasets of tfds.testing.mock_data.
+        ds = builder.as_dataset(split=split, batch_size=4096, as_supervised=True)
+        xs, ys = zip(*tfds.as_numpy(ds), strict=True)
+        data[f"x_{split}"], data[f"y_{split}"] = np.concatenate(xs), _labels(np.concatenate(ys))
     return data
 
 

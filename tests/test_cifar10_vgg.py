@@ -1,0 +1,261 @@
+"""End-to-end tests of examples/cifar10_vgg.py on tiny data the tests write themselves.
+
+Every path runs on the backend of the session (KERAS_BACKEND); the TFDS path runs where
+tensorflow_datasets imports, through ``tfds.testing.mock_data`` (no network, no download).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import BACKEND, REPO
+
+sys.path.insert(0, str(REPO / "examples"))
+import cifar10_vgg  # noqa: E402
+
+SCRIPT = REPO / "examples" / "cifar10_vgg.py"
+# Smallest useful model: VGG-11 with 4..32 channels, one epoch, no progress bar.
+TINY = ["--model", "vgg11", "--width", "0.0625", "--epochs", "1", "--batch-size", "32"]
+TINY += ["--verbose", "0", "--inits", "glorot_uniform", "glorot_leaky", "--seeds", "2"]
+
+
+def write_tiny_npz(path, n_train: int = 64, n_test: int = 32, column_labels: bool = True):
+    """Random CIFAR-shaped data in keras.datasets.cifar10 layout (labels (N, 1))."""
+    rng = np.random.default_rng(0)
+    shape = (-1, 1) if column_labels else (-1,)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
+        y_train=rng.integers(0, 10, n_train, dtype=np.uint8).reshape(shape),
+        x_test=rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
+        y_test=rng.integers(0, 10, n_test, dtype=np.uint8).reshape(shape),
+    )
+    return path
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    return write_tiny_npz(tmp_path / "tiny.npz")
+
+
+def read_lines(out):
+    return [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines()]
+
+
+def check_outputs(out, inits=("glorot_uniform", "glorot_leaky"), seeds=(0, 1)):
+    """runs.jsonl, summary.md and curves.png exist, parse and hold what was asked."""
+    runs = read_lines(out)
+    assert sorted((r["init"], r["seed"]) for r in runs) == sorted(
+        (i, s) for i in inits for s in seeds
+    )
+    for r in runs:
+        assert r["backend"] == BACKEND
+        assert r["epochs_run"] == 1 and len(r["test_accuracy"]) == 1
+        assert 0.0 <= r["final_test_accuracy"] <= 1.0
+        assert 0.0 <= r["train_accuracy"][0] <= 1.0
+        assert np.isfinite(r["train_loss"][0]) and not r["diverged"]
+        assert r["images_per_second"] > 0 and r["wall_seconds"] > 0
+        assert r["options"]["model"] == "vgg11" and r["options"]["width"] == 0.0625
+    summary = (out / "summary.md").read_text()
+    for init in inits:
+        assert f"| `{init}` | {len(seeds)} |" in summary
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return runs
+
+
+def test_npz_end_to_end_resume_and_interruption(tmp_path, tiny_npz, monkeypatch, capsys):
+    """A crash in the second run keeps the first line; rerunning finishes the rest; a third
+    run of the same command trains nothing."""
+    out = tmp_path / "out"
+    argv = [*TINY, "--npz", str(tiny_npz), "--out", str(out)]
+    real_train_one, calls = cifar10_vgg.train_one, []
+
+    def crash_on_second(*args, **kwargs):
+        calls.append(args[1:3])
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash mid-study")
+        return real_train_one(*args, **kwargs)
+
+    monkeypatch.setattr(cifar10_vgg, "train_one", crash_on_second)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cifar10_vgg.main(argv)
+    first = (out / "runs.jsonl").read_text()
+    assert len(first.splitlines()) == 1 and json.loads(first)["init"] == "glorot_uniform"
+
+    monkeypatch.setattr(cifar10_vgg, "train_one", real_train_one)
+    assert cifar10_vgg.main(argv) == 0
+    assert (out / "runs.jsonl").read_text().startswith(first)  # earlier line untouched
+    runs = check_outputs(out)
+    # Different seeds give different starting points, hence different curves.
+    assert len({r["train_loss"][0] for r in runs}) > 1
+
+    capsys.readouterr()
+    monkeypatch.setattr(cifar10_vgg, "train_one", crash_on_second)  # would raise if called
+    assert cifar10_vgg.main(argv) == 0
+    assert capsys.readouterr().out.count("skip ") == 4
+    assert len(read_lines(out)) == 4
+
+
+def test_nan_run_is_recorded_as_diverged(tmp_path, tiny_npz):
+    """An absurd learning rate overflows the weights: the run is recorded, not a crash."""
+    out = tmp_path / "out"
+    argv = [*TINY, "--npz", str(tiny_npz), "--out", str(out), "--no-batch-norm"]
+    argv += ["--lr", "1e30", "--schedule", "constant", "--inits", "he_normal", "--seeds", "0,"]
+    assert cifar10_vgg.main(argv) == 0
+    (run,) = read_lines(out)
+    assert run["diverged"] is True and run["final_test_accuracy"] is None
+    assert "| 1/1 |" in (out / "summary.md").read_text()
+
+
+def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
+    """The real TFDS code path (builder, download_and_prepare, as_dataset), mocked by TFDS."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    # Pretend the download host answers, so the code goes on to download_and_prepare, which
+    # mock_data turns into a no-op: nothing leaves this machine.
+    monkeypatch.setattr(cifar10_vgg, "source_reachable", lambda *a, **k: True)
+    out = tmp_path / "out"
+    argv = [*TINY, "--data-dir", str(tmp_path / "tfds"), "--out", str(out), "--subset", "48"]
+    with tfds.testing.mock_data(num_examples=64):
+        assert cifar10_vgg.main(argv) == 0
+    runs = check_outputs(out)
+    assert all(r["options"]["data"] == "tfds:cifar10" and r["n_train"] == 48 for r in runs)
+
+
+def test_missing_tfds_data_fails_fast_naming_both_options(tmp_path, monkeypatch, capsys):
+    """No prepared data and no network: an error before any training, not minutes of
+    retries. Where tensorflow_datasets is absent the same message says so."""
+    monkeypatch.setattr(cifar10_vgg, "source_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(cifar10_vgg, "train_one", lambda *a, **k: pytest.fail("trained"))
+    argv = [*TINY, "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]
+    assert cifar10_vgg.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "--npz" in err and "CIFAR-10 is not available" in err
+
+
+def test_source_reachable_is_false_for_a_closed_port():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: bound, never listened
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        assert cifar10_vgg.source_reachable(("127.0.0.1", port), timeout=1.0) is False
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--inits", "glorot_nonsense"], "unknown initializer 'glorot_nonsense'"),
+        (["--model", "vgg12"], "--model 'vgg12'"),
+        (["--activation", "swishy"], "--activation 'swishy'"),
+        (["--seeds", "0"], "--seeds N needs N >= 1"),
+        (["--npz", "no/such/file.npz"], "--npz no/such/file.npz: no such file"),
+    ],
+)
+def test_bad_arguments_fail_before_training(extra, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cifar10_vgg.parse_args([*TINY, *extra])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_npz_with_missing_arrays_is_a_data_error(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=np.zeros((2, 32, 32, 3), np.uint8))
+    with pytest.raises(cifar10_vgg.DataError, match="lacks arrays"):
+        cifar10_vgg.load_npz(str(path))
+
+
+def test_flat_labels_accepted(tmp_path):
+    data = cifar10_vgg.load_npz(str(write_tiny_npz(tmp_path / "t.npz", column_labels=False)))
+    assert data["y_train"].shape == (64,) and data["y_test"].dtype == np.int32
+
+
+def test_augmentation_is_a_pad4_crop_and_flip(tmp_path):
+    """Each augmented image is a shifted (by at most 4 px, zero fill) and maybe mirrored
+    copy of its input; at inference the layer is the identity."""
+    import keras
+
+    layer = cifar10_vgg.PadCropFlip(seed=1)
+    x = np.random.default_rng(0).uniform(1, 2, (16, 32, 32, 3)).astype("float32")
+    y = np.asarray(keras.ops.convert_to_numpy(layer(x, training=True)))
+    np.testing.assert_array_equal(
+        np.asarray(keras.ops.convert_to_numpy(layer(x, training=False))), x
+    )
+    padded = np.pad(x, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    seen = set()
+    for i in range(len(x)):
+        matches = [
+            (dy, dx, flip)
+            for dy in range(9)
+            for dx in range(9)
+            for flip in (False, True)
+            if np.array_equal(
+                (padded[i, :, ::-1] if flip else padded[i])[dy : dy + 32, dx : dx + 32], y[i]
+            )
+        ]
+        assert matches, f"image {i} is not a pad-4 crop (and flip) of its input"
+        seen.update(matches)
+    assert len(seen) > 4  # offsets and flips are drawn per image
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="--distribute: jax and tensorflow only")
+def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
+    """Two virtual CPU devices in a fresh process: the data-parallel model starts from
+    exactly the single-device weights for the same seed, and trains."""
+    npz = write_tiny_npz(tmp_path / "tiny.npz")
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(REPO / "examples")!r})
+        import keras, numpy as np
+        if keras.config.backend() == "tensorflow":
+            import tensorflow as tf
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+            assert len(tf.config.list_logical_devices("CPU")) == 2
+        else:
+            assert len(keras.distribution.list_devices()) == 2
+        import cifar10_vgg as m
+        argv = {TINY!r} + ["--npz", {str(npz)!r}, "--inits", "glorot_leaky", "--seeds", "3,"]
+        args = m.parse_args(argv)
+        data = m.load_data(args)
+        single = m.build_for_run(args, "glorot_leaky", 3, data, 2).get_weights()
+        args.distribute = True
+        multi = m.build_for_run(args, "glorot_leaky", 3, data, 2).get_weights()
+        assert len(single) == len(multi) > 10
+        for a, b in zip(single, multi):
+            np.testing.assert_array_equal(a, b)
+        record = m.train_one(args, "glorot_leaky", 3, data)
+        assert 0 <= record["final_test_accuracy"] <= 1, record
+        print("OK", len(single))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_cli_help_and_bad_argument_in_a_subprocess(tmp_path):
+    """The script runs as a script: --help works, a missing file fails with exit code 2."""
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    ok = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], env=env, capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "--npz" in ok.stdout and "--data-dir" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), "--npz", str(tmp_path / "none.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "no such file" in bad.stderr
