@@ -421,26 +421,31 @@ def make_optimizer(args: argparse.Namespace, steps_per_epoch: int) -> keras.opti
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Training seconds per epoch (without the evaluation) and NaN detection per batch."""
+    """Training seconds per epoch (evaluation excluded) and divergence, with epoch-level
+    hooks only: a per-batch hook would read the loss every step and, on an accelerator,
+    wait for the device each time."""
 
     def __init__(self):
         super().__init__()
         self.train_seconds: list[float] = []
         self.nan = False
+        self._start = self._end = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._last = self._start
+        self._start, self._end = time.perf_counter(), None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
+    def on_test_begin(self, logs=None):
+        # fit's validation starts here: the training part of the epoch is over.
+        if self._start is not None and self._end is None:
+            self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_seconds.append((self._end or time.perf_counter()) - self._start)
+        self._start = None
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.nan = True
             self.model.stop_training = True  # a diverged run is recorded, not continued
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.train_seconds.append(self._last - self._start)
 
 
 def device_description() -> str:
@@ -535,6 +540,37 @@ def build_for_run(
     return model
 
 
+def prepare_arrays(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """float32 pixels (0..255; the model normalises) and one-hot labels, made once per run."""
+    return {
+        "x_train": data["x_train"].astype("float32"),
+        "y_train": keras.utils.to_categorical(data["y_train"], NUM_CLASSES),
+        "x_test": data["x_test"].astype("float32"),
+        "y_test": keras.utils.to_categorical(data["y_test"], NUM_CLASSES),
+    }
+
+
+def fit_model(
+    model: keras.Model,
+    arrays: dict[str, np.ndarray],
+    args: argparse.Namespace,
+    epochs: int,
+    validate: bool = True,
+) -> tuple[dict[str, list[float]], EpochClock]:
+    """The study's training step: ``model.fit`` on in-memory arrays with an EpochClock."""
+    clock = EpochClock()
+    history = model.fit(
+        arrays["x_train"],
+        arrays["y_train"],
+        batch_size=args.batch_size,
+        epochs=epochs,
+        validation_data=(arrays["x_test"], arrays["y_test"]) if validate else None,
+        callbacks=[clock],
+        verbose=args.verbose,
+    ).history
+    return history, clock
+
+
 def train_one(
     args: argparse.Namespace, init: str, seed: int, data: dict[str, np.ndarray]
 ) -> dict[str, Any]:
@@ -542,19 +578,9 @@ def train_one(
     n = len(data["x_train"])
     steps = math.ceil(n / args.batch_size)
     model = build_for_run(args, init, seed, data, steps)
-    y_train = keras.utils.to_categorical(data["y_train"], NUM_CLASSES)
-    y_test = keras.utils.to_categorical(data["y_test"], NUM_CLASSES)
-    clock = EpochClock()
+    arrays = prepare_arrays(data)
     start = time.perf_counter()
-    hist = model.fit(
-        data["x_train"].astype("float32"),
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_data=(data["x_test"].astype("float32"), y_test),
-        callbacks=[clock],
-        verbose=args.verbose,
-    ).history
+    hist, clock = fit_model(model, arrays, args, args.epochs)
     wall = time.perf_counter() - start
     curve = {k: [float(v) for v in hist.get(k, [])] for k in hist}
     losses = curve.get("loss", []) + curve.get("val_loss", [])

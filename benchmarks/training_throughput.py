@@ -1,0 +1,121 @@
+"""Throughput of the CIFAR-10 example's training step against a plain ``model.fit``.
+
+Both measure the same compiled model on the same in-memory arrays, on the current backend
+(KERAS_BACKEND) and device, interleaved so that a busy machine slows both alike. The
+example's step is ``cifar10_vgg.fit_model`` (fit with its EpochClock callback); the plain
+one is ``model.fit(x, y, batch_size, epochs)`` with no callbacks. Prints images per second
+of each (median over repeats, first compile-heavy epoch excluded) and their ratio, which
+should be >= 0.95: the example adds no per-step overhead. Exit code 1 when it is below.
+
+    python benchmarks/training_throughput.py                       # synthetic images
+    python benchmarks/training_throughput.py --npz cifar10.npz --images 10000 --width 0.25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+import cifar10_vgg  # noqa: E402
+
+
+def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Namespace]:
+    """Benchmark options, and the example's own arguments for the model and optimizer."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--npz", help="real images (keras.datasets.cifar10 layout); else random")
+    p.add_argument("--images", type=int, default=4096, help="training images per epoch")
+    p.add_argument("--epochs", type=int, default=2, help="epochs per timed fit")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timed fits per side")
+    p.add_argument("--init", default="glorot_leaky")
+    p.add_argument("--min-ratio", type=float, default=0.95)
+    p.add_argument("--json", help="also write the result here")
+    bench, rest = p.parse_known_args(argv)
+    example = ["--epochs", str(bench.epochs), "--verbose", "0", "--inits", bench.init]
+    example += ["--seeds", "0,", *rest]
+    if bench.npz:
+        example += ["--npz", bench.npz]
+    return bench, cifar10_vgg.parse_args(example)
+
+
+def load(bench: argparse.Namespace) -> dict[str, np.ndarray]:
+    """``--images`` training images (real or random uint8) and a small test set."""
+    if bench.npz:
+        data = cifar10_vgg.load_npz(bench.npz)
+    else:
+        rng = np.random.default_rng(0)
+        data = {
+            "x_train": rng.integers(0, 256, (bench.images, 32, 32, 3), dtype=np.uint8),
+            "y_train": rng.integers(0, 10, bench.images).astype("int32"),
+            "x_test": rng.integers(0, 256, (256, 32, 32, 3), dtype=np.uint8),
+            "y_test": rng.integers(0, 10, 256).astype("int32"),
+        }
+    data["x_train"], data["y_train"] = (
+        data["x_train"][: bench.images],
+        data["y_train"][: bench.images],
+    )
+    return data
+
+
+def time_plain(model, arrays, args) -> float:
+    """Images per second of a plain fit; its first epoch is run alone beforehand."""
+    start = time.perf_counter()
+    model.fit(
+        arrays["x_train"], arrays["y_train"], batch_size=args.batch_size,
+        epochs=args.epochs, verbose=0,
+    )  # fmt: skip
+    return len(arrays["x_train"]) * args.epochs / (time.perf_counter() - start)
+
+
+def time_example(model, arrays, args) -> float:
+    """Images per second of the example's training step, timed the same way."""
+    start = time.perf_counter()
+    cifar10_vgg.fit_model(model, arrays, args, args.epochs, validate=False)
+    return len(arrays["x_train"]) * args.epochs / (time.perf_counter() - start)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    bench, args = parse(argv)
+    data = load(bench)
+    arrays = cifar10_vgg.prepare_arrays(data)
+    steps = -(-len(arrays["x_train"]) // args.batch_size)
+    model = cifar10_vgg.build_for_run(args, bench.init, 0, data, steps)
+    # Compile both code paths (they share the train function) before timing anything.
+    cifar10_vgg.fit_model(model, arrays, args, 1, validate=False)
+    plain, example = [], []
+    for _ in range(bench.repeats):
+        plain.append(time_plain(model, arrays, args))
+        example.append(time_example(model, arrays, args))
+    result = {
+        "backend": cifar10_vgg.keras.config.backend(),
+        "device": cifar10_vgg.device_description(),
+        "model": f"{args.model} width {args.width} batch_norm={args.batch_norm}",
+        "images": len(arrays["x_train"]),
+        "batch_size": args.batch_size,
+        "epochs_per_fit": args.epochs,
+        "plain_fit_images_per_s": plain,
+        "example_images_per_s": example,
+        "plain_median": statistics.median(plain),
+        "example_median": statistics.median(example),
+    }
+    result["ratio"] = result["example_median"] / result["plain_median"]
+    print(json.dumps(result, indent=1))
+    print(
+        f"example {result['example_median']:.0f} img/s vs plain fit "
+        f"{result['plain_median']:.0f} img/s: ratio {result['ratio']:.3f} "
+        f"({'ok' if result['ratio'] >= bench.min_ratio else 'BELOW'} {bench.min_ratio})"
+    )
+    if bench.json:
+        pathlib.Path(bench.json).write_text(json.dumps(result, indent=1))
+    return 0 if result["ratio"] >= bench.min_ratio else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
