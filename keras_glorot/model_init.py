@@ -391,36 +391,12 @@ def initialize(
 # LSUV.
 
 
-class _Captured(Exception):
-    """Raised by a capture hook to end the forward pass once a layer's input is known."""
+class _Stopped(Exception):
+    """Raised inside the forward pass when a layer's variance cannot be rescaled."""
 
 
-def _layer_inputs(model: keras.Model, layer, x) -> tuple[tuple, dict]:
-    """The arguments ``layer.call`` receives when ``model`` runs on ``x``.
-
-    The forward pass stops at ``layer``, so capturing layer ``l`` costs the layers
-    before it, not a whole forward pass.
-    """
-    captured = {}
-
-    def hook(*args, **kwargs):
-        captured["args"], captured["kwargs"] = args, kwargs
-        raise _Captured
-
-    object.__setattr__(layer, "call", hook)  # An instance attribute shadows the method.
-    try:
-        model(x, training=False)
-    except _Captured:
-        pass
-    finally:
-        object.__delattr__(layer, "call")
-    if "args" not in captured:
-        raise _Skip("not called when the model runs on x")
-    return captured["args"], captured["kwargs"]
-
-
-def _preactivation_variance(layer, args, kwargs) -> float:
-    """Variance of ``layer``'s output with its fused activation switched off."""
+def _preactivation(layer, args, kwargs) -> tuple[object, float]:
+    """``layer``'s output with its fused activation switched off, and its variance."""
     activation = getattr(layer, "activation", None)
     if activation is not None:
         object.__setattr__(layer, "activation", keras.activations.linear)
@@ -430,7 +406,7 @@ def _preactivation_variance(layer, args, kwargs) -> float:
         if activation is not None:
             object.__setattr__(layer, "activation", activation)
     values = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
-    return float(np.var(values)) if values.size else float("nan")
+    return out, float(np.var(values)) if values.size else float("nan")
 
 
 _LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS + (keras.layers.Dense,)
@@ -471,27 +447,62 @@ def _orthonormal(layer, seeds: _Seeds) -> None:
         kernel.assign(init(tuple(kernel.shape), dtype=kernel.dtype))
 
 
-def _lsuv_layer(model, layer, x, tol: float, max_iters: int, found) -> KernelRecord:
-    part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
-    record = KernelRecord(layer.name, type(layer).__name__, part=part, activation=found.label)
+def _rescale(layer, args, kwargs, tol: float, max_iters: int, record: KernelRecord):
+    """Rescales ``layer``'s kernel until its pre-activation variance on ``args`` is ~1.
+
+    Returns the layer's output (activation applied) for the forward pass to go on.
+    """
     kernel = _lsuv_kernels(layer)[-1]
-    args, kwargs = _layer_inputs(model, layer, x)
-    variance = _preactivation_variance(layer, args, kwargs)
+    out, variance = _preactivation(layer, args, kwargs)
     iters = 0
     while abs(variance - 1.0) > tol and iters < max_iters:
         if not math.isfinite(variance) or variance <= 0.0:
-            break
+            break  # Never divide by a zero or NaN variance.
         kernel.assign(kernel * (1.0 / math.sqrt(variance)))
-        variance = _preactivation_variance(layer, args, kwargs)
+        out, variance = _preactivation(layer, args, kwargs)
         iters += 1
-    std = float(np.std(keras.ops.convert_to_numpy(kernel)))
-    record.std = std
+    record.std = float(np.std(keras.ops.convert_to_numpy(kernel)))
     record.note = f"output var {variance:.4g} after {iters} rescale(s)"
     if not math.isfinite(variance) or variance <= 0.0:
         record.skipped = f"output variance {variance} on x: cannot rescale"
-    elif abs(variance - 1.0) > tol:
+        raise _Stopped
+    if abs(variance - 1.0) > tol:
         record.note += f"; not within tol={tol} after max_iters={max_iters}"
-    return record
+    activation = getattr(layer, "activation", None)
+    return out if activation is None else activation(out)
+
+
+class _LsuvHooks:
+    """Hooks the target layers' ``call`` so one forward pass runs LSUV layer by layer.
+
+    When the pass reaches a layer, its input already reflects the rescaled layers
+    before it (the sequential order of Mishkin & Matas), so the whole method costs
+    one forward pass plus a few calls of each layer on its own input.
+    """
+
+    def __init__(self, targets, tol: float, max_iters: int):
+        self.targets, self.tol, self.max_iters = targets, tol, max_iters
+        self.records: dict[int, KernelRecord] = {}
+
+    def __enter__(self):
+        for layer, found in self.targets:
+            object.__setattr__(layer, "call", self._hook(layer, found, layer.call))
+        return self
+
+    def __exit__(self, *exc):
+        for layer, _ in self.targets:
+            object.__delattr__(layer, "call")
+
+    def _hook(self, layer, found, original):
+        def hook(*args, **kwargs):
+            if id(layer) in self.records:  # A shared layer's later calls: as is.
+                return original(*args, **kwargs)
+            part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
+            record = KernelRecord(layer.name, type(layer).__name__, part, found.label)
+            self.records[id(layer)] = record
+            return _rescale(layer, args, kwargs, self.tol, self.max_iters, record)
+
+        return hook
 
 
 def lsuv(
@@ -509,8 +520,9 @@ def lsuv(
     deviation of the layer's pre-activation output on ``x`` (the value before a
     fused activation) until that variance is within ``tol`` of 1: the unit
     pre-activation variance the gains of ``Glorot`` aim at, measured instead of
-    derived. Each layer's input is captured by running the model on ``x`` up to
-    that layer (the pass stops there), and the layer alone is re-run to check.
+    derived. It all happens in one forward pass on ``x``: when the pass reaches a
+    layer (its input already reflecting the rescaled layers before it), the layer
+    is re-run alone on that input until its variance is within ``tol``.
 
     Handled: Dense, Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D (the
     pointwise kernel is rescaled), Conv*DTranspose, in Sequential, functional or
@@ -551,21 +563,22 @@ def lsuv(
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
     seeds, report = _Seeds(seed), InitReport("lsuv")
     targets = _lsuv_targets(Graph(model))
-    for layer, reason, _ in targets:
-        if not reason:
-            _orthonormal(layer, seeds)
-    for i, (layer, reason, found) in enumerate(targets):
-        kind = type(layer).__name__
+    active = [(layer, found) for layer, reason, found in targets if not reason]
+    for layer, _ in active:
+        _orthonormal(layer, seeds)
+    with _LsuvHooks(active, float(tol), max_iters) as hooks:
         try:
-            record = KernelRecord(layer.name, kind, skipped=reason) if reason else None
-            record = record or _lsuv_layer(model, layer, x, float(tol), max_iters, found)
-        except _Skip as why:
-            record = KernelRecord(layer.name, kind, skipped=str(why))
-        report.add(record)
-        if record.skipped and not reason and record.part != "-":
+            model(x, training=False)
+        except _Stopped:
+            pass
+    for layer, reason, _ in targets:
+        record = hooks.records.get(id(layer))
+        if record is None:
+            why = reason or ("not reached" if report.stopped else "not called on x")
+            record = KernelRecord(layer.name, type(layer).__name__, skipped=why)
+        elif record.skipped:
             report.stopped = f"layer {layer.name!r}: {record.skipped}"
-            for later, _, _ in targets[i + 1 :]:
-                report.add(KernelRecord(later.name, type(later).__name__, skipped="not reached"))
-            warnings.warn(f"lsuv stopped at {report.stopped}", UserWarning, stacklevel=2)
-            break
+        report.add(record)
+    if report.stopped:
+        warnings.warn(f"lsuv stopped at {report.stopped}", UserWarning, stacklevel=2)
     return report
