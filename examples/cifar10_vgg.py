@@ -516,11 +516,21 @@ def _distribution_scope(args: argparse.Namespace):
     raise RuntimeError(f"--distribute supports jax and tensorflow, not {backend}.")
 
 
+def dtype_policy(args: argparse.Namespace) -> str:
+    """float32, or with --mixed-precision float16 compute on accelerators (the optimizer is
+    then wrapped in a LossScaleOptimizer by compile) and bfloat16 on CPUs, which have no
+    fast float16 arithmetic."""
+    if not args.mixed_precision:
+        return "float32"
+    return "mixed_bfloat16" if device_description().startswith("CPU") else "mixed_float16"
+
+
 def build_for_run(
     args: argparse.Namespace, init: str, seed: int, data: dict[str, np.ndarray], steps: int
 ) -> keras.Model:
     """Build, initialise and compile the model of one run (inside the distribution scope)."""
     keras.utils.set_random_seed(seed)  # dropout, augmentation and the shuffle order
+    keras.config.set_dtype_policy(dtype_policy(args))  # global in Keras: set for every run
     x = data["x_train"].astype("float32")
     mean = x.mean(axis=(0, 1, 2))
     std = x.std(axis=(0, 1, 2)) + 1e-3

@@ -259,3 +259,43 @@ def test_cli_help_and_bad_argument_in_a_subprocess(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_summary_statistics_and_epochs_to_target():
+    """Mean ± std, the t-interval and epochs to target, on runs with known numbers."""
+    import cifar10_report
+
+    def run(seed, curve, diverged=False):
+        final = None if diverged else curve[-1]
+        return {"init": "he_normal", "seed": seed, "options": {"model": "vgg11"},
+                "test_accuracy": curve, "final_test_accuracy": final, "diverged": diverged,
+                "wall_seconds": 10.0, "images_per_second": 100.0}  # fmt: skip
+
+    runs = [run(0, [0.3, 0.5]), run(1, [0.45, 0.6]), run(2, [0.2, 0.3, 0.7]), run(3, [0.1], True)]
+    text = cifar10_report.summary_markdown(runs, target=0.45)
+    # accs 0.5, 0.6, 0.7: mean 60, std 10, half-width t(2) * 10 / sqrt(3) = 24.84
+    # epochs to 45%: 2, 1, 3 -> median 2 in 3 of 4 runs; one of four diverged.
+    assert "| `he_normal` | 4 | 60.00 ± 10.00 | [35.16, 84.84] | 2 (3/4) | 1/4 |" in text
+
+
+def test_onecycle_schedule_shape():
+    import keras
+
+    sched = cifar10_vgg.OneCycle(peak=0.1, total_steps=100)
+    lr = [float(keras.ops.convert_to_numpy(sched(s))) for s in (0, 15, 30, 65, 100)]
+    assert lr[0] < lr[1] < lr[2] and abs(lr[2] - 0.1) < 1e-6
+    assert lr[2] > lr[3] > lr[4] and lr[4] < 1e-6
+
+
+def test_mixed_precision_policy_keeps_float32_logits(tiny_npz):
+    import keras
+
+    args = cifar10_vgg.parse_args([*TINY, "--npz", str(tiny_npz), "--mixed-precision"])
+    data = cifar10_vgg.load_data(args)
+    try:
+        model = cifar10_vgg.build_for_run(args, "glorot_leaky", 0, data, 2)
+        conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv2D))
+        assert conv.compute_dtype in ("float16", "bfloat16") and conv.kernel.dtype == "float32"
+        assert model.get_layer("logits").compute_dtype == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")
