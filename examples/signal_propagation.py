@@ -1,63 +1,225 @@
-"""Signal propagation through a deep leaky-ReLU MLP: Keras' glorot_uniform vs glorot_leaky.
+"""Does the signal survive depth? Activation and gradient std through deep nets, per initializer.
 
-Prints the standard deviation of each layer's activations on a batch of random
-inputs. With glorot_uniform the variance halves (roughly) at every leaky-ReLU
-layer; with glorot_leaky it stays near its input value.
+Builds deep MLPs (Dense) and plain CNNs (3x3 Conv2D, same padding, no pooling),
+each layer followed by one activation, initializes them in several ways, runs one
+forward and one backward pass on a batch (``keras_glorot.signal_report``: loss =
+mean squared output) and prints two Markdown tables: the last/first-layer ratio of
+the activation std, and the last/first-layer ratio of the kernel-gradient std.
+A ratio near 1 means the signal neither vanishes nor explodes with depth.
+
+Initializers compared:
+
+- ``glorot_uniform``, ``he_normal``, ``lecun_normal``: Keras' built-ins.
+- ``article``: the variances a popular article proposes, 2 / ((1 + a^2) fan_in +
+  fan_out) for leaky ReLU and 2 / (fan_in + fan_out) for ReLU, written as a
+  per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
+  ``keras_glorot/initializers.py`` for why they are wrong).
+- ``Glorot(act)``: ``keras_glorot.Glorot`` with the layer's activation.
+- ``initialize()``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
+- ``lsuv()``: ``keras_glorot.lsuv(model, x)`` (orthonormal + unit-variance rescaling).
+
+Examples::
+
+    python examples/signal_propagation.py                # MLPs on random data, < 1 min
+    python examples/signal_propagation.py --arch mlp cnn --depth 50 \\
+        --npz ../shared/data/cifar10.npz --plot-dir docs/img
 """
 
 from __future__ import annotations
 
 import argparse
+import pathlib
+import time
 
 import keras
 import numpy as np
 
-import keras_glorot  # noqa: F401  (registers "glorot_leaky")
+import keras_glorot
+from keras_glorot import Glorot
+
+ACTIVATIONS = ("tanh", "relu", "leaky_relu", "gelu", "selu")
+INITS = (
+    "glorot_uniform",
+    "he_normal",
+    "lecun_normal",
+    "article",
+    "Glorot(act)",
+    "initialize()",
+    "lsuv()",
+)
+LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope.
+_ARTICLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
 
 
-def build_mlp(depth: int, width: int, initializer: str, seed: int) -> keras.Model:
-    inputs = keras.Input((width,))
-    x = inputs
-    for i in range(depth):
-        init = keras.initializers.get({"class_name": initializer, "config": {"seed": seed + i}})
-        x = keras.layers.Dense(width, activation="leaky_relu", kernel_initializer=init)(x)
-    return keras.Model(inputs, x)
+def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
+    """The article's Var(W) = 2 / ((1 + a^2) fan_in + fan_out), as VarianceScaling.
 
-
-def layer_stds(model: keras.Model, x: np.ndarray) -> list[float]:
-    outputs = [layer.output for layer in model.layers[1:]]
-    probe = keras.Model(model.inputs, outputs)
-    return [float(np.std(keras.ops.convert_to_numpy(y))) for y in probe(x)]
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--depth", type=int, default=30)
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--inits",
-        nargs="+",
-        default=["glorot_uniform", "glorot_leaky"],
-        help="initializer names to compare",
+    ``VarianceScaling(scale, "fan_avg")`` draws Var = 2 scale / (fan_in + fan_out),
+    so scale = (fan_in + fan_out) / ((1 + a^2) fan_in + fan_out); a = 0 for ReLU
+    gives 2 / (fan_in + fan_out), i.e. plain glorot.
+    """
+    a = _ARTICLE_SLOPES[activation]
+    scale = (fan_in + fan_out) / ((1 + a * a) * fan_in + fan_out)
+    return keras.initializers.VarianceScaling(
+        scale=scale, mode="fan_avg", distribution="truncated_normal", seed=seed
     )
-    args = parser.parse_args(argv)
 
-    x = np.random.default_rng(args.seed).standard_normal((args.batch, args.width))
-    x = x.astype("float32")
-    stds = {
-        name: layer_stds(build_mlp(args.depth, args.width, name, args.seed), x)
-        for name in args.inits
-    }
+
+def kernel_initializer(name: str, activation: str, fan_in: int, fan_out: int, seed: int):
+    """The initializer for one layer; ``initialize()``/``lsuv()`` start from glorot_uniform."""
+    if name in ("glorot_uniform", "he_normal", "lecun_normal"):
+        return keras.initializers.get({"class_name": name, "config": {"seed": seed}})
+    if name == "article":
+        return article_initializer(activation, fan_in, fan_out, seed)
+    if name == "Glorot(act)":
+        return Glorot(activation, negative_slope=LEAKY_SLOPE, seed=seed)
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def build_model(arch: str, activation: str, init: str, depth: int, width: int, input_shape):
+    """A plain deep MLP or CNN: ``depth`` kernel layers, each with ``activation``."""
+    layers = [keras.Input(input_shape)]
+    fan_in = int(np.prod(input_shape)) if arch == "mlp" else 9 * input_shape[-1]
+    if arch == "mlp":
+        layers.append(keras.layers.Flatten())
+    for i in range(depth):
+        fan_out = width if arch == "mlp" else 9 * width
+        kernel = kernel_initializer(init, activation, fan_in, fan_out, seed=1000 + i)
+        if arch == "mlp":
+            layer = keras.layers.Dense(width, activation, kernel_initializer=kernel)
+        else:
+            layer = keras.layers.Conv2D(
+                width, 3, padding="same", activation=activation, kernel_initializer=kernel
+            )
+        layers.append(layer)
+        fan_in = fan_out
+    return keras.Sequential(layers)
+
+
+def load_batch(npz: str | None, arch: str, batch: int, width: int, seed: int) -> np.ndarray:
+    """Standardized CIFAR-10 training images from ``npz``, or N(0, 1) noise."""
+    if npz:
+        with np.load(npz) as data:
+            x = data["x_train"][:batch].astype("float32") / 255.0
+        x = (x - x.mean(axis=(0, 1, 2))) / x.std(axis=(0, 1, 2))
+        return x
+    shape = (batch, width) if arch == "mlp" else (batch, 32, 32, 3)
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+def measure(arch, activation, init, x, depth, width, seed):
+    """The ``SignalReport`` of one freshly built and initialized model."""
+    model = build_model(arch, activation, init, depth, width, x.shape[1:])
+    if init == "initialize()":
+        keras_glorot.initialize(model, seed=seed)
+    elif init == "lsuv()":
+        keras_glorot.lsuv(model, x, seed=seed)
+    report = keras_glorot.signal_report(model, x)
+    kernels = [i for i, g in enumerate(report.gradient_std) if g is not None]
+    # Only the kernel layers' outputs (a Flatten in front is not a layer of depth).
+    return keras_glorot.SignalReport(
+        layers=[report.layers[i] for i in kernels],
+        activation_mean=[report.activation_mean[i] for i in kernels],
+        activation_std=[report.activation_std[i] for i in kernels],
+        gradient_std=[report.gradient_std[i] for i in kernels],
+        loss=report.loss,
+    )
+
+
+def markdown_table(results: dict, arch: str, activations, inits, key: str) -> str:
+    lines = ["| activation | " + " | ".join(inits) + " |", "|---|" + "---|" * len(inits)]
+    for act in activations:
+        cells = []
+        for init in inits:
+            rep = results.get((arch, act, init))
+            cells.append("n/a" if rep is None else f"{getattr(rep, key):.3g}")
+        lines.append(f"| {act} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, arch: str, activation: str, inits, path: pathlib.Path) -> None:
+    """Activation std and kernel-gradient std against depth, one line per initializer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
+    for init in inits:
+        rep = results.get((arch, activation, init))
+        if rep is None:
+            continue
+        depth = np.arange(1, len(rep.layers) + 1)
+        axes[0].semilogy(depth, np.maximum(rep.activation_std, 1e-30), label=init)
+        axes[1].semilogy(depth, np.maximum(rep.gradient_std, 1e-30), label=init)
+    for ax, what in zip(axes, ("activation std", "kernel gradient std"), strict=True):
+        ax.set_title(f"{arch}, {activation}: {what}", fontsize=9)
+        ax.set_xlabel("layer")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Initializers: " + ", ".join(INITS),
+    )
+    parser.add_argument("--arch", nargs="+", choices=("mlp", "cnn"), default=["mlp"])
+    parser.add_argument("--depth", type=int, default=30, help="kernel layers (10-100)")
+    parser.add_argument("--width", type=int, default=128, help="units (MLP) / channels (CNN)")
+    parser.add_argument("--batch", type=int, default=256, help="samples in the batch")
+    parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=ACTIVATIONS)
+    parser.add_argument("--inits", nargs="+", choices=INITS, default=INITS)
+    parser.add_argument(
+        "--npz",
+        default=None,
+        help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images; "
+        "default: N(0, 1) noise. E.g. ../shared/data/cifar10.npz from the repo root.",
+    )
+    parser.add_argument("--plot-dir", default=None, help="write one PNG per arch/activation")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.depth < 1 or args.width < 1 or args.batch < 2:
+        parser.error("--depth and --width must be >= 1 and --batch >= 2")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    results = {}
+    for arch in args.arch:
+        x = load_batch(args.npz, arch, args.batch, args.width, args.seed)
+        for act in args.activations:
+            for init in args.inits:
+                if init == "article" and act not in _ARTICLE_SLOPES:
+                    continue  # The article only gives relu and leaky_relu variances.
+                results[(arch, act, init)] = measure(
+                    arch, act, init, x, args.depth, args.width, args.seed
+                )
+    data = f"CIFAR-10 images from {args.npz}" if args.npz else "N(0, 1) noise"
     print(
         f"backend={keras.config.backend()} depth={args.depth} width={args.width} "
-        f"activation=leaky_relu(0.2) input std={x.std():.3f}"
+        f"batch={args.batch} data={data} leaky_relu slope={LEAKY_SLOPE}"
     )
-    print("| layer | " + " | ".join(args.inits) + " |")
-    print("|---|" + "---|" * len(args.inits))
-    for i in range(args.depth):
-        print(f"| {i + 1} | " + " | ".join(f"{stds[n][i]:.3g}" for n in args.inits) + " |")
+    for arch in args.arch:
+        for key, what in (
+            ("activation_ratio", "activation std, last layer / first layer"),
+            ("gradient_ratio", "kernel-gradient std, last layer / first layer"),
+        ):
+            print(f"\n{arch.upper()}: {what} (1 = kept; n/a = not defined)\n")
+            print(markdown_table(results, arch, args.activations, args.inits, key))
+        if args.plot_dir:
+            out = pathlib.Path(args.plot_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for act in args.activations:
+                plot(results, arch, act, args.inits, out / f"signal_{arch}_{act}.png")
+    print(f"\n({time.perf_counter() - start:.1f} s)")
+    return results
 
 
 if __name__ == "__main__":
