@@ -194,7 +194,13 @@ _PLANS: list[tuple[tuple, Callable]] = [
 def _plan(layer, graph: Graph, node=None) -> list[_Kernel]:
     """The kernels of ``layer`` with their blocks; raises ``_Skip`` to leave it alone."""
     if isinstance(layer, keras.layers.Bidirectional):
-        return _plan(layer.forward_layer, graph, layer) + _plan(layer.backward_layer, graph, layer)
+        kernels = []
+        for direction in ("forward", "backward"):
+            for kernel in _plan(getattr(layer, f"{direction}_layer"), graph, layer):
+                for block in kernel.blocks:
+                    block.part = f"{direction}.{block.part}"
+                kernels.append(kernel)
+        return kernels
     if isinstance(layer, keras.layers.TimeDistributed):
         return _plan(layer.layer, graph, layer)
     if isinstance(layer, keras.layers.Embedding):

@@ -240,7 +240,11 @@ def test_bidirectional_and_time_distributed_are_entered():
         keras.layers.LeakyReLU(0.3),
     )
     report = uniform_init(model, seed=0)
-    assert len([r for r in report["bi"] if r.part.startswith("kernel[")]) == 8
+    parts = [r.part for r in report["bi"]]
+    assert [p for p in parts if p.startswith("forward.kernel[")] == [
+        f"forward.kernel[{g}]" for g in "ifco"
+    ]
+    assert len([p for p in parts if p.startswith("backward.recurrent[")]) == 4
     row = only_row(report, "td")
     assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.3))
     assert (row.fan_in, row.fan_out) == (16, 32)
