@@ -76,15 +76,21 @@ def kernel_initializer(name: str, activation: str, fan_in: int, fan_out: int, se
     return keras.initializers.GlorotUniform(seed=seed)
 
 
-def build_model(arch: str, activation: str, init: str, depth: int, width: int, input_shape):
-    """A plain deep MLP or CNN: ``depth`` kernel layers, each with ``activation``."""
+def build_model(
+    arch: str, activation: str, init: str, depth: int, width: int, input_shape, seed: int = 0
+):
+    """A plain deep MLP or CNN: ``depth`` kernel layers, each with ``activation``.
+
+    Layer ``i`` is drawn with seed ``1000 (seed + 1) + i``: the same draws for
+    initializers of the same distribution, other draws for another ``seed``.
+    """
     layers = [keras.Input(input_shape)]
     fan_in = int(np.prod(input_shape)) if arch == "mlp" else 9 * input_shape[-1]
     if arch == "mlp":
         layers.append(keras.layers.Flatten())
     for i in range(depth):
         fan_out = width if arch == "mlp" else 9 * width
-        kernel = kernel_initializer(init, activation, fan_in, fan_out, seed=1000 + i)
+        kernel = kernel_initializer(init, activation, fan_in, fan_out, 1000 * (seed + 1) + i)
         if arch == "mlp":
             layer = keras.layers.Dense(width, activation, kernel_initializer=kernel)
         else:
@@ -109,7 +115,7 @@ def load_batch(npz: str | None, arch: str, batch: int, width: int, seed: int) ->
 
 def measure(arch, activation, init, x, depth, width, seed):
     """The ``SignalReport`` of one freshly built and initialized model."""
-    model = build_model(arch, activation, init, depth, width, x.shape[1:])
+    model = build_model(arch, activation, init, depth, width, x.shape[1:], seed)
     if init == "initialize()":
         keras_glorot.initialize(model, seed=seed)
     elif init == "lsuv()":
@@ -181,7 +187,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "default: N(0, 1) noise. E.g. ../shared/data/cifar10.npz from the repo root.",
     )
     parser.add_argument("--plot-dir", default=None, help="write one PNG per arch/activation")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the data, the kernels and lsuv/initialize"
+    )
     args = parser.parse_args(argv)
     if args.depth < 1 or args.width < 1 or args.batch < 2:
         parser.error("--depth and --width must be >= 1 and --batch >= 2")
