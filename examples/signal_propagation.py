@@ -28,6 +28,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import functools
 import pathlib
 import time
 
@@ -102,11 +103,16 @@ def build_model(
     return keras.Sequential(layers)
 
 
+@functools.cache
+def _cifar_images(npz: str, batch: int) -> np.ndarray:
+    with np.load(npz) as data:
+        return data["x_train"][:batch]
+
+
 def load_batch(npz: str | None, arch: str, batch: int, width: int, seed: int) -> np.ndarray:
     """Standardized CIFAR-10 training images from ``npz``, or N(0, 1) noise."""
     if npz:
-        with np.load(npz) as data:
-            x = data["x_train"][:batch].astype("float32") / 255.0
+        x = _cifar_images(npz, batch).astype("float32") / 255.0
         x = (x - x.mean(axis=(0, 1, 2))) / x.std(axis=(0, 1, 2))
         return x
     shape = (batch, width) if arch == "mlp" else (batch, 32, 32, 3)
@@ -132,13 +138,21 @@ def measure(arch, activation, init, x, depth, width, seed):
     )
 
 
+def cell(reports: list, key: str) -> str:
+    """One seed: the ratio. Several: the median and [min, max] over seeds."""
+    values = [getattr(r, key) for r in reports]
+    if len(values) == 1:
+        return f"{values[0]:.3g}"
+    return f"{np.median(values):.3g} [{min(values):.2g}, {max(values):.2g}]"
+
+
 def markdown_table(results: dict, arch: str, activations, inits, key: str) -> str:
     lines = ["| activation | " + " | ".join(inits) + " |", "|---|" + "---|" * len(inits)]
     for act in activations:
         cells = []
         for init in inits:
-            rep = results.get((arch, act, init))
-            cells.append("n/a" if rep is None else f"{getattr(rep, key):.3g}")
+            reps = results.get((arch, act, init))
+            cells.append("n/a" if reps is None else cell(reps, key))
         lines.append(f"| {act} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -152,9 +166,10 @@ def plot(results: dict, arch: str, activation: str, inits, path: pathlib.Path) -
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
     for init in inits:
-        rep = results.get((arch, activation, init))
-        if rep is None:
+        reps = results.get((arch, activation, init))
+        if reps is None:
             continue
+        rep = reps[0]
         depth = np.arange(1, len(rep.layers) + 1)
         axes[0].semilogy(depth, np.maximum(rep.activation_std, 1e-30), label=init)
         axes[1].semilogy(depth, np.maximum(rep.gradient_std, 1e-30), label=init)
@@ -186,13 +201,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images; "
         "default: N(0, 1) noise. E.g. ../shared/data/cifar10.npz from the repo root.",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="repeat with seeds seed..seed+N-1; cells then show median [min, max]",
+    )
     parser.add_argument("--plot-dir", default=None, help="write one PNG per arch/activation")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the data, the kernels and lsuv/initialize"
     )
     args = parser.parse_args(argv)
-    if args.depth < 1 or args.width < 1 or args.batch < 2:
-        parser.error("--depth and --width must be >= 1 and --batch >= 2")
+    if args.depth < 1 or args.width < 1 or args.batch < 2 or args.seeds < 1:
+        parser.error("--depth, --width and --seeds must be >= 1 and --batch >= 2")
     return args
 
 
@@ -200,19 +221,22 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.perf_counter()
     results = {}
+    seeds = range(args.seed, args.seed + args.seeds)
     for arch in args.arch:
-        x = load_batch(args.npz, arch, args.batch, args.width, args.seed)
         for act in args.activations:
             for init in args.inits:
                 if init == "article" and act not in _ARTICLE_SLOPES:
                     continue  # The article only gives relu and leaky_relu variances.
-                results[(arch, act, init)] = measure(
-                    arch, act, init, x, args.depth, args.width, args.seed
-                )
+                results[(arch, act, init)] = [
+                    measure(arch, act, init, x, args.depth, args.width, seed)
+                    for seed in seeds
+                    for x in [load_batch(args.npz, arch, args.batch, args.width, seed)]
+                ]
     data = f"CIFAR-10 images from {args.npz}" if args.npz else "N(0, 1) noise"
     print(
         f"backend={keras.config.backend()} depth={args.depth} width={args.width} "
-        f"batch={args.batch} data={data} leaky_relu slope={LEAKY_SLOPE}"
+        f"batch={args.batch} data={data} leaky_relu slope={LEAKY_SLOPE} "
+        f"seeds={args.seed}..{args.seed + args.seeds - 1}"
     )
     for arch in args.arch:
         for key, what in (

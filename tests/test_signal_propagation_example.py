@@ -36,8 +36,8 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
     assert "| activation | glorot_uniform | he_normal |" in out
     # The article's variance is defined for leaky_relu only, not tanh.
     assert ("mlp", "tanh", "article") not in results and ("cnn", "leaky_relu", "article") in results
-    for key, report in results.items():
-        assert len(report.layers) == 6, key
+    for key, reports in results.items():
+        assert len(reports) == 1 and len(reports[0].layers) == 6, key
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == [f"signal_{a}_{f}.png" for a in ("cnn", "mlp") for f in ("leaky_relu", "tanh")]
 
@@ -48,9 +48,21 @@ def test_depth_shows_vanishing_signal_and_its_fix(example):
     args = ["--depth", "20", "--width", "64", "--batch", "128", "--activations", "leaky_relu"]
     args += ["--inits", "glorot_uniform", "Glorot(act)", "lsuv()"]
     results = example.main(args)
-    assert results[("mlp", "leaky_relu", "glorot_uniform")].activation_ratio < 0.01
+    assert results[("mlp", "leaky_relu", "glorot_uniform")][0].activation_ratio < 0.01
     for init in ("Glorot(act)", "lsuv()"):
-        assert 0.3 < results[("mlp", "leaky_relu", init)].activation_ratio < 3
+        assert 0.3 < results[("mlp", "leaky_relu", init)][0].activation_ratio < 3
+
+
+def test_seeds_give_median_and_range(example, capsys):
+    args = ["--depth", "3", "--width", "8", "--batch", "16", "--seeds", "3"]
+    args += ["--activations", "relu", "--inits", "he_normal"]
+    results = example.main(args)
+    reports = results[("mlp", "relu", "he_normal")]
+    ratios = sorted(r.activation_ratio for r in reports)
+    assert len(ratios) == 3 and ratios[0] != ratios[2]  # other seeds, other draws
+    assert (
+        f"| relu | {ratios[1]:.3g} [{ratios[0]:.2g}, {ratios[2]:.2g}] |" in capsys.readouterr().out
+    )
 
 
 def test_cifar_images(example, cifar_npz, capsys):
