@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 
@@ -235,15 +236,21 @@ def _validate_model(model) -> None:
         )
 
 
-def _validate_options(mode, distribution, seed) -> None:
+def _validate_seed(seed) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}.")
+    return int(seed)
+
+
+def _validate_options(mode, distribution) -> None:
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not allowed. Allowed: {list(MODES)}.")
     if distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"distribution={distribution!r} is not allowed. Allowed: {list(DISTRIBUTIONS)}."
         )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}.")
 
 
 class _Seeds:
@@ -375,7 +382,8 @@ def initialize(
       in deep linear neural networks" (orthogonal recurrent kernels).
     """
     _validate_model(model)
-    _validate_options(mode, distribution, seed)
+    _validate_options(mode, distribution)
+    seed = _validate_seed(seed)
     options = {"mode": mode, "distribution": distribution, "convention": convention}
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
     graph, seeds, report = Graph(model), _Seeds(seed), InitReport("initialize")
@@ -564,7 +572,7 @@ def lsuv(
     """
     _validate_model(model)
     _validate_lsuv(tol, max_iters)
-    _validate_options("fan_avg", "uniform", seed)
+    seed = _validate_seed(seed)
     if x is None:
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
     seeds, report = _Seeds(seed), InitReport("lsuv")
