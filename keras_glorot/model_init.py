@@ -307,20 +307,27 @@ def _draw(kernel: _Kernel, options: dict, seeds: _Seeds, layer, report: InitRepo
         )
 
 
-def _record_attention_config(layer, options: dict) -> None:
-    # MultiHeadAttention clones one kernel_initializer into its four projections;
-    # ByShape lets that one config give each projection its own axes. Seeds are
-    # left None: a seeded clone would give query, key and value equal kernels.
+def _record_attention_config(layer) -> str:
+    """Sets the MultiHeadAttention's kernel_initializer; returns why not, or "".
+
+    MultiHeadAttention clones one kernel_initializer into its four projections;
+    ByShape lets that one config give each projection its own axes. Seeds are
+    left None: a seeded clone would give query, key and value equal kernels. The
+    attribute is private because Keras exposes no setter for it.
+    """
     cases = {}
     for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
         sub = getattr(layer, name)
         shape = tuple(int(d) for d in sub.kernel.shape)
-        config = sub.kernel_initializer.get_config()
-        config = {**config, "seed": None}
+        config = {**sub.kernel_initializer.get_config(), "seed": None}
         if shape in cases and cases[shape] != config:
-            return  # Two projections of one shape but different fans: not expressible.
+            return (
+                f"config not rewritten: two projections of shape {shape} need different "
+                "initializers, which one kernel_initializer cannot express"
+            )
         cases[shape] = config
     layer._kernel_initializer = ByShape([(s, Glorot.from_config(c)) for s, c in cases.items()])
+    return ""
 
 
 def initialize(
@@ -397,7 +404,9 @@ def initialize(
         for kernel in kernels:
             _draw(kernel, options, seeds, layer, report)
         if isinstance(layer, keras.layers.MultiHeadAttention):
-            _record_attention_config(layer, options)
+            note = _record_attention_config(layer)
+            for record in report[layer.name] if note else []:
+                record.note = note
     return report
 
 

@@ -484,3 +484,15 @@ def test_unbuilt_or_non_model_rejected():
         initialize(keras.Sequential([keras.layers.Dense(3)]))
     with pytest.raises(TypeError, match="keras.Model"):
         initialize(keras.layers.Dense(3))
+
+
+def test_attention_config_clash_is_reported_not_silent():
+    # d_model = heads = key_dim = 4: query (4, 4, 4) and output (4, 4, 4) kernels
+    # share a shape but not their axes, so one kernel_initializer cannot hold both.
+    inputs = keras.Input((3, 4))
+    outputs = keras.layers.MultiHeadAttention(4, 4, name="k")(inputs, inputs)
+    model = keras.Model(inputs, outputs)
+    before = model.get_layer("k").get_config()["kernel_initializer"]
+    report = uniform_init(model, seed=0)
+    assert all("config not rewritten" in r.note for r in report["k"])
+    assert model.get_layer("k").get_config()["kernel_initializer"] == before
