@@ -464,10 +464,25 @@ def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found]]:
     return targets
 
 
+def orthonormal(shape, rng: np.random.Generator) -> np.ndarray:
+    """An orthonormal kernel: columns (or rows) of the flattened kernel orthonormal.
+
+    The kernel is read as a ``(prod(shape[:-1]), shape[-1])`` matrix, as Keras'
+    ``Orthogonal`` does; the QR of a Gaussian matrix, with the signs of R's
+    diagonal moved into Q, is Haar-distributed (Saxe et al., 2014). Drawn in
+    numpy: the same values on every backend, and no compilation per shape on JAX.
+    """
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+    q *= np.sign(np.diag(r))
+    return (q if rows >= cols else q.T).reshape(shape)
+
+
 def _orthonormal(layer, seeds: _Seeds) -> None:
     for kernel in _lsuv_kernels(layer):
-        init = keras.initializers.Orthogonal(seed=seeds.next())
-        kernel.assign(init(tuple(kernel.shape), dtype=kernel.dtype))
+        rng = np.random.default_rng(seeds.next())
+        value = orthonormal(tuple(int(d) for d in kernel.shape), rng)
+        kernel.assign(value.astype(keras.backend.standardize_dtype(kernel.dtype)))
 
 
 def _rescale(layer, args, kwargs, tol: float, max_iters: int, record: KernelRecord):
@@ -481,7 +496,9 @@ def _rescale(layer, args, kwargs, tol: float, max_iters: int, record: KernelReco
     while abs(variance - 1.0) > tol and iters < max_iters:
         if not math.isfinite(variance) or variance <= 0.0:
             break  # Never divide by a zero or NaN variance.
-        kernel.assign(kernel * (1.0 / math.sqrt(variance)))
+        # Scaled in numpy: no new compiled op per kernel shape on JAX.
+        scaled = keras.ops.convert_to_numpy(kernel) * np.float32(1.0 / math.sqrt(variance))
+        kernel.assign(scaled.astype(keras.backend.standardize_dtype(kernel.dtype)))
         out, variance = _preactivation(layer, args, kwargs)
         iters += 1
     record.std = float(np.std(keras.ops.convert_to_numpy(kernel)))

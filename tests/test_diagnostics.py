@@ -253,3 +253,12 @@ def test_fifty_layer_leaky_mlp_keeps_its_signal():
     assert keras_ratio < 0.1
     assert 0.5 <= init_ratio <= 2.0, init_ratio
     assert 0.5 <= lsuv_ratio <= 2.0, lsuv_ratio
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 4, 16), (8, 20), (20, 8)])
+def test_orthonormal_pre_init_is_orthonormal(shape):
+    from keras_glorot.model_init import orthonormal
+
+    w = orthonormal(shape, np.random.default_rng(0)).reshape(-1, shape[-1])
+    gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+    np.testing.assert_allclose(gram, np.eye(min(w.shape)), atol=1e-12)
