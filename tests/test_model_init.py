@@ -496,3 +496,14 @@ def test_attention_config_clash_is_reported_not_silent():
     report = uniform_init(model, seed=0)
     assert all("config not rewritten" in r.note for r in report["k"])
     assert model.get_layer("k").get_config()["kernel_initializer"] == before
+
+
+def test_parametrized_activation_layer_survives_clone_and_reload(tmp_path):
+    model = _dense_then(keras.layers.ELU(alpha=0.5))
+    gain = _found(model).gain
+    path = tmp_path / "elu.keras"
+    model.save(path)
+    for other in (keras.models.clone_model(model), keras.models.load_model(path)):
+        init = other.get_layer("k").kernel_initializer
+        assert isinstance(init, Glorot) and init.gain == pytest.approx(gain)
+        assert init.activation["registered_name"] == "keras_glorot>LayerActivation"
