@@ -254,14 +254,22 @@ def _validate_options(mode, distribution) -> None:
 
 
 class _Seeds:
-    """Distinct, reproducible seeds: ``seed + k`` for the k-th draw (None stays None)."""
+    """Reproducible per-draw seeds derived from ``(seed, k)`` for the k-th draw.
+
+    Not ``seed + k``: with that, ``seed=1`` would redraw ``seed=0``'s kernels one
+    layer down, and runs over consecutive seeds would not be independent.
+    ``np.random.SeedSequence`` mixes both numbers. None stays None (unseeded).
+    """
 
     def __init__(self, seed: int | None):
         self.seed, self.count = seed, 0
 
     def next(self) -> int | None:
         self.count += 1
-        return None if self.seed is None else self.seed + self.count - 1
+        if self.seed is None:
+            return None
+        state = np.random.SeedSequence([self.seed, self.count - 1]).generate_state(1)
+        return int(state[0] >> 1)  # 31 bits: a valid seed on every backend.
 
 
 def _block_initializer(block: _Block, options: dict, seed):
@@ -369,8 +377,9 @@ def initialize(
         mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
         distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
         convention: Gain convention, ``"moment"`` or ``"pytorch"`` (see ``calculate_gain``).
-        seed: An int: kernel ``k`` (blocks counted) is drawn with ``seed + k``, and
-            that seed is saved in its config. None: unseeded draws.
+        seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
+            mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
+            config. None: unseeded draws.
 
     Returns:
         An ``InitReport``: per kernel (per gate block for RNNs) the activation
