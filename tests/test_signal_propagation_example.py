@@ -1,8 +1,6 @@
 """examples/signal_propagation.py runs, prints its tables and writes its plots."""
 
 import importlib.util
-import subprocess
-import sys
 
 import pytest
 from conftest import REPO
@@ -18,11 +16,12 @@ def example():
     return module
 
 
-def test_help_lists_options():
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    for option in ("--arch", "--depth", "--npz", "--plot-dir", "--inits"):
+def test_help_lists_options(example, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        example.parse_args(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--arch", "--depth", "--npz", "--plot-dir", "--inits", "--seeds"):
         assert option in out
 
 
@@ -30,6 +29,7 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     args = ["--arch", "mlp", "cnn", "--depth", "6", "--width", "8", "--batch", "16"]
     args += ["--activations", "leaky_relu", "tanh", "--plot-dir", str(tmp_path)]
+    args += ["--inits", "glorot_uniform", "he_normal", "article", "initialize()", "lsuv()"]
     results = example.main(args)
     out = capsys.readouterr().out
     assert out.count("| leaky_relu |") == 4  # two tables per architecture
