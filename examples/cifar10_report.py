@@ -98,12 +98,16 @@ def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(runs: list[dict[str, Any]], path: pathlib.Path) -> None:
-    """Test accuracy against epoch: mean line and min–max band per initializer and setting."""
+def plot_curves(
+    runs: list[dict[str, Any]], path: pathlib.Path, target: float | None = None
+) -> None:
+    """Test accuracy against epoch: mean line and min–max band per initializer and setting,
+    with the target accuracy as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     groups = list(group_runs(runs).values())
     cols = min(2, max(1, len(groups)))
@@ -127,6 +131,9 @@ def plot_curves(runs: list[dict[str, Any]], path: pathlib.Path) -> None:
         ax.set_title(
             f"{opts.get('model')} w={opts.get('width')} {bn} {opts.get('activation')}", fontsize=10
         )
+        if target is not None:
+            ax.axhline(100 * target, color="gray", ls="--", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy %")
         ax.grid(alpha=0.3)
@@ -142,7 +149,7 @@ def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float =
     """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
     (out / "summary.md").write_text(summary_markdown(runs, target))
     if runs:
-        plot_curves(runs, out / "curves.png")
+        plot_curves(runs, out / "curves.png", target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
