@@ -60,7 +60,9 @@ def init_row(init: str, runs: list[dict[str, Any]], target: float) -> str:
         std = accs.std(ddof=1) if len(accs) > 1 else float("nan")
         half = t95(len(accs) - 1) * std / math.sqrt(len(accs)) if len(accs) > 1 else float("nan")
         acc = f"{100 * mean:.2f} ± {100 * std:.2f}" if len(accs) > 1 else f"{100 * mean:.2f}"
-        ci = f"[{100 * (mean - half):.2f}, {100 * (mean + half):.2f}]" if len(accs) > 1 else "–"
+        # An accuracy lies in [0, 1]: the t-interval is clipped to that range.
+        lo, hi = max(0.0, mean - half), min(1.0, mean + half)
+        ci = f"[{100 * lo:.2f}, {100 * hi:.2f}]" if len(accs) > 1 else "–"
     else:
         acc, ci = "–", "–"
     hits = [e for e in (epochs_to_target(r, target) for r in runs) if e is not None]
@@ -76,10 +78,10 @@ def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
     if not runs:
         return "\n".join(lines + ["No finished runs yet.", ""])
     lines += [
-        f"Final test accuracy in %, mean ± sample std over seeds and the 95% t-interval of the "
-        f"mean (diverged runs excluded); epochs to reach {100 * target:g}% test accuracy: "
-        "median over the runs that reached it (how many did). A run diverged when its loss "
-        "became NaN or infinite.",
+        "Final test accuracy in %, mean ± sample std over seeds and the 95% t-interval of the "
+        "mean, clipped to [0, 100] (diverged runs excluded); epochs to reach "
+        f"{100 * target:g}% test accuracy: median over the runs that reached it (how many "
+        "did). A run diverged when its loss became NaN or infinite.",
         "",
     ]
     for settings in group_runs(runs).values():
