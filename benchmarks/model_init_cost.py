@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 import keras_glorot
+from keras_glorot.model_init import orthonormal
 
 
 def timed(fn, repeats: int) -> float:
@@ -44,11 +45,11 @@ def forward(model, x) -> None:
 
 def orthonormal_draws(model, seed: int) -> None:
     """What lsuv's pre-init costs alone: one orthonormal draw (a QR) per kernel."""
+    rng = np.random.default_rng(seed)
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
-            init = keras.initializers.Orthogonal(seed=seed)
-            keras.ops.convert_to_numpy(init(tuple(kernel.shape), dtype=kernel.dtype))
+            orthonormal(tuple(int(d) for d in kernel.shape), rng)
 
 
 def main(argv=None) -> dict:

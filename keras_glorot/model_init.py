@@ -478,12 +478,15 @@ def orthonormal(shape, rng: np.random.Generator) -> np.ndarray:
 
     The kernel is read as a ``(prod(shape[:-1]), shape[-1])`` matrix, as Keras'
     ``Orthogonal`` does; the QR of a Gaussian matrix, with the signs of R's
-    diagonal moved into Q, is Haar-distributed (Saxe et al., 2014). Drawn in
-    numpy: the same values on every backend, and no compilation per shape on JAX.
+    diagonal moved into Q, is Haar-distributed (Saxe et al., 2014). The Gaussian
+    comes from numpy (the same draws on every backend); the QR runs on the backend
+    (``keras.ops.qr``, float32), several times faster here than numpy's for a
+    4096 x 4096 kernel.
     """
     rows, cols = math.prod(shape[:-1]), shape[-1]
-    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
-    q *= np.sign(np.diag(r))
+    gaussian = rng.standard_normal((max(rows, cols), min(rows, cols))).astype(np.float32)
+    q, r = (keras.ops.convert_to_numpy(t) for t in keras.ops.qr(gaussian))
+    q = q * np.sign(np.diag(r))
     return (q if rows >= cols else q.T).reshape(shape)
 
 

@@ -261,4 +261,4 @@ def test_orthonormal_pre_init_is_orthonormal(shape):
 
     w = orthonormal(shape, np.random.default_rng(0)).reshape(-1, shape[-1])
     gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
-    np.testing.assert_allclose(gram, np.eye(min(w.shape)), atol=1e-12)
+    np.testing.assert_allclose(gram, np.eye(min(w.shape)), atol=1e-5)  # float32 QR
