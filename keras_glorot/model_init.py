@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
+from keras_glorot import backend
 from keras_glorot._graph import PASS_THROUGH, Graph
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import (
@@ -618,7 +619,7 @@ def lsuv(
     active = [(layer, found) for layer, reason, found in targets if not reason]
     for layer, _ in active:
         _orthonormal(layer, seeds)
-    with _LsuvHooks(active, float(tol), max_iters) as hooks:
+    with _LsuvHooks(active, float(tol), max_iters) as hooks, backend.no_grad():
         try:
             model(x, training=False)
         except _Stopped:

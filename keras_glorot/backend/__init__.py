@@ -7,6 +7,7 @@ Keras 3 has no backend-independent ``grad``; its own trainers
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Sequence
 
@@ -37,10 +38,22 @@ def value_and_grads(
     >>> loss, aux, grads = value_and_grads(model, lambda: (ops.mean(model(x)**2), ()),
     ...                                    [model.layers[0].kernel])
     """
+    return _module().value_and_grads(model, forward, list(variables))
+
+
+def no_grad() -> contextlib.AbstractContextManager:
+    """A context in which forward passes record nothing for autodiff.
+
+    Only PyTorch records eagerly (on every op touching a trainable variable);
+    elsewhere this is a no-op. ``lsuv`` runs its forward pass in it.
+    """
+    return _module().no_grad()
+
+
+def _module():
     backend = keras.config.backend()
     if backend not in _MODULES:
         raise ValueError(
             f"Keras backend {backend!r} has no gradient module here. Allowed: {sorted(_MODULES)}."
         )
-    module = importlib.import_module(f"keras_glorot.backend.{_MODULES[backend]}")
-    return module.value_and_grads(model, forward, list(variables))
+    return importlib.import_module(f"keras_glorot.backend.{_MODULES[backend]}")

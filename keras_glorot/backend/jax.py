@@ -7,6 +7,8 @@ concrete arrays.
 
 from __future__ import annotations
 
+import contextlib
+
 import jax
 import keras
 
@@ -22,3 +24,8 @@ def value_and_grads(model, forward, variables):
     values = [v.value for v in variables]
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(values)
     return loss, aux, list(grads)
+
+
+def no_grad():
+    """See ``keras_glorot.backend.no_grad``."""
+    return contextlib.nullcontext()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import tensorflow as tf
 
 
@@ -13,3 +15,8 @@ def value_and_grads(model, forward, variables):
         loss, aux = forward()
     grads = tape.gradient(loss, [v.value for v in variables])
     return loss, aux, grads
+
+
+def no_grad():
+    """See ``keras_glorot.backend.no_grad``."""
+    return contextlib.nullcontext()

@@ -16,3 +16,8 @@ def value_and_grads(model, forward, variables):
         lambda t: t.detach() if isinstance(t, torch.Tensor) else t, aux
     )
     return loss.detach(), aux, list(grads)
+
+
+def no_grad():
+    """See ``keras_glorot.backend.no_grad``."""
+    return torch.no_grad()
