@@ -38,6 +38,17 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def synced(model, fn):
+    """``fn`` then a read of every kernel: JAX returns before async work is done."""
+
+    def run():
+        fn()
+        for weight in model.weights:
+            keras.ops.convert_to_numpy(weight)
+
+    return run
+
+
 def forward(model, x) -> None:
     # Converting to numpy waits for the result (JAX and TF dispatch asynchronously).
     keras.ops.convert_to_numpy(model(x, training=False))
@@ -70,8 +81,10 @@ def main(argv=None) -> dict:
     kernel_layers = sum(1 for layer in model.layers if hasattr(layer, "kernel"))
 
     t_forward = timed(lambda: forward(model, x), args.repeats)
-    t_init = timed(lambda: keras_glorot.initialize(model, seed=args.seed), args.repeats)
-    t_lsuv = timed(lambda: keras_glorot.lsuv(model, x, seed=args.seed), args.repeats)
+    t_init = timed(
+        synced(model, lambda: keras_glorot.initialize(model, seed=args.seed)), args.repeats
+    )
+    t_lsuv = timed(synced(model, lambda: keras_glorot.lsuv(model, x, seed=args.seed)), args.repeats)
     t_ortho = timed(lambda: orthonormal_draws(model, args.seed), args.repeats)
     per_layer = t_lsuv / t_forward / kernel_layers
     print(
