@@ -19,6 +19,7 @@ fan_out)`` and "ReLU: ``2 / (fan_in + fan_out)``" are wrong.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 
@@ -41,12 +42,12 @@ def _validate_choice(name: str, value, allowed: Sequence[str]) -> str:
 def _validate_seed(seed):
     if seed is None or isinstance(seed, (keras.random.SeedGenerator, dict)):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
             "seed must be an int, None or a keras.random.SeedGenerator. "
             f"Received: seed={seed!r} of type {type(seed).__name__}."
         )
-    return seed
+    return int(seed)  # Keras accepts Python ints only; numpy ints come from seed sweeps
 
 
 def _validate_axes(name: str, axes):

@@ -33,7 +33,7 @@ from keras_glorot.fans import (
     grouped_conv_fans,
     transposed_conv_axes,
 )
-from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot
+from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
 from keras_glorot.report import InitReport, KernelRecord
 
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -246,12 +246,8 @@ def _validate_seed(seed) -> int | None:
 
 
 def _validate_options(mode, distribution) -> None:
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not allowed. Allowed: {list(MODES)}.")
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution={distribution!r} is not allowed. Allowed: {list(DISTRIBUTIONS)}."
-        )
+    _validate_choice("mode", mode, MODES)
+    _validate_choice("distribution", distribution, DISTRIBUTIONS)
 
 
 class _Seeds:

@@ -338,3 +338,9 @@ def test_backend_under_test_is_the_configured_one():
     import os
 
     assert BACKEND == os.environ.get("KERAS_BACKEND", BACKEND)
+
+
+def test_numpy_int_seed_is_an_int_seed():
+    # Seed sweeps often produce numpy ints; they must draw what the same Python int draws.
+    a = to_numpy(Glorot(seed=np.int64(3))((8, 8)))
+    np.testing.assert_array_equal(a, to_numpy(Glorot(seed=3)((8, 8))))
