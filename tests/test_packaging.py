@@ -1,0 +1,118 @@
+"""The wheel holds the package, its licence, py.typed and correct metadata, and nothing else.
+
+The build runs on a copy of the source tree, so that it neither writes build/ into the
+checkout nor picks up stale files from an earlier build/ there.
+"""
+
+import email.parser
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import REPO
+
+# What a build of the checkout must not see: VCS, environments, earlier build outputs.
+_NOT_COPIED = shutil.ignore_patterns(
+    ".git",
+    ".tox",
+    ".venv",
+    "venv",
+    ".ci-venv",
+    ".whl",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    "runs",
+    "out",
+)
+_DIST_INFO_FILES = {"METADATA", "WHEEL", "RECORD", "top_level.txt"}
+_LICENSE_PATHS = {"LICENSE", "licenses/LICENSE"}
+
+
+def _source_version() -> str:
+    text = (REPO / "keras_glorot" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    assert match, "keras_glorot/__init__.py has no __version__ line"
+    return match.group(1)
+
+
+def _pip_wheel_command(source, out) -> list[str]:
+    command = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-w", str(out)]
+    command += ["--disable-pip-version-check", "--no-cache-dir", "-q"]
+    # The test extra's environments (tox) have setuptools and wheel; building with them
+    # needs no index. Elsewhere pip fetches the build-system requirements itself.
+    if importlib.util.find_spec("setuptools") and importlib.util.find_spec("wheel"):
+        command += ["--no-build-isolation", "--no-index"]
+    return command
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
+    source = tmp_path_factory.mktemp("source") / "keras-glorot"
+    out = tmp_path_factory.mktemp("wheelhouse")
+    shutil.copytree(REPO, source, ignore=_NOT_COPIED)
+    result = subprocess.run(
+        _pip_wheel_command(source, out), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = sorted(out.glob("*.whl"))
+    assert len(built) == 1, built
+    with zipfile.ZipFile(built[0]) as archive:
+        yield archive
+
+
+def _dist_info(wheel) -> str:
+    prefix = f"keras_glorot-{_source_version()}.dist-info/"
+    assert any(name.startswith(prefix) for name in wheel.namelist()), wheel.namelist()
+    return prefix
+
+
+def test_wheel_holds_every_module_and_py_typed_and_nothing_else(wheel):
+    modules = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "keras_glorot").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    prefix = _dist_info(wheel)
+    names = wheel.namelist()
+    package = {name for name in names if not name.startswith(prefix)}
+    assert package == modules | {"keras_glorot/py.typed"}
+    metadata = {name.removeprefix(prefix) for name in names if name.startswith(prefix)}
+    assert metadata - _DIST_INFO_FILES - _LICENSE_PATHS == set()
+    assert _DIST_INFO_FILES <= metadata
+    for name in names:
+        assert "__pycache__" not in name and not name.endswith(".pyc"), name
+        assert not name.startswith(("tests/", "examples/", "docs/", "benchmarks/")), name
+
+
+def test_wheel_ships_the_license(wheel):
+    prefix = _dist_info(wheel)
+    shipped = [prefix + path for path in _LICENSE_PATHS if prefix + path in wheel.namelist()]
+    assert len(shipped) == 1, wheel.namelist()
+    text = wheel.read(shipped[0]).decode("utf-8")
+    assert text == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "Copyright 2026 The keras-glorot Authors" in text
+    assert "[yyyy]" not in text
+
+
+def test_wheel_metadata(wheel):
+    metadata = email.parser.Parser().parsestr(
+        wheel.read(_dist_info(wheel) + "METADATA").decode("utf-8")
+    )
+    assert metadata["Name"] == "keras-glorot"
+    assert metadata["Version"] == _source_version()
+    # setuptools writes License: from setup.cfg; a later move to an SPDX expression
+    # (pyproject's license = "Apache-2.0") writes License-Expression: instead.
+    assert "Apache-2.0" in (metadata["License"], metadata["License-Expression"])
+    assert metadata.get_all("License-File") == ["LICENSE"]
