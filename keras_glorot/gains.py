@@ -113,10 +113,14 @@ def activation_name(activation: ActivationLike) -> str | None:
         try:
             fn = keras.activations.get(name)
         except (ValueError, TypeError):
-            known = ", ".join(sorted(set(_builtin_activations().values())))
             raise ValueError(
                 f"activation={activation!r} is not a Keras activation name. "
-                f"Allowed: a callable, or one of: {known}."
+                "Allowed: None (linear), a callable applied elementwise, or one of: "
+                f"{', '.join(_names_with_gain())}. Not allowed: Keras activations that "
+                f"are not elementwise, which have no gain ({', '.join(_NOT_ELEMENTWISE)}), "
+                "and as a string those with parameters that have no default "
+                f"({', '.join(_names_needing_parameters())}): pass them with the "
+                "parameters bound by functools.partial."
             ) from None
         return _builtin_activations().get(fn, name)
     if callable(activation):
@@ -137,6 +141,17 @@ def _builtin_activations() -> dict:
         if not name.startswith("_") and name not in ("get", "serialize", "deserialize"):
             table.setdefault(fn, name)
     return table
+
+
+def _names_needing_parameters() -> list[str]:
+    """Built-in activations that have a parameter without a default (threshold)."""
+    return sorted(name for fn, name in _builtin_activations().items() if _required_parameters(fn))
+
+
+def _names_with_gain() -> list[str]:
+    """The built-in activation names that ``calculate_gain`` accepts as strings."""
+    rejected = {*_NOT_ELEMENTWISE, *_names_needing_parameters()}
+    return sorted(set(_builtin_activations().values()) - rejected)
 
 
 def _required_parameters(fn: Callable) -> list[str]:

@@ -3,6 +3,7 @@ on NumPy re-implementations of each activation, and PyTorch's published table.""
 
 import functools
 import math
+import re
 
 import keras
 import numpy as np
@@ -177,3 +178,34 @@ def test_bad_input(kwargs, error, pattern):
 def test_zero_activation_has_no_gain():
     with pytest.raises(ValueError, match="second moment"):
         calculate_gain(lambda x: 0.0 * x)
+
+
+def _allowed_names_in_error() -> list[str]:
+    with pytest.raises(ValueError) as error:
+        calculate_gain("nonsense")
+    match = re.search(r"or one of: ([a-z0-9_, ]+)\.", str(error.value))
+    assert match, str(error.value)
+    return match.group(1).split(", ")
+
+
+def test_error_lists_only_names_that_have_a_gain():
+    allowed = _allowed_names_in_error()
+    assert {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "gelu"} <= set(allowed)
+    for name in allowed:
+        gain = calculate_gain(name)
+        assert math.isfinite(gain) and gain > 0, name
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sparsemax", "glu", "threshold"])
+def test_error_does_not_offer_names_it_rejects(name):
+    assert name not in _allowed_names_in_error()
+    with pytest.raises(ValueError):
+        calculate_gain(name)
+
+
+def test_error_says_why_the_rejected_names_are_not_allowed():
+    with pytest.raises(ValueError, match="nonsense") as error:
+        calculate_gain("nonsense")
+    message = str(error.value)
+    assert "not elementwise, which have no gain (softmax, log_softmax, sparsemax, glu)" in message
+    assert "no default (threshold): pass them with the parameters bound" in message
