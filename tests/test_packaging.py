@@ -1,6 +1,7 @@
-"""The wheel holds the package, its licence, py.typed and correct metadata, and nothing else.
+"""The wheel holds the package, its licence, py.typed and correct metadata, and nothing else;
+the sdist holds the whole project source, tests included.
 
-The build runs on a copy of the source tree, so that it neither writes build/ into the
+Each build runs on a copy of the source tree, so that it neither writes build/ into the
 checkout nor picks up stale files from an earlier build/ there.
 """
 
@@ -10,12 +11,16 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import REPO
+
+# A few seconds of subprocess builds on CI's two cores.
+pytestmark = pytest.mark.slow
 
 # What a build of the checkout must not see: VCS, environments, earlier build outputs.
 _NOT_COPIED = shutil.ignore_patterns(
@@ -56,11 +61,24 @@ def _pip_wheel_command(source, out) -> list[str]:
     return command
 
 
+def _copy_of_checkout(tmp_path_factory):
+    source = tmp_path_factory.mktemp("source") / "keras-glorot"
+    shutil.copytree(REPO, source, ignore=_NOT_COPIED)
+    return source
+
+
+def _package_modules() -> set[str]:
+    return {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "keras_glorot").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
-    source = tmp_path_factory.mktemp("source") / "keras-glorot"
+    source = _copy_of_checkout(tmp_path_factory)
     out = tmp_path_factory.mktemp("wheelhouse")
-    shutil.copytree(REPO, source, ignore=_NOT_COPIED)
     result = subprocess.run(
         _pip_wheel_command(source, out), capture_output=True, text=True, timeout=300
     )
@@ -78,15 +96,10 @@ def _dist_info(wheel) -> str:
 
 
 def test_wheel_holds_every_module_and_py_typed_and_nothing_else(wheel):
-    modules = {
-        path.relative_to(REPO).as_posix()
-        for path in (REPO / "keras_glorot").rglob("*.py")
-        if "__pycache__" not in path.parts
-    }
     prefix = _dist_info(wheel)
     names = wheel.namelist()
     package = {name for name in names if not name.startswith(prefix)}
-    assert package == modules | {"keras_glorot/py.typed"}
+    assert package == _package_modules() | {"keras_glorot/py.typed"}
     metadata = {name.removeprefix(prefix) for name in names if name.startswith(prefix)}
     assert metadata - _DIST_INFO_FILES - _LICENSE_PATHS == set()
     assert _DIST_INFO_FILES <= metadata
@@ -116,3 +129,32 @@ def test_wheel_metadata(wheel):
     # (pyproject's license = "Apache-2.0") writes License-Expression: instead.
     assert "Apache-2.0" in (metadata["License"], metadata["License-Expression"])
     assert metadata.get_all("License-File") == ["LICENSE"]
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory) -> Iterator[tarfile.TarFile]:
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("the sdist is built with this environment's setuptools, which is missing")
+    source = _copy_of_checkout(tmp_path_factory)
+    out = tmp_path_factory.mktemp("sdist")
+    build = f"from setuptools import build_meta; build_meta.build_sdist({str(out)!r})"
+    result = subprocess.run(
+        [sys.executable, "-c", build], cwd=source, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = sorted(out.glob("*.tar.gz"))
+    assert len(built) == 1, built
+    with tarfile.open(built[0]) as archive:
+        yield archive
+
+
+def test_sdist_holds_the_project_source_for_its_tests(sdist):
+    root = f"keras_glorot-{_source_version()}/"
+    names = {member.name.removeprefix(root) for member in sdist.getmembers() if member.isfile()}
+    tests = {path.relative_to(REPO).as_posix() for path in (REPO / "tests").glob("*.py")}
+    expected = {"LICENSE", "README.md", "CHANGELOG.md", "setup.cfg", "pyproject.toml", "tox.ini"}
+    expected |= _package_modules() | tests | {"keras_glorot/py.typed"}
+    assert expected - names == set()
+    for name in names:
+        assert "__pycache__" not in name and not name.endswith(".pyc"), name
+        assert not name.startswith((".git/", ".tox/", "build/", "dist/", ".venv")), name
