@@ -19,8 +19,9 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
-from keras_glorot.model_init import initialize, lsuv
+from keras_glorot.model_init import initialize
 from keras_glorot.report import InitReport, KernelRecord
+from keras_glorot.unit_variance import lsuv
 
 __version__ = "0.1.0"
 

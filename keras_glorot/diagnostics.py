@@ -38,6 +38,9 @@ def _main_kernel(layer):
 
 
 def _to_numpy(x) -> np.ndarray:
+    # Through float32: TensorFlow cannot convert a bfloat16 scalar to numpy.
+    if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        x = keras.ops.cast(x, "float32")
     return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
 
 
@@ -196,6 +199,9 @@ def _resolve_loss(y, loss):
 
 
 def _scalar_loss(loss_fn, y, outputs):
+    # In float32, as Keras computes losses under mixed precision: a float16 mean
+    # of squares overflows past 65504, and a bfloat16 one keeps 8 bits.
+    outputs = keras.tree.map_structure(lambda o: keras.ops.cast(o, "float32"), outputs)
     if loss_fn is None:
         # The mean squared output: a target-free loss whose gradient is the output.
         return sum(keras.ops.mean(keras.ops.square(o)) for o in keras.tree.flatten(outputs))

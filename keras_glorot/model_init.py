@@ -1,4 +1,4 @@
-"""Whole-model initialization: layer-aware Glorot (``initialize``) and LSUV (``lsuv``).
+"""Whole-model initialization: layer-aware Glorot (``initialize``).
 
 An initializer sees only a shape. ``initialize`` looks at the whole model instead:
 for every kernel it finds the activation that actually follows it (the layer's
@@ -7,8 +7,8 @@ and the true fans of its layer kind (depthwise, grouped, transposed, einsum,
 recurrent gates), re-draws it with ``Glorot`` and records the initializer in the
 layer's config so that saving and ``clone_model`` reproduce the scheme.
 
-``lsuv`` is the data-driven alternative: orthonormal kernels rescaled layer by
-layer until each pre-activation has unit variance on a batch.
+``keras_glorot.unit_variance.lsuv`` is the data-driven alternative; it shares the
+layer kinds, validators and seeds defined here.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 
 import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
-from keras_glorot import backend
 from keras_glorot._graph import PASS_THROUGH, Graph
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import (
@@ -413,221 +411,4 @@ def initialize(
             note = _record_attention_config(layer)
             for record in report[layer.name] if note else []:
                 record.note = note
-    return report
-
-
-# ---------------------------------------------------------------------------
-# LSUV.
-
-
-class _Stopped(Exception):
-    """Raised inside the forward pass when a layer's variance cannot be rescaled."""
-
-
-def _preactivation(layer, args, kwargs) -> tuple[object, float]:
-    """``layer``'s output with its fused activation switched off, and its variance."""
-    activation = getattr(layer, "activation", None)
-    if activation is not None:
-        object.__setattr__(layer, "activation", keras.activations.linear)
-    try:
-        out = type(layer).call(layer, *args, **kwargs)
-    finally:
-        if activation is not None:
-            object.__setattr__(layer, "activation", activation)
-    values = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
-    return out, float(np.var(values)) if values.size else float("nan")
-
-
-_LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS + (keras.layers.Dense,)
-
-
-def _lsuv_kernels(layer) -> list[keras.Variable]:
-    """The kernels LSUV pre-inits; the last one is the one it rescales."""
-    if isinstance(layer, _SEPARABLE):
-        return [layer.depthwise_kernel, layer.pointwise_kernel]
-    return [layer.kernel]
-
-
-def _validate_lsuv(tol, max_iters) -> None:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise ValueError(f"tol must be a number in (0, 1). Received: tol={tol!r}.")
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be an int >= 1. Received: max_iters={max_iters!r}.")
-
-
-def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found]]:
-    """``(layer, reason, activation)`` in order: reason "" for layers lsuv rescales."""
-    targets = []
-    for layer, _ in graph.leaves:
-        if not isinstance(layer, _LSUV_KINDS):
-            if _needs_report(layer):
-                reason = f"{type(layer).__name__} not handled by lsuv (weights left as they are)"
-                targets.append((layer, reason, acts.LINEAR))
-            continue
-        found = acts.own(layer) or acts.following(layer, graph)
-        reason = f"softmax head excluded ({found.label})" if found.head else ""
-        targets.append((layer, reason, found))
-    return targets
-
-
-def orthonormal(shape, rng: np.random.Generator) -> np.ndarray:
-    """An orthonormal kernel: columns (or rows) of the flattened kernel orthonormal.
-
-    The kernel is read as a ``(prod(shape[:-1]), shape[-1])`` matrix, as Keras'
-    ``Orthogonal`` does; the QR of a Gaussian matrix, with the signs of R's
-    diagonal moved into Q, is Haar-distributed (Saxe et al., 2014). The Gaussian
-    comes from numpy (the same draws on every backend); the QR runs on the backend
-    (``keras.ops.qr``, float32), several times faster here than numpy's for a
-    4096 x 4096 kernel.
-    """
-    rows, cols = math.prod(shape[:-1]), shape[-1]
-    gaussian = rng.standard_normal((max(rows, cols), min(rows, cols))).astype(np.float32)
-    q, r = (keras.ops.convert_to_numpy(t) for t in keras.ops.qr(gaussian))
-    q = q * np.sign(np.diag(r))
-    return (q if rows >= cols else q.T).reshape(shape)
-
-
-def _orthonormal(layer, seeds: _Seeds) -> None:
-    for kernel in _lsuv_kernels(layer):
-        rng = np.random.default_rng(seeds.next())
-        value = orthonormal(tuple(int(d) for d in kernel.shape), rng)
-        kernel.assign(value.astype(keras.backend.standardize_dtype(kernel.dtype)))
-
-
-def _rescale(layer, args, kwargs, tol: float, max_iters: int, record: KernelRecord):
-    """Rescales ``layer``'s kernel until its pre-activation variance on ``args`` is ~1.
-
-    Returns the layer's output (activation applied) for the forward pass to go on.
-    """
-    kernel = _lsuv_kernels(layer)[-1]
-    out, variance = _preactivation(layer, args, kwargs)
-    iters = 0
-    while abs(variance - 1.0) > tol and iters < max_iters:
-        if not math.isfinite(variance) or variance <= 0.0:
-            break  # Never divide by a zero or NaN variance.
-        # Scaled in numpy: no new compiled op per kernel shape on JAX.
-        scaled = keras.ops.convert_to_numpy(kernel) * np.float32(1.0 / math.sqrt(variance))
-        kernel.assign(scaled.astype(keras.backend.standardize_dtype(kernel.dtype)))
-        out, variance = _preactivation(layer, args, kwargs)
-        iters += 1
-    record.std = float(np.std(keras.ops.convert_to_numpy(kernel)))
-    record.note = f"output var {variance:.4g} after {iters} rescale(s)"
-    if not math.isfinite(variance) or variance <= 0.0:
-        record.skipped = f"output variance {variance} on x: cannot rescale"
-        raise _Stopped
-    if abs(variance - 1.0) > tol:
-        record.note += f"; not within tol={tol} after max_iters={max_iters}"
-    activation = getattr(layer, "activation", None)
-    return out if activation is None else activation(out)
-
-
-class _LsuvHooks:
-    """Hooks the target layers' ``call`` so one forward pass runs LSUV layer by layer.
-
-    When the pass reaches a layer, its input already reflects the rescaled layers
-    before it (the sequential order of Mishkin & Matas), so the whole method costs
-    one forward pass plus a few calls of each layer on its own input.
-    """
-
-    def __init__(self, targets, tol: float, max_iters: int):
-        self.targets, self.tol, self.max_iters = targets, tol, max_iters
-        self.records: dict[int, KernelRecord] = {}
-
-    def __enter__(self):
-        for layer, found in self.targets:
-            object.__setattr__(layer, "call", self._hook(layer, found, layer.call))
-        return self
-
-    def __exit__(self, *exc):
-        for layer, _ in self.targets:
-            object.__delattr__(layer, "call")
-
-    def _hook(self, layer, found, original):
-        def hook(*args, **kwargs):
-            if id(layer) in self.records:  # A shared layer's later calls: as is.
-                return original(*args, **kwargs)
-            part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
-            record = KernelRecord(layer.name, type(layer).__name__, part, found.label)
-            self.records[id(layer)] = record
-            return _rescale(layer, args, kwargs, self.tol, self.max_iters, record)
-
-        return hook
-
-
-def lsuv(
-    model: keras.Model,
-    x,
-    *,
-    tol: float = 0.1,
-    max_iters: int = 10,
-    seed: int | None = None,
-) -> InitReport:
-    """Layer-sequential unit-variance initialization (Mishkin & Matas, 2016).
-
-    First every handled kernel gets an orthonormal draw (Saxe et al., 2014).
-    Then, for each layer in order, the kernel is divided by the standard
-    deviation of the layer's pre-activation output on ``x`` (the value before a
-    fused activation) until that variance is within ``tol`` of 1: the unit
-    pre-activation variance the gains of ``Glorot`` aim at, measured instead of
-    derived. It all happens in one forward pass on ``x``: when the pass reaches a
-    layer (its input already reflecting the rescaled layers before it), the layer
-    is re-run alone on that input until its variance is within ``tol``.
-
-    Handled: Dense, Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D (the
-    pointwise kernel is rescaled), Conv*DTranspose, in Sequential, functional or
-    subclassed models. Softmax heads are excluded (as in the paper). Other
-    layers with weights are skipped and listed in the report.
-
-    When a layer's output variance on ``x`` is zero or not finite, ``lsuv`` does
-    not divide by it: it stops there, warns (``UserWarning``), marks that layer
-    and every later one as skipped, and says why in ``report.stopped``.
-
-    Args:
-        model: A built ``keras.Model``.
-        x: A batch the model accepts (array or list of arrays); a few hundred
-            samples give a variance estimate within a few percent.
-        tol: Accepted ``|Var - 1|``, in (0, 1).
-        max_iters: Rescales per layer at most (>= 1). With zero biases one
-            rescale reaches Var = 1 up to rounding.
-        seed: Seed of the orthonormal pre-init (int or None).
-
-    Returns:
-        An ``InitReport`` with each layer's final output variance and rescale count.
-
-    Example:
-
-    >>> x = np.random.default_rng(0).normal(size=(256, 784)).astype("float32")
-    >>> print(keras_glorot.lsuv(model, x, seed=0))
-
-    Reference:
-    - Mishkin & Matas, 2016, "All you need is a good init", ICLR
-      (https://arxiv.org/abs/1511.06422), Algorithm 1.
-    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
-      in deep linear neural networks", ICLR (orthonormal initialization).
-    """
-    _validate_model(model)
-    _validate_lsuv(tol, max_iters)
-    seed = _validate_seed(seed)
-    if x is None:
-        raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
-    seeds, report = _Seeds(seed), InitReport("lsuv")
-    targets = _lsuv_targets(Graph(model))
-    active = [(layer, found) for layer, reason, found in targets if not reason]
-    for layer, _ in active:
-        _orthonormal(layer, seeds)
-    with _LsuvHooks(active, float(tol), max_iters) as hooks, backend.no_grad():
-        try:
-            model(x, training=False)
-        except _Stopped:
-            pass
-    for layer, reason, _ in targets:
-        record = hooks.records.get(id(layer))
-        if record is None:
-            why = reason or ("not reached" if report.stopped else "not called on x")
-            record = KernelRecord(layer.name, type(layer).__name__, skipped=why)
-        elif record.skipped:
-            report.stopped = f"layer {layer.name!r}: {record.skipped}"
-        report.add(record)
-    if report.stopped:
-        warnings.warn(f"lsuv stopped at {report.stopped}", UserWarning, stacklevel=2)
     return report

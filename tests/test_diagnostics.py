@@ -173,7 +173,7 @@ def test_lsuv_conv1d_subclassed_model():
 
 
 @pytest.mark.parametrize("value", [0.0, np.nan], ids=["zero", "nan"])
-def test_lsuv_stops_on_zero_or_nan_variance(value):
+def test_lsuv_stops_on_zero_or_nan_variance_and_changes_nothing(value):
     model = keras.Sequential(
         [
             keras.Input((8,)),
@@ -181,16 +181,41 @@ def test_lsuv_stops_on_zero_or_nan_variance(value):
             keras.layers.Dense(8, name="b"),
         ]
     )
+    before = [to_numpy(w).copy() for w in model.weights]
     x = np.full((16, 8), value, dtype="float32")
     with pytest.warns(UserWarning, match="lsuv stopped"):
         report = lsuv(model, x, seed=0)
     assert "'a'" in report.stopped
     a, b = report["a"][0], report["b"][0]
-    assert "cannot rescale" in a.skipped and b.skipped == "not reached"
+    assert "cannot rescale" in a.skipped and b.skipped.startswith("not reached")
     assert not report.handled
-    # Nothing was divided by the zero or NaN: the orthonormal pre-init stands.
-    w = to_numpy(model.get_layer("a").kernel)
-    np.testing.assert_allclose(w.T @ w, np.eye(8), atol=1e-5)
+    # Nothing was divided by the zero or NaN, and no kernel was left half done:
+    # every weight is as it was before the call.
+    for old, new in zip(before, model.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(new), old)
+
+
+def test_lsuv_stop_keeps_finished_layers_and_leaves_the_rest_as_they_were():
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(8, name="a"),
+            keras.layers.ReLU(threshold=1e9),  # zeros: b's pre-activation is its zero bias
+            keras.layers.Dense(8, name="b"),
+            keras.layers.Dense(8, name="c"),
+        ]
+    )
+    before = {n: to_numpy(model.get_layer(n).kernel).copy() for n in "abc"}
+    x = batch((64, 8))
+    with pytest.warns(UserWarning, match="lsuv stopped at layer 'b'"):
+        report = lsuv(model, x, seed=0)
+    assert [r.layer for r in report.handled] == ["a"]
+    assert "kernel left as it was" in report["b"][0].skipped
+    assert report["c"][0].skipped == "not reached (kernel left as it was)"
+    z = x @ to_numpy(model.get_layer("a").kernel)  # a's zero bias
+    assert abs(float(np.var(z)) - 1.0) <= 0.1 + 1e-5
+    for name in "bc":
+        np.testing.assert_array_equal(to_numpy(model.get_layer(name).kernel), before[name])
 
 
 @pytest.mark.parametrize(
@@ -257,7 +282,7 @@ def test_fifty_layer_leaky_mlp_keeps_its_signal():
 
 @pytest.mark.parametrize("shape", [(3, 3, 4, 16), (8, 20), (20, 8)])
 def test_orthonormal_pre_init_is_orthonormal(shape):
-    from keras_glorot.model_init import orthonormal
+    from keras_glorot.unit_variance import orthonormal
 
     w = orthonormal(shape, np.random.default_rng(0)).reshape(-1, shape[-1])
     gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
