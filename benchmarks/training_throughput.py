@@ -6,7 +6,7 @@ example's step is ``cifar10_vgg.fit_model`` (fit with its EpochClock callback); 
 one is ``model.fit(x, y, batch_size, epochs)`` with no callbacks. Prints images per second
 of each (median over repeats, after a compiling warm-up epoch) and the median ratio of
 back-to-back pairs, which should be >= 0.95: the example adds no per-step overhead. The
-exit code is 1 when it is below.
+exit code is 1 when it is below. (benchmarks/backend_throughput.py compares the backends.)
 
     python benchmarks/training_throughput.py                       # synthetic images
     python benchmarks/training_throughput.py --npz cifar10.npz --images 10000 --width 0.25
@@ -22,14 +22,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
-import cifar10_vgg  # noqa: E402
+import cifar10_vgg  # noqa: E402  (the example's command line: no Keras import)
 
 
 def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Namespace]:
-    """Benchmark options, and the example's own arguments for the model and optimizer."""
+    """Benchmark options, and the example's own arguments for the model and optimizer;
+    both checked before Keras is imported."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--npz", help="real images (keras.datasets.cifar10 layout); else random")
     p.add_argument("--images", type=int, default=4096, help="training images per epoch")
@@ -39,6 +38,9 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Name
     p.add_argument("--min-ratio", type=float, default=0.95)
     p.add_argument("--json", help="also write the result here")
     bench, rest = p.parse_known_args(argv)
+    for option, value in (("--images", bench.images), ("--repeats", bench.repeats)):
+        if value < 1:
+            p.error(f"{option} {value}: must be an integer >= 1.")
     example = ["--epochs", str(bench.epochs), "--verbose", "0", "--inits", bench.init]
     example += ["--seeds", "0,", *rest]
     if bench.npz:
@@ -46,22 +48,12 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Name
     return bench, cifar10_vgg.parse_args(example)
 
 
-def load(bench: argparse.Namespace) -> dict[str, np.ndarray]:
-    """``--images`` training images (real or random uint8) and a small test set."""
-    if bench.npz:
-        data = cifar10_vgg.load_npz(bench.npz)
-    else:
-        rng = np.random.default_rng(0)
-        data = {
-            "x_train": rng.integers(0, 256, (bench.images, 32, 32, 3), dtype=np.uint8),
-            "y_train": rng.integers(0, 10, bench.images).astype("int32"),
-            "x_test": rng.integers(0, 256, (256, 32, 32, 3), dtype=np.uint8),
-            "y_test": rng.integers(0, 10, 256).astype("int32"),
-        }
-    data["x_train"], data["y_train"] = (
-        data["x_train"][: bench.images],
-        data["y_train"][: bench.images],
-    )
+def load(npz: str | None, images: int) -> dict:
+    """``images`` training images (real or random uint8) and a test set."""
+    import cifar10_data
+
+    data = cifar10_data.load_npz(npz) if npz else cifar10_data.random_data(images)
+    data["x_train"], data["y_train"] = data["x_train"][:images], data["y_train"][:images]
     return data
 
 
@@ -77,21 +69,17 @@ def time_plain(model, arrays, args) -> float:
 
 def time_example(model, arrays, args) -> float:
     """Images per second of the example's training step, timed the same way."""
+    import study
+
     start = time.perf_counter()
-    cifar10_vgg.fit_model(model, arrays, args, args.epochs, validate=False)
+    study.fit_model(model, arrays, args, args.epochs, validate=False)
     return len(arrays["x_train"]) * args.epochs / (time.perf_counter() - start)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    bench, args = parse(argv)
-    data = load(bench)
-    arrays = cifar10_vgg.prepare_arrays(data)
-    steps = -(-len(arrays["x_train"]) // args.batch_size)
-    model = cifar10_vgg.build_for_run(args, bench.init, 0, data, steps)
-    # Compile both code paths (they share the train function) before timing anything.
-    cifar10_vgg.fit_model(model, arrays, args, 1, validate=False)
+def timed_pairs(model, arrays, args, repeats: int) -> tuple[list[float], list[float]]:
+    """Images per second of each side, in back-to-back pairs."""
     plain, example = [], []
-    for i in range(bench.repeats):
+    for i in range(repeats):
         # Alternate which side goes first, so that a trend in machine load cancels out.
         if i % 2:
             example.append(time_example(model, arrays, args))
@@ -99,9 +87,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             plain.append(time_plain(model, arrays, args))
             example.append(time_example(model, arrays, args))
+    return plain, example
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    bench, args = parse(argv)
+    import keras
+    import study
+    import vgg_model
+
+    data = load(bench.npz, bench.images)
+    with study.dtype_policy(study.policy_name(args.mixed_precision)):
+        arrays = study.prepare_arrays(data)
+        steps = -(-len(arrays["x_train"]) // args.batch_size)
+        model = vgg_model.build_for_run(args, bench.init, 0, data, steps)
+        # Compile both code paths (they share the train function) before timing anything.
+        study.fit_model(model, arrays, args, 1, validate=False)
+        plain, example = timed_pairs(model, arrays, args, bench.repeats)
     result = {
-        "backend": cifar10_vgg.keras.config.backend(),
-        "device": cifar10_vgg.device_description(),
+        "backend": keras.config.backend(),
+        "device": study.device_description(),
         "model": f"{args.model} width {args.width} batch_norm={args.batch_norm}",
         "images": len(arrays["x_train"]),
         "batch_size": args.batch_size,

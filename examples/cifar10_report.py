@@ -147,6 +147,19 @@ def plot_curves(
     plt.close(fig)
 
 
+def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
+    """All complete lines of runs.jsonl (a line cut by a crash is ignored)."""
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text().splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return runs
+
+
 def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5) -> None:
     """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
     (out / "summary.md").write_text(summary_markdown(runs, target))
@@ -156,11 +169,22 @@ def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float =
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Rebuild summary.md and curves.png of a study.")
-    p.add_argument("out", help="directory holding runs.jsonl")
-    p.add_argument("--target", type=float, default=0.5)
+    p.add_argument("out", help="the study's results directory, holding runs.jsonl")
+    p.add_argument(
+        "--target",
+        type=float,
+        default=0.5,
+        help="test accuracy in (0, 1] for the epochs-to-target column (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
-    runs = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines() if x.strip()]
+    if not out.is_dir():
+        p.error(f"out {args.out}: no such directory (give the --out of a cifar10_vgg.py study).")
+    if not (out / "runs.jsonl").is_file():
+        p.error(f"out {args.out}: holds no runs.jsonl (give the --out of a cifar10_vgg.py study).")
+    if not 0 < args.target <= 1:
+        p.error(f"--target {args.target}: must be in (0, 1].")
+    runs = read_runs(out / "runs.jsonl")
     write_reports(runs, out, target=args.target)
     print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
     return 0

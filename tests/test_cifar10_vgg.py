@@ -1,7 +1,9 @@
-"""End-to-end tests of examples/cifar10_vgg.py on tiny data the tests write themselves.
+"""End-to-end tests of examples/cifar10_vgg.py (with study.py, vgg_model.py and
+cifar10_data.py) on tiny data the tests write themselves.
 
 Every path runs on the backend of the session (KERAS_BACKEND); the TFDS path runs where
 tensorflow_datasets imports, through ``tfds.testing.mock_data`` (no network, no download).
+The command line itself is tested in test_examples_cli.py.
 """
 
 from __future__ import annotations
@@ -17,12 +19,23 @@ import pytest
 from conftest import BACKEND, REPO
 
 sys.path.insert(0, str(REPO / "examples"))
+import cifar10_data  # noqa: E402
 import cifar10_vgg  # noqa: E402
+import study  # noqa: E402
+import vgg_model  # noqa: E402
 
 SCRIPT = REPO / "examples" / "cifar10_vgg.py"
 # Smallest useful model: VGG-11 with 4..32 channels, one epoch, no progress bar.
 TINY = ["--model", "vgg11", "--width", "0.0625", "--epochs", "1", "--batch-size", "32"]
 TINY += ["--verbose", "0", "--inits", "glorot_uniform", "glorot_leaky", "--seeds", "2"]
+
+
+def _git_head():
+    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True)
+    return done.stdout.decode().strip() if done.returncode == 0 else None
+
+
+HEAD = _git_head()
 
 
 def write_tiny_npz(path, n_train: int = 64, n_test: int = 32, column_labels: bool = True):
@@ -62,6 +75,8 @@ def check_outputs(out, inits=("glorot_uniform", "glorot_leaky"), seeds=(0, 1)):
         assert np.isfinite(r["train_loss"][0]) and not r["diverged"]
         assert r["images_per_second"] > 0 and r["wall_seconds"] > 0
         assert r["options"]["model"] == "vgg11" and r["options"]["width"] == 0.0625
+        assert r["deterministic"] is False and r["dtype_policy"] == "float32"
+        assert r["git_commit"] == HEAD and isinstance(r["git_dirty"], bool)
     summary = (out / "summary.md").read_text()
     for init in inits:
         assert f"| `{init}` | {len(seeds)} |" in summary
@@ -74,7 +89,7 @@ def test_npz_end_to_end_resume_and_interruption(tmp_path, tiny_npz, monkeypatch,
     run of the same command trains nothing."""
     out = tmp_path / "out"
     argv = [*TINY, "--npz", str(tiny_npz), "--out", str(out)]
-    real_train_one, calls = cifar10_vgg.train_one, []
+    real_train_one, calls = study.train_one, []
 
     def crash_on_second(*args, **kwargs):
         calls.append(args[1:3])
@@ -82,21 +97,23 @@ def test_npz_end_to_end_resume_and_interruption(tmp_path, tiny_npz, monkeypatch,
             raise RuntimeError("simulated crash mid-study")
         return real_train_one(*args, **kwargs)
 
-    monkeypatch.setattr(cifar10_vgg, "train_one", crash_on_second)
+    monkeypatch.setattr(study, "train_one", crash_on_second)
     with pytest.raises(RuntimeError, match="simulated crash"):
         cifar10_vgg.main(argv)
     first = (out / "runs.jsonl").read_text()
     assert len(first.splitlines()) == 1 and json.loads(first)["init"] == "glorot_uniform"
 
-    monkeypatch.setattr(cifar10_vgg, "train_one", real_train_one)
+    monkeypatch.setattr(study, "train_one", real_train_one)
+    capsys.readouterr()
     assert cifar10_vgg.main(argv) == 0
+    assert "GPU runs with the same seed can differ" in capsys.readouterr().err
     assert (out / "runs.jsonl").read_text().startswith(first)  # earlier line untouched
     runs = check_outputs(out)
     # Different seeds give different starting points, hence different curves.
     assert len({r["train_loss"][0] for r in runs}) > 1
 
     capsys.readouterr()
-    monkeypatch.setattr(cifar10_vgg, "train_one", crash_on_second)  # would raise if called
+    monkeypatch.setattr(study, "train_one", crash_on_second)  # would raise if called
     assert cifar10_vgg.main(argv) == 0
     assert capsys.readouterr().out.count("skip ") == 4
     assert len(read_lines(out)) == 4
@@ -118,7 +135,7 @@ def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
     # Pretend the download host answers, so the code goes on to download_and_prepare, which
     # mock_data turns into a no-op: nothing leaves this machine.
-    monkeypatch.setattr(cifar10_vgg, "source_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(cifar10_data, "source_reachable", lambda *a, **k: True)
     out = tmp_path / "out"
     argv = [*TINY, "--data-dir", str(tmp_path / "tfds"), "--out", str(out), "--subset", "48"]
     with tfds.testing.mock_data(num_examples=64):
@@ -130,8 +147,8 @@ def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
 def test_missing_tfds_data_fails_fast_naming_both_options(tmp_path, monkeypatch, capsys):
     """No prepared data and no network: an error before any training, not minutes of
     retries. Where tensorflow_datasets is absent the same message says so."""
-    monkeypatch.setattr(cifar10_vgg, "source_reachable", lambda *a, **k: False)
-    monkeypatch.setattr(cifar10_vgg, "train_one", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(cifar10_data, "source_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("trained"))
     argv = [*TINY, "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]
     assert cifar10_vgg.main(argv) == 2
     err = capsys.readouterr().err
@@ -144,35 +161,18 @@ def test_source_reachable_is_false_for_a_closed_port():
     with socket.socket() as s:  # a port nobody listens on: bound, never listened
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        assert cifar10_vgg.source_reachable(("127.0.0.1", port), timeout=1.0) is False
-
-
-@pytest.mark.parametrize(
-    "extra, message",
-    [
-        (["--inits", "glorot_nonsense"], "unknown initializer 'glorot_nonsense'"),
-        (["--model", "vgg12"], "--model 'vgg12'"),
-        (["--activation", "swishy"], "--activation 'swishy'"),
-        (["--seeds", "0"], "--seeds N needs N >= 1"),
-        (["--npz", "no/such/file.npz"], "--npz no/such/file.npz: no such file"),
-    ],
-)
-def test_bad_arguments_fail_before_training(extra, message, capsys):
-    with pytest.raises(SystemExit) as e:
-        cifar10_vgg.parse_args([*TINY, *extra])
-    assert e.value.code == 2
-    assert message in capsys.readouterr().err
+        assert cifar10_data.source_reachable(("127.0.0.1", port), timeout=1.0) is False
 
 
 def test_npz_with_missing_arrays_is_a_data_error(tmp_path):
     path = tmp_path / "bad.npz"
     np.savez(path, x_train=np.zeros((2, 32, 32, 3), np.uint8))
-    with pytest.raises(cifar10_vgg.DataError, match="lacks arrays"):
-        cifar10_vgg.load_npz(str(path))
+    with pytest.raises(cifar10_data.DataError, match="lacks arrays"):
+        cifar10_data.load_npz(str(path))
 
 
 def test_flat_labels_accepted(tmp_path):
-    data = cifar10_vgg.load_npz(str(write_tiny_npz(tmp_path / "t.npz", column_labels=False)))
+    data = cifar10_data.load_npz(str(write_tiny_npz(tmp_path / "t.npz", column_labels=False)))
     assert data["y_train"].shape == (64,) and data["y_test"].dtype == np.int32
 
 
@@ -181,7 +181,7 @@ def test_augmentation_is_a_pad4_crop_and_flip(tmp_path):
     copy of its input; at inference the layer is the identity."""
     import keras
 
-    layer = cifar10_vgg.PadCropFlip(seed=1)
+    layer = vgg_model.PadCropFlip(seed=1)
     x = np.random.default_rng(0).uniform(1, 2, (16, 32, 32, 3)).astype("float32")
     y = np.asarray(keras.ops.convert_to_numpy(layer(x, training=True)))
     np.testing.assert_array_equal(
@@ -222,17 +222,18 @@ def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
             assert len(tf.config.list_logical_devices("CPU")) == 2
         else:
             assert len(keras.distribution.list_devices()) == 2
-        import cifar10_vgg as m
+        import cifar10_data, cifar10_vgg, study, vgg_model
         argv = {TINY!r} + ["--npz", {str(npz)!r}, "--inits", "glorot_leaky", "--seeds", "3,"]
-        args = m.parse_args(argv)
-        data = m.load_data(args)
-        single = m.build_for_run(args, "glorot_leaky", 3, data, 2).get_weights()
+        args = cifar10_vgg.parse_args(argv)
+        data = cifar10_data.load_data(args.npz)
+        build = vgg_model.build_for_run
+        single = build(args, "glorot_leaky", 3, data, 2).get_weights()
         args.distribute = True
-        multi = m.build_for_run(args, "glorot_leaky", 3, data, 2).get_weights()
+        multi = build(args, "glorot_leaky", 3, data, 2).get_weights()
         assert len(single) == len(multi) > 10
         for a, b in zip(single, multi):
             np.testing.assert_array_equal(a, b)
-        record = m.train_one(args, "glorot_leaky", 3, data)
+        record = study.train_one(args, "glorot_leaky", 3, data, build)
         assert 0 <= record["final_test_accuracy"] <= 1, record
         print("OK", len(single))
         """
@@ -243,22 +244,6 @@ def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
-
-
-def test_cli_help_and_bad_argument_in_a_subprocess(tmp_path):
-    """The script runs as a script: --help works, a missing file fails with exit code 2."""
-    env = {**os.environ, "KERAS_BACKEND": BACKEND}
-    ok = subprocess.run(
-        [sys.executable, str(SCRIPT), "--help"], env=env, capture_output=True, text=True
-    )
-    assert ok.returncode == 0 and "--npz" in ok.stdout and "--data-dir" in ok.stdout
-    bad = subprocess.run(
-        [sys.executable, str(SCRIPT), "--npz", str(tmp_path / "none.npz")],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode == 2 and "no such file" in bad.stderr
 
 
 def test_summary_statistics_and_epochs_to_target():
@@ -281,7 +266,7 @@ def test_summary_statistics_and_epochs_to_target():
 def test_onecycle_schedule_shape():
     import keras
 
-    sched = cifar10_vgg.OneCycle(peak=0.1, total_steps=100)
+    sched = vgg_model.OneCycle(peak=0.1, total_steps=100)
     lr = [float(keras.ops.convert_to_numpy(sched(s))) for s in (0, 15, 30, 65, 100)]
     assert lr[0] < lr[1] < lr[2] and abs(lr[2] - 0.1) < 1e-6
     assert lr[2] > lr[3] > lr[4] and lr[4] < 1e-6
@@ -291,11 +276,73 @@ def test_mixed_precision_policy_keeps_float32_logits(tiny_npz):
     import keras
 
     args = cifar10_vgg.parse_args([*TINY, "--npz", str(tiny_npz), "--mixed-precision"])
-    data = cifar10_vgg.load_data(args)
-    try:
-        model = cifar10_vgg.build_for_run(args, "glorot_leaky", 0, data, 2)
-        conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv2D))
-        assert conv.compute_dtype in ("float16", "bfloat16") and conv.kernel.dtype == "float32"
-        assert model.get_layer("logits").compute_dtype == "float32"
-    finally:
-        keras.config.set_dtype_policy("float32")
+    data = cifar10_data.load_data(args.npz)
+    with study.dtype_policy(study.policy_name(args.mixed_precision)):
+        model = vgg_model.build_for_run(args, "glorot_leaky", 0, data, 2)
+    conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv2D))
+    assert conv.compute_dtype in ("float16", "bfloat16") and conv.kernel.dtype == "float32"
+    assert model.get_layer("logits").compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # the scope put it back
+
+
+def test_mixed_precision_run_does_not_leak_into_the_next(tmp_path, tiny_npz, monkeypatch):
+    """The global dtype policy is back to what it was after a --mixed-precision study, and
+    after a run that failed half-way."""
+    import keras
+
+    argv = [*TINY, "--npz", str(tiny_npz), "--mixed-precision", "--inits", "he_normal"]
+    argv += ["--seeds", "0,", "--out", str(tmp_path / "mixed")]
+    assert cifar10_vgg.main(argv) == 0
+    (run,) = read_lines(tmp_path / "mixed")
+    assert run["dtype_policy"] in ("mixed_float16", "mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"
+
+    seen = []
+
+    def fail_in_fit(model, *args, **kwargs):
+        seen.append(keras.config.dtype_policy().name)
+        raise RuntimeError("simulated failure in fit")
+
+    monkeypatch.setattr(study, "fit_model", fail_in_fit)
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        cifar10_vgg.main([*argv[:-1], str(tmp_path / "failed")])
+    assert seen == [run["dtype_policy"]] and keras.config.dtype_policy().name == "float32"
+
+
+@pytest.fixture
+def restore_determinism():
+    """--deterministic switches process-wide backend flags: put them back for other tests."""
+    yield
+    if BACKEND == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(False)
+    elif BACKEND == "tensorflow":
+        from tensorflow.python.framework import config
+
+        config.disable_op_determinism()
+
+
+def test_deterministic_runs_repeat_and_are_recorded(tmp_path, tiny_npz, restore_determinism):
+    """Two --deterministic studies with the same seed give the same curves, the backend's
+    switch is on, and each line says deterministic=true."""
+    argv = [*TINY, "--npz", str(tiny_npz), "--deterministic", "--inits", "glorot_leaky"]
+    argv += ["--seeds", "1,", "--no-batch-norm"]
+    runs = []
+    for name in ("a", "b"):
+        assert cifar10_vgg.main([*argv, "--out", str(tmp_path / name)]) == 0
+        (run,) = read_lines(tmp_path / name)
+        runs.append(run)
+    assert all(r["deterministic"] is True for r in runs)
+    for key in ("train_loss", "test_loss", "test_accuracy"):
+        assert runs[0][key] == runs[1][key], key
+    assert "--xla_gpu_deterministic_ops=true" in os.environ["XLA_FLAGS"]
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    if BACKEND == "torch":
+        import torch
+
+        assert torch.are_deterministic_algorithms_enabled()
+    elif BACKEND == "tensorflow":
+        from tensorflow.python.framework import config
+
+        assert config.is_op_determinism_enabled()

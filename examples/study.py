@@ -1,0 +1,274 @@
+"""The study runner: one ``model.fit`` per (initializer, seed), recorded with resume.
+
+Finished runs are appended to ``OUT/runs.jsonl`` (one JSON line, flushed and fsynced), so a
+killed study loses only the run in progress and rerunning the same command skips what is
+done. Each line records what the run computed (its options), how (backend, device, Keras
+version, dtype policy, determinism) and from which code (git commit, dirty tree). After
+every run ``OUT/summary.md`` and ``OUT/curves.png`` are rewritten (``cifar10_report``).
+
+A study supplies a ``build(args, init, seed, data, steps) -> compiled keras.Model``; the
+rest (timing, divergence, the dtype policy, determinism, bookkeeping) is here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import determinism
+import keras
+import numpy as np
+from cifar10_report import read_runs, write_reports
+
+# Options that do not change what a run computes: left out of the resume key.
+NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
+NON_RUN_OPTIONS |= {"deterministic"}  # the same computation, only repeatable to the bit
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Training seconds per epoch (evaluation excluded) and divergence, with epoch-level
+    hooks only: a per-batch hook would read the loss every step and, on an accelerator,
+    wait for the device each time."""
+
+    def __init__(self):
+        super().__init__()
+        self.train_seconds: list[float] = []
+        self.nan = False
+        self._start = self._end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._end = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        # fit's validation starts here: the training part of the epoch is over.
+        if self._start is not None and self._end is None:
+            self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_seconds.append((self._end or time.perf_counter()) - self._start)
+        self._start = None
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nan = True
+            self.model.stop_training = True  # a diverged run is recorded, not continued
+
+
+def _cpu_name() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_description() -> str:
+    """The backend's compute device, in words."""
+    backend = keras.config.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            d = jax.devices()
+            if d[0].platform != "cpu":
+                return f"{len(d)} x {d[0].platform}:{d[0].device_kind}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"cuda:{torch.cuda.get_device_name(0)}"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"{len(gpus)} x GPU ({details.get('device_name', 'GPU')})"
+    except Exception as e:  # a description must never stop a study
+        return f"unknown ({e})"
+    return f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
+
+
+def policy_name(mixed_precision: bool) -> str:
+    """float32, or with mixed precision float16 compute on accelerators (compile then wraps
+    the optimizer in a LossScaleOptimizer) and bfloat16 on CPUs, which have no fast float16
+    arithmetic."""
+    if not mixed_precision:
+        return "float32"
+    return "mixed_bfloat16" if device_description().startswith("CPU") else "mixed_float16"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' dtype policy is global: set it for one run and put the previous one back, so
+    that a mixed-precision run cannot leak into whatever the process runs next."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@functools.cache
+def source_record() -> dict[str, Any]:
+    """The git commit of this checkout and whether its tracked files differ from it.
+
+    Taken once per process: the code a study runs is what it imported at its start.
+    """
+
+    def git(*command: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(REPO), *command], capture_output=True, text=True, timeout=20
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that define what a run computes (its identity, together with init/seed)."""
+    opts = {k: v for k, v in vars(args).items() if k not in NON_RUN_OPTIONS}
+    opts["data"] = "npz:" + pathlib.Path(args.npz).name if args.npz else "tfds:cifar10"
+    opts["backend"] = keras.config.backend()
+    return opts
+
+
+def run_key(init: str, seed: int, options: dict[str, Any]) -> str:
+    """Stable identity of one run, for resume."""
+    blob = json.dumps({"init": init, "seed": seed, **options}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def prepare_arrays(data: dict[str, np.ndarray], num_classes: int = 10) -> dict[str, np.ndarray]:
+    """float32 pixels (0..255; the model normalises) and one-hot labels, made once per run."""
+    return {
+        "x_train": data["x_train"].astype("float32"),
+        "y_train": keras.utils.to_categorical(data["y_train"], num_classes),
+        "x_test": data["x_test"].astype("float32"),
+        "y_test": keras.utils.to_categorical(data["y_test"], num_classes),
+    }
+
+
+def fit_model(
+    model: keras.Model,
+    arrays: dict[str, np.ndarray],
+    args: argparse.Namespace,
+    epochs: int,
+    validate: bool = True,
+) -> tuple[dict[str, list[float]], EpochClock]:
+    """The study's training step: ``model.fit`` on in-memory arrays with an EpochClock."""
+    clock = EpochClock()
+    history = model.fit(
+        arrays["x_train"],
+        arrays["y_train"],
+        batch_size=args.batch_size,
+        epochs=epochs,
+        validation_data=(arrays["x_test"], arrays["y_test"]) if validate else None,
+        callbacks=[clock],
+        verbose=args.verbose,
+    ).history
+    return history, clock
+
+
+def train_one(
+    args: argparse.Namespace, init: str, seed: int, data: dict[str, np.ndarray], build: Build
+) -> dict[str, Any]:
+    """One fit of one (initializer, seed); returns the record for runs.jsonl."""
+    n = len(data["x_train"])
+    policy = policy_name(args.mixed_precision)
+    if args.deterministic:
+        determinism.enable(seed)
+    with dtype_policy(policy):
+        model = build(args, init, seed, data, math.ceil(n / args.batch_size))
+        arrays = prepare_arrays(data)
+        start = time.perf_counter()
+        hist, clock = fit_model(model, arrays, args, args.epochs)
+        wall = time.perf_counter() - start
+    curve = {k: [float(v) for v in hist.get(k, [])] for k in hist}
+    losses = curve.get("loss", []) + curve.get("val_loss", [])
+    diverged = clock.nan or any(not math.isfinite(v) for v in losses)
+    # The first epoch includes compilation: throughput from the rest where there is a rest.
+    timed = clock.train_seconds[1:] or clock.train_seconds
+    test_acc = curve.get("val_accuracy", [])
+    return {
+        "init": init,
+        "seed": seed,
+        "options": run_options(args),
+        "epochs_run": len(clock.train_seconds),
+        "train_loss": curve.get("loss", []),
+        "train_accuracy": curve.get("accuracy", []),
+        "test_loss": curve.get("val_loss", []),
+        "test_accuracy": test_acc,
+        "final_test_accuracy": test_acc[-1] if test_acc and not diverged else None,
+        "diverged": diverged,
+        "wall_seconds": wall,
+        "train_seconds_per_epoch": clock.train_seconds,
+        "images_per_second": n * len(timed) / max(sum(timed), 1e-9),
+        "n_train": n,
+        "n_test": len(data["x_test"]),
+        "backend": keras.config.backend(),
+        "device": device_description(),
+        "dtype_policy": policy,
+        "deterministic": bool(args.deterministic),
+        "keras_version": keras.__version__,
+        **source_record(),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def append_run(path: pathlib.Path, record: dict[str, Any]) -> None:
+    """Append one line and force it to disk, so that a later crash cannot lose it."""
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Build) -> int:
+    """Every (init, seed) of ``args`` not yet in OUT/runs.jsonl; 0 when all are there."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / "runs.jsonl"
+    options = run_options(args)
+    if not args.deterministic:
+        print(determinism.NOTE_OFF, file=sys.stderr)
+    done = {run_key(r["init"], r["seed"], r["options"]) for r in read_runs(runs_path)}
+    for init in args.inits:
+        for seed in args.seeds:
+            if run_key(init, seed, options) in done:
+                print(f"skip {init} seed {seed}: already in {runs_path}")
+                continue
+            record = train_one(args, init, seed, data, build)
+            append_run(runs_path, record)
+            acc = record["final_test_accuracy"]
+            print(
+                f"done {init} seed {seed}: test acc "
+                f"{'diverged' if acc is None else f'{acc:.4f}'}, "
+                f"{record['wall_seconds']:.0f} s, {record['images_per_second']:.0f} img/s",
+                flush=True,
+            )
+            write_reports(read_runs(runs_path), out, target=args.target)
+    write_reports(read_runs(runs_path), out, target=args.target)
+    return 0

@@ -1,0 +1,188 @@
+"""The command line of examples/cifar10_vgg.py: its arguments are checked before Keras or a
+backend is imported, each bad value is named on its own, and its static name lists agree
+with Keras, keras_glorot and the model module."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import pytest
+from conftest import BACKEND, REPO
+
+import keras_glorot
+
+sys.path.insert(0, str(REPO / "examples"))
+import cifar10_vgg  # noqa: E402
+import study  # noqa: E402
+import vgg_model  # noqa: E402
+
+SCRIPT = REPO / "examples" / "cifar10_vgg.py"
+HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")
+
+
+def error_of(capsys, *argv):
+    with pytest.raises(SystemExit) as e:
+        cifar10_vgg.parse_args(list(argv))
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, names, message",
+    [
+        (["--epochs", "0"], "--epochs", "--epochs 0: must be an integer >= 1"),
+        (["--batch-size", "0"], "--batch-size", "--batch-size 0: must be an integer >= 1"),
+        (["--width", "0"], "--width", "--width 0.0: must be > 0"),
+        (["--width", "nan"], "--width", "--width nan: must be > 0"),
+        (["--subset", "0"], "--subset", "--subset 0: must be an integer >= 1"),
+        (["--dropout", "1"], "--dropout", "--dropout 1.0: must be in [0, 1)"),
+        (["--lr", "-1"], "--lr", "--lr -1.0: must be > 0"),
+        (["--momentum", "1.5"], "--momentum", "--momentum 1.5: must be in [0, 1)"),
+        (["--weight-decay", "-1"], "--weight-decay", "--weight-decay -1.0: must be >= 0"),
+        (["--label-smoothing", "1"], "--label-smoothing", "--label-smoothing 1.0: must be in"),
+        (["--negative-slope", "-0.2"], "--negative-slope", "--negative-slope -0.2: must be >= 0"),
+        (["--target", "0"], "--target", "--target 0.0: must be in (0, 1]"),
+        (["--model", "vgg12"], "--model", "--model 'vgg12': must be one of"),
+        (["--activation", "swishy"], "--activation", "--activation 'swishy': must be one of"),
+        (["--inits", "glorot_nonsense"], "--inits", "unknown initializer 'glorot_nonsense'"),
+        (["--inits", "lsuv", "lsuv"], "--inits", "--inits lsuv lsuv: give each initializer"),
+        (["--seeds", "0"], "--seeds", "--seeds 0: a count N must be >= 1"),
+        (["--seeds", "a,b"], "--seeds", "--seeds a,b: give a count N >= 1"),
+        (["--seeds", "4", "4"], "--seeds", "--seeds 4 4: give distinct seeds"),
+        (["--npz", "no/such/file.npz"], "--npz", "--npz no/such/file.npz: no such file"),
+    ],
+)
+def test_each_bad_value_names_its_own_option(argv, names, message, capsys):
+    err = error_of(capsys, *argv)
+    assert message in err
+    parser = cifar10_vgg.build_parser()
+    options = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+    message = err.split("error:", 1)[1]
+    assert [o for o in sorted(options) if re.search(re.escape(o) + "[ :]", message)] == [names]
+
+
+def test_unknown_init_error_lists_the_valid_names(capsys):
+    err = error_of(capsys, "--inits", "he_normal", "xavier")
+    for name in ("he_normal", "glorot_leaky_uniform", "initialize", "lsuv", "variance_scaling"):
+        assert name in err
+
+
+def test_static_names_agree_with_keras_keras_glorot_and_the_model():
+    """The lists that let the CLI check names without a backend are Keras' and ours."""
+    from keras.src.initializers import ALL_OBJECTS_DICT
+    from keras.src.initializers.random_initializers import RandomInitializer
+
+    seeded = {n for n, c in ALL_OBJECTS_DICT.items() if issubclass(c, RandomInitializer)}
+    assert set(cifar10_vgg.KERAS_INITIALIZERS) == {n for n in seeded if n.islower()}
+    for index, name in enumerate(cifar10_vgg.INIT_NAMES):  # each draws a seeded conv kernel
+        init = vgg_model.make_initializer(name, seed=1, index=index, negative_slope=0.2)
+        kernel = keras.ops.convert_to_numpy(init((3, 3, 8, 16)))
+        assert kernel.shape == (3, 3, 8, 16) and kernel.std() > 0, name
+    assert set(cifar10_vgg.GLOROT_LEAKY) == set(keras_glorot.initializers.ALIASES)
+    assert cifar10_vgg.WHOLE_MODEL_TOOLS == vgg_model.WHOLE_MODEL_TOOLS
+    assert all(callable(getattr(keras_glorot, t)) for t in cifar10_vgg.WHOLE_MODEL_TOOLS)
+    assert set(cifar10_vgg.VGG_MODELS) == set(vgg_model.VGG_LAYOUTS)
+    for name in cifar10_vgg.ACTIVATIONS:
+        assert callable(keras.activations.get(name)), name
+
+
+def test_help_lists_init_names_and_every_default():
+    parser = cifar10_vgg.build_parser()
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            shown = formatter._expand_help(action)
+            assert shown.count("(default: ") == 1 and "None" not in shown, shown
+    text = parser.format_help()
+    for name in cifar10_vgg.INIT_NAMES:
+        assert name in text
+    data_dir = text.split("\n  --data-dir DIR", 1)[1].split("--subset", 1)[0]
+    assert data_dir.count("default") == 1 and "None" not in text
+
+
+def test_argument_errors_come_before_any_heavy_import(tmp_path):
+    """In a fresh interpreter, from another directory: every bad argument exits with code 2
+    before keras, keras_glorot, a backend or even NumPy is imported; --help as well."""
+    bad = [["--epochs", "0"], ["--inits", "nope"], ["--npz", str(tmp_path / "none.npz")]]
+    bad += [["--help"]]
+    code = (
+        "import json, runpy, sys\n"
+        "results = []\n"
+        f"for argv in {bad!r}:\n"
+        f"    sys.argv = [{str(SCRIPT)!r}, *argv]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        f"        results.append([e.code, [m for m in {HEAVY!r} if m in sys.modules]])\n"
+        "print(json.dumps(results))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results == [[2, []], [2, []], [2, []], [0, []]], done.stderr
+
+
+def test_script_runs_from_another_directory(tmp_path):
+    """python examples/cifar10_vgg.py finds its helper modules from any working directory."""
+    npz = tmp_path / "t.npz"
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(npz, x_train=rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, (8, 1)), x_test=rng.integers(0, 256, (8, 32, 32, 3),
+             dtype=np.uint8), y_test=rng.integers(0, 10, (8, 1)))  # fmt: skip
+    argv = ["--npz", str(npz), "--width", "0.0625", "--epochs", "1", "--batch-size", "8"]
+    argv += ["--inits", "he_normal", "--seeds", "0,", "--verbose", "0", "--out", "o"]
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *argv], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "done he_normal seed 0" in done.stdout
+    assert json.loads((tmp_path / "o" / "runs.jsonl").read_text())["init"] == "he_normal"
+
+
+@pytest.mark.parametrize(
+    "activation, slope, warned",
+    [("relu", 0.2, True), ("gelu", 0.2, True), ("leaky_relu", 0.2, False), ("relu", 0.0, False)],
+)
+def test_leaky_gain_with_another_activation_warns(activation, slope, warned):
+    args = cifar10_vgg.parse_args(
+        ["--inits", "he_normal", "glorot_leaky_uniform", "--activation", activation,
+         "--negative-slope", str(slope)]
+    )  # fmt: skip
+    warnings = cifar10_vgg.mismatch_warnings(args)
+    assert bool(warnings) == warned
+    if warned:
+        assert "glorot_leaky_uniform" in warnings[0] and f"--activation {activation}" in warnings[0]
+        assert "he_normal" not in warnings[0]
+
+
+def test_mismatch_warning_is_printed_before_training(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    npz = tmp_path / "t.npz"
+    zeros = np.zeros((4, 32, 32, 3), np.uint8)
+    np.savez(npz, x_train=zeros, y_train=np.zeros(4), x_test=zeros, y_test=np.zeros(4))
+
+    def first_training(*args, **kwargs):
+        assert "does not match --activation relu" in capsys.readouterr().err
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "train_one", first_training)
+    with pytest.raises(KeyboardInterrupt):
+        cifar10_vgg.main(["--npz", str(npz), "--inits", "glorot_leaky", "--out", str(tmp_path)])
+
+
+def test_user_facing_text_names_no_internal_work_items():
+    for path in (REPO / "examples").glob("*.py"):
+        assert not re.search(r"\bissue \d", path.read_text(), re.I), path
