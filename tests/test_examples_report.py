@@ -1,0 +1,54 @@
+"""examples/cifar10_report.py on its own: it rebuilds a study's reports, and a wrong folder
+is an argparse-style error naming the argument and the value, not a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "examples"))
+import cifar10_report  # noqa: E402
+
+SCRIPT = REPO / "examples" / "cifar10_report.py"
+
+
+def run_script(*argv):
+    return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "file"])
+def test_a_folder_without_runs_is_a_clear_error(tmp_path, make):
+    folder = tmp_path / "study"
+    if make == "empty":
+        folder.mkdir()
+    elif make == "file":
+        folder.write_text("not a folder")
+    done = run_script(str(folder))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.startswith("usage:")
+    assert f"out {folder}:" in done.stderr
+    assert ("holds no runs.jsonl" if make == "empty" else "no such directory") in done.stderr
+
+
+def test_bad_target_names_the_option(tmp_path, capsys):
+    (tmp_path / "runs.jsonl").write_text("")
+    with pytest.raises(SystemExit) as e:
+        cifar10_report.main([str(tmp_path), "--target", "50"])
+    assert e.value.code == 2 and "--target 50.0: must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_rebuilds_the_summary_skipping_a_cut_line(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run = {"init": "he_normal", "seed": 0, "options": {"model": "vgg11"},
+           "test_accuracy": [0.3, 0.55], "final_test_accuracy": 0.55, "diverged": False,
+           "wall_seconds": 3.0, "images_per_second": 10.0}  # fmt: skip
+    (tmp_path / "runs.jsonl").write_text(json.dumps(run) + "\n" + json.dumps(run)[:20])
+    assert cifar10_report.main([str(tmp_path), "--target", "0.5"]) == 0
+    assert "from 1 runs" in capsys.readouterr().out
+    assert (
+        "| `he_normal` | 1 | 55.00 | – | 2 (1/1) | 0/1 |" in (tmp_path / "summary.md").read_text()
+    )
