@@ -1,10 +1,43 @@
-"""Exact samplers built from ``keras.random`` and ``keras.ops`` (every backend)."""
+"""Exact samplers built from ``keras.random`` and ``keras.ops`` (every backend).
+
+float16 and bfloat16 are drawn in float32 and rounded to the dtype, on every backend
+and for every distribution. The backends' own low-precision draws are coarse and
+biased: JAX's ``uniform`` randomizes only the ``nmant`` stored significand bits of a
+number in [1, 2) (``jax/_src/random/core.py``, ``_uniform``), so a bfloat16 draw
+takes 128 values and a float16 one 1024, and its ``truncated_normal`` is the inverse
+CDF of that uniform evaluated in the dtype (``_truncated_normal``): 128 values in
+bfloat16, mean -0.017 sd (z = -23 for 2e6 draws). TensorFlow's bfloat16 uniform has
+the same 128 values, and its low-precision truncated normal and torch's clip-then-cast
+land past the cut. ``benchmarks/low_precision_draws.py`` measures all of them.
+
+Rounding a float32 draw to nearest (the cast) is the best the dtype can hold: each
+value is within half an ulp of a float32 draw, the mean stays 0 (rounding to nearest
+is odd-symmetric) and the variance grows by Sheppard's correction, ``ulp**2 / 12``
+on average (Sheppard 1898), at most ``u**2 / 3`` relative for the unit roundoff
+``u = 2**-p`` (Higham 2002, sec. 2.1; ``p`` = 8 for bfloat16, 11 for float16): 5e-6
+for bfloat16. A cut (truncated normal ``+-2 s``, uniform ``+-L``) that is not a number
+of the dtype is replaced by the largest number of the dtype within it, and the float32
+draw is clipped to it before the cast, so rounding cannot carry a value past the cut.
+This clip moves only the values that would have rounded to the next number out,
+past the cut, each by one ulp: a mass of at most ``density(cut) * ulp / 2`` per side.
+
+float32 and float64 are drawn directly, as Keras' own ``VarianceScaling`` does.
+
+References:
+- W. F. Sheppard, On the calculation of the most probable values of
+  frequency-constants, for data arranged according to equidistant divisions of a
+  scale. Proc. London Math. Soc. 29 (1898), 353-380.
+- N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM 2002,
+  sec. 2.1 (``fl(x) = x (1 + d)``, ``|d| <= u``).
+"""
 
 from __future__ import annotations
 
 import math
 
 import keras
+import ml_dtypes  # a dependency of Keras 3, which uses it for bfloat16 itself
+import numpy as np
 
 # Standard deviation of N(0, 1) truncated to [-2, 2]:
 # sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)), with phi, Phi the standard normal pdf, cdf.
@@ -13,7 +46,38 @@ TRUNCATION = 2.0
 # P(|Z| <= 2) = erf(2 / sqrt(2)).
 _ERF_BOUND = math.erf(TRUNCATION / math.sqrt(2.0))
 
-_LOW_PRECISION = ("float16", "bfloat16")
+_LOW_PRECISION = {"float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
+
+
+def _draw_dtype(dtype: str) -> str:
+    return "float32" if dtype in _LOW_PRECISION else dtype
+
+
+def largest_within(bound: float, dtype: str) -> float:
+    """The largest number of the low-precision ``dtype`` that is <= ``bound`` (>= 0).
+
+    That is ``bound`` rounded toward zero; every such number is also a float32.
+    """
+    numpy_dtype = _LOW_PRECISION[dtype]
+    with np.errstate(over="ignore"):
+        nearest = np.array(bound, numpy_dtype)  # one of bound's two neighbours, or inf
+    if float(nearest) > bound:
+        nearest = np.nextafter(nearest, np.array(0.0, numpy_dtype))
+    return float(nearest)
+
+
+def _cast_within(x, dtype: str, bound: float | None):
+    """Rounds the float32 draw ``x`` to ``dtype``, no value past ``+-bound``.
+
+    Full-precision draws are returned as they are.
+    """
+    if dtype not in _LOW_PRECISION:
+        return x
+    if bound is not None:
+        cut = largest_within(bound, dtype)
+        # Rounding to nearest is monotone and cut is a number of dtype: |x| <= cut stays.
+        x = keras.ops.clip(x, -cut, cut)
+    return keras.ops.cast(x, dtype)
 
 
 def truncated_normal(shape, stddev: float, dtype: str, seed):
@@ -28,30 +92,34 @@ def truncated_normal(shape, stddev: float, dtype: str, seed):
     million); on torch we sample by inverse CDF: ``u ~ U(-erf(sqrt 2),
     erf(sqrt 2))`` and ``z = sqrt(2) erfinv(u)`` has exactly the standard normal
     law on [-2, 2]. The final clip only absorbs float rounding at the bounds.
-    Low-precision dtypes are drawn in float32 and cast, since ``erfinv`` in
-    float16 would distort the tails.
+    float16 and bfloat16 are drawn in float32 and rounded (see the module).
     """
     scale = stddev / TRUNCATED_NORMAL_STD
-    if keras.config.backend() != "torch":
-        return keras.random.truncated_normal(shape, stddev=scale, dtype=dtype, seed=seed)
-    compute_dtype = "float32" if dtype in _LOW_PRECISION else dtype
     bound = TRUNCATION * scale
-    u = keras.random.uniform(
-        shape, minval=-_ERF_BOUND, maxval=_ERF_BOUND, dtype=compute_dtype, seed=seed
-    )
-    z = keras.ops.clip(keras.ops.erfinv(u) * (math.sqrt(2.0) * scale), -bound, bound)
-    return z if compute_dtype == dtype else keras.ops.cast(z, dtype)
+    draw_dtype = _draw_dtype(dtype)
+    if keras.config.backend() != "torch":
+        z = keras.random.truncated_normal(shape, stddev=scale, dtype=draw_dtype, seed=seed)
+    else:
+        u = keras.random.uniform(
+            shape, minval=-_ERF_BOUND, maxval=_ERF_BOUND, dtype=draw_dtype, seed=seed
+        )
+        z = keras.ops.clip(keras.ops.erfinv(u) * (math.sqrt(2.0) * scale), -bound, bound)
+    return _cast_within(z, dtype, bound)
 
 
 def normal(shape, stddev: float, dtype: str, seed):
-    """Draws N(0, stddev**2), as ``keras.random.normal``."""
-    return keras.random.normal(shape, mean=0.0, stddev=stddev, dtype=dtype, seed=seed)
+    """Draws N(0, stddev**2), as ``keras.random.normal`` (low precision: see the module)."""
+    z = keras.random.normal(shape, mean=0.0, stddev=stddev, dtype=_draw_dtype(dtype), seed=seed)
+    return _cast_within(z, dtype, None)
 
 
 def uniform(shape, stddev: float, dtype: str, seed):
     """Draws U(-L, L) with L = sqrt(3) * stddev, whose standard deviation is stddev."""
     limit = math.sqrt(3.0) * stddev
-    return keras.random.uniform(shape, minval=-limit, maxval=limit, dtype=dtype, seed=seed)
+    z = keras.random.uniform(
+        shape, minval=-limit, maxval=limit, dtype=_draw_dtype(dtype), seed=seed
+    )
+    return _cast_within(z, dtype, limit)
 
 
 SAMPLERS = {

@@ -141,6 +141,56 @@ def test_dtype_matches_keras(cls, dtype):
     assert np.isfinite(to_numpy(ours).astype(np.float32)).all()
 
 
+DISTRIBUTIONS = ["truncated_normal", "untruncated_normal", "uniform"]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_low_precision_is_the_float32_draw_rounded(distribution, dtype):
+    # float16/bfloat16 values are the same seed's float32 values rounded to nearest (ties
+    # to even, as ml_dtypes/numpy round), except that a value rounding past the cut
+    # (2 s, or L) is the number one ulp inside instead. The backends' native
+    # low-precision draws are other values (coarser; see tests/test_sampling.py).
+    import ml_dtypes
+
+    # stddev 0.03: both cuts lie past the midpoint of their ulp in both dtypes, so some
+    # of the 2**20 values (29 to 1804 per case on JAX) do round past the cut.
+    shape, fans = (1024, 1024), dict(fan_in=1111, fan_out=1111)
+    numpy_dtype = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}[dtype]
+    low = Glorot(distribution=distribution, seed=3, **fans)(shape, dtype=dtype)
+    assert keras.backend.standardize_dtype(low.dtype) == dtype
+    low = to_numpy(keras.ops.cast(low, "float32")).astype(np.float64)
+    init = Glorot(distribution=distribution, seed=3, **fans)
+    rounded = to_numpy(init(shape, dtype="float32")).astype(numpy_dtype)
+    stddev = init.stddev(shape)
+    cut = {
+        "truncated_normal": 2.0 * stddev / TRUNC.std(),
+        "untruncated_normal": np.inf,
+        "uniform": math.sqrt(3.0) * stddev,
+    }[distribution]
+    past = np.abs(rounded.astype(np.float64)) > cut
+    inside = np.nextafter(rounded, np.zeros_like(rounded))
+    expected = np.where(past, inside, rounded).astype(np.float64)
+    np.testing.assert_array_equal(low, expected)
+    assert np.abs(low).max() <= cut
+    assert past.any() == (distribution != "untruncated_normal"), past.sum()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_full_precision_equals_keras(distribution, dtype):
+    # float32/float64 are drawn directly, so Glorot(linear, fan_in) is VarianceScaling().
+    if BACKEND == "torch" and distribution == "truncated_normal":
+        pytest.skip("Keras' torch truncated normal is inexact; ours is another sampler")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX without x64 warns for float64, as Keras does.
+        ours = Glorot(mode="fan_in", distribution=distribution, seed=5)((64, 32), dtype=dtype)
+        theirs = keras.initializers.VarianceScaling(1.0, "fan_in", distribution, seed=5)(
+            (64, 32), dtype=dtype
+        )
+    np.testing.assert_allclose(to_numpy(ours), to_numpy(theirs), rtol=1e-6)
+
+
 def test_default_dtype_is_floatx():
     assert keras.backend.standardize_dtype(Glorot(seed=1)((4, 4)).dtype) == keras.config.floatx()
 
