@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import keras
 import numpy as np
 
-from keras_glorot import gains
+from keras_glorot import _graph, gains
 from keras_glorot._graph import PASS_THROUGH, Graph
 
 _SOFTMAX_FAMILY = ("softmax", "log_softmax", "sparsemax")
@@ -134,28 +135,187 @@ def own(layer) -> Found | None:
 
 
 def following(layer, graph: Graph, depth: int = 0) -> Found:
-    """The activation applied to ``layer``'s output by the layers after it.
+    """The activation applied to ``layer``'s output by the operations after it.
 
     Walks through ``PASS_THROUGH`` layers (normalization, dropout, noise,
-    reshapes). Several consumers that disagree give linear, with the reason.
+    reshapes) and recognises the hard sigmoid and hard swish that
+    keras.applications build from op nodes (``ops_activation``). Any other op
+    node gives linear, labelled unrecognised. Several consumers that disagree
+    give linear, with the reason.
     """
-    consumers = graph.next_layers(layer)
+    consumers = graph.next_operations(layer)
     if not consumers:
-        return Found(label="linear: none follows")
-    found = []
+        return _nothing_follows(layer, graph)
+    found, claimed = [], set()
+    # Patterns first: a hard swish claims its Multiply, wherever it is listed.
     for nxt in consumers:
-        act = from_layer(nxt)
-        if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
-            act = following(nxt, graph, depth + 1)
-        if act is None:
-            act = Found(label=f"linear: followed by {type(nxt).__name__} {nxt.name!r}")
-        found.append(act)
+        match = None if id(nxt) in claimed else ops_activation(nxt, graph)
+        if match is not None:
+            found.append(match[0])
+            claimed.update(id(op) for op in match[1])
+    for nxt in consumers:
+        if id(nxt) in claimed:
+            continue
+        claimed.add(id(nxt))
+        found.append(_from_consumer(nxt, graph, depth))
+    labels = "; ".join(f.label for f in found)
     if all(f.activation == found[0].activation for f in found) and all(
         f.negative_slope == found[0].negative_slope for f in found
     ):
-        return found[0]
-    labels = "; ".join(f.label for f in found)
+        if found[0].activation != "linear" or all(f.label == found[0].label for f in found):
+            return found[0]
+        # Linear for several reasons (a pooling and a gate, say): name them all.
+        labels = "; ".join(f.label.removeprefix("linear: ") for f in found)
+        return Found(label=f"linear: {labels}", head=all(f.head for f in found))
     return Found(label=f"linear: consumers disagree ({labels})")
+
+
+def _nothing_follows(layer, graph: Graph) -> Found:
+    if not graph.graph:
+        return Found(label="linear: none follows [by layer order: no graph]")
+    if graph.is_output(layer):
+        return Found(label="linear: none follows")
+    return Found(label="linear: no consumer found, yet not a model output")
+
+
+def _from_consumer(nxt, graph: Graph, depth: int) -> Found:
+    if not _graph.is_layer(nxt):
+        return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
+    act = from_layer(nxt)
+    if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
+        act = following(nxt, graph, depth + 1)
+    if act is None:
+        act = Found(label=f"linear: followed by {type(nxt).__name__} {nxt.name!r}")
+    return act
+
+
+# ---------------------------------------------------------------------------
+# Activations built from op nodes (keras.applications.MobileNetV3's hard_sigmoid).
+
+
+def ops_activation(first, graph: Graph) -> tuple[Found, list] | None:
+    """An activation built from op nodes, starting at ``first``, a consumer of the source.
+
+    Recognised: ``relu6(x + 3) * (1 / 6)`` or ``relu6(x + 3) / 6``, Keras'
+    ``hard_sigmoid`` (MobileNetV3 builds it so), and ``x * hard_sigmoid(x)``,
+    Keras' ``hard_silu`` (alias ``hard_swish``). The constants, the wiring and
+    that no intermediate result is used elsewhere are all checked; anything else
+    gives None. Returns the ``Found`` and the consumers of the source it covers.
+    """
+    chain = _hard_sigmoid_chain(first, graph)
+    if chain is None:
+        return None
+    x, ops = chain
+    names = " -> ".join(repr(op.name) for op in ops)
+    gate = _single_consumer(ops[-1], graph)
+    if gate is not None and _is_product_of(gate, x, _graph.outputs_of(ops[-1])):
+        names = f"{names} -> {gate.name!r}"
+        return Found("hard_silu", 0.2, f"hard_silu (x * relu6(x + 3) / 6: {names})"), [first, gate]
+    return Found("hard_sigmoid", 0.2, f"hard_sigmoid (relu6(x + 3) / 6: {names})"), [first]
+
+
+def _hard_sigmoid_chain(first, graph: Graph) -> tuple[object, list] | None:
+    """``(x, [add, relu6, scale])`` when ``first`` starts ``relu6(x + 3) / 6``.
+
+    ``first`` consumes the source, so its one tensor argument ``x`` is the
+    source's output (or, in a nested model, the input that output feeds).
+    """
+    add = _with_scalar(first, "add")
+    if add is None or not _near(add[1], 3.0):
+        return None
+    relu = _single_consumer(first, graph)
+    if relu is None or not _is_relu6(relu):
+        return None
+    scale = _single_consumer(relu, graph)
+    if scale is None:
+        return None
+    relu_out = _graph.outputs_of(relu)
+    product = _with_scalar(scale, "multiply")
+    quotient = _with_scalar(scale, "divide", scalar_second=True)
+    if product is not None and _near(product[1], 1.0 / 6.0) and product[0] is relu_out[0]:
+        return add[0], [first, relu, scale]
+    if quotient is not None and _near(quotient[1], 6.0) and quotient[0] is relu_out[0]:
+        return add[0], [first, relu, scale]
+    return None
+
+
+def _single_consumer(operation, graph: Graph):
+    """The one operation that uses ``operation``'s single output, else None."""
+    if len(_graph.outputs_of(operation)) != 1 or graph.is_output(operation):
+        return None
+    consumers = graph.next_operations(operation)
+    return consumers[0] if len(consumers) == 1 else None
+
+
+def _with_scalar(operation, kind: str, scalar_second: bool = False):
+    """``(tensor, constant)`` when ``operation`` is the ``kind`` op of one tensor and one scalar."""
+    if _graph.is_layer(operation) or _graph.op_kind(operation) != kind:
+        return None
+    arguments = _graph.call_arguments(operation)
+    if arguments is None or arguments[1] or len(arguments[0]) != 2:
+        return None
+    a, b = arguments[0]
+    orders = [(a, b)] if scalar_second else [(a, b), (b, a)]
+    for tensor, constant in orders:
+        value = _scalar(constant)
+        if value is not None and isinstance(tensor, keras.KerasTensor):
+            return tensor, value
+    return None
+
+
+def _scalar(value) -> float | None:
+    """A Python or NumPy real scalar as a float; None for tensors, arrays and the rest."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return float(value)
+    return None
+
+
+def _near(value: float, target: float) -> bool:
+    # float32(1/6) is 1/6 to a relative 2e-7: 1e-6 accepts it, and no other constant.
+    return math.isclose(value, target, rel_tol=1e-6)
+
+
+def _is_relu6(operation) -> bool:
+    """Whether ``operation`` computes ``min(max(t, 0), 6)`` of its one input ``t``."""
+    if len(_graph.inputs_of(operation)) != 1:
+        return False
+    if isinstance(operation, keras.layers.ReLU):
+        return (
+            operation.max_value is not None
+            and float(operation.max_value) == 6.0
+            and float(operation.threshold) == 0.0
+            and float(operation.negative_slope) == 0.0
+        )
+    if isinstance(operation, keras.layers.Activation):
+        return gains.activation_name(operation.activation) == "relu6"
+    if _graph.is_layer(operation) or _graph.op_kind(operation) != "relu6":
+        return False
+    arguments = _graph.call_arguments(operation)
+    return arguments is not None and len(arguments[0]) == 1 and not arguments[1]
+
+
+def _is_product_of(operation, x, gate_outputs: list) -> bool:
+    """Whether ``operation`` multiplies exactly ``x`` by the gate's output, nothing else."""
+    if len(gate_outputs) != 1:
+        return False
+    if isinstance(operation, keras.layers.Multiply):
+        factors = _graph.inputs_of(operation)
+    elif not _graph.is_layer(operation) and _graph.op_kind(operation) == "multiply":
+        arguments = _graph.call_arguments(operation)
+        if arguments is None or arguments[1]:
+            return False
+        factors = list(arguments[0])
+    else:
+        return False
+    if len(factors) != 2:
+        return False
+    a, b = factors
+    gate = gate_outputs[0]
+    return (a is x and b is gate) or (a is gate and b is x)
 
 
 def for_kernel(layer, graph: Graph, node_layer=None) -> Found:

@@ -1,15 +1,37 @@
 """What follows a layer in a model: the graph walk behind ``initialize``.
 
-Only public Keras attributes are used: ``model.layers``, ``layer.input`` and
-``layer.output`` (the symbolic tensors of a layer's first call), compared by
-identity. Nested functional models are entered and left at their inputs and
-outputs. A subclassed model has no graph; its layers are taken as a chain in the
-order ``model.layers`` lists them (the order they were assigned in ``__init__``).
+Public Keras attributes are used where Keras has them: ``model.layers``,
+``model.operations`` (functional models: the layers and the op nodes such as
+``x + 3.0`` or ``keras.ops.multiply``, which are not layers), and ``.input`` and
+``.output`` of an operation (the symbolic tensors of its first call), compared by
+identity. Two things Keras does not expose publicly are read here and only here:
+the scalar arguments of an op node (``call_arguments``) and the classes of its
+elementwise ops (``op_kind``). Nested functional models are entered and left at
+their inputs and outputs. A subclassed model has no graph; its layers are taken
+as a chain in the order ``model.layers`` lists them (the order they were
+assigned in ``__init__``).
 """
 
 from __future__ import annotations
 
 import keras
+
+try:
+    # Keras' own op classes: ``x + 3.0`` on a KerasTensor and ``keras.ops.add`` make
+    # an ``Add`` node. They are not exported; an isinstance test against them is
+    # the only exact way to tell what an op node computes. Without them every op
+    # node is reported as unrecognised, which is honest.
+    from keras.src.ops import nn as _nn_ops
+    from keras.src.ops import numpy as _numpy_ops
+
+    _OP_KINDS = {
+        "add": (_numpy_ops.Add,),
+        "multiply": (_numpy_ops.Multiply,),
+        "divide": (_numpy_ops.Divide, _numpy_ops.TrueDivide),
+        "relu6": (_nn_ops.Relu6,),
+    }
+except (ImportError, AttributeError):  # pragma: no cover - depends on Keras internals
+    _OP_KINDS = {}
 
 # Layers that leave "which elementwise activation follows" unchanged.
 PASS_THROUGH = (
@@ -33,11 +55,66 @@ def _flat(x) -> list:
     return keras.tree.flatten(x) if x is not None else []
 
 
-def _symbolic(layer, attr: str):
+def _symbolic(operation, attr: str):
     try:
-        return getattr(layer, attr)
+        return getattr(operation, attr)
     except (AttributeError, ValueError):
         return None
+
+
+def _call_tensors(operation, which: str) -> list:
+    if isinstance(operation, keras.Model):
+        # A functional model's .input and .output are its own Input tensors and
+        # outputs, not those of its call in the model around it; that call is
+        # only in its private inbound node. (Sequential's are the call's.)
+        try:
+            return _flat(getattr(operation._inbound_nodes[0], f"{which}_tensors"))
+        except (AttributeError, IndexError):
+            pass
+    return _flat(_symbolic(operation, which))
+
+
+def inputs_of(operation) -> list:
+    """The symbolic tensors ``operation`` was first called on (constants excluded)."""
+    return _call_tensors(operation, "input")
+
+
+def outputs_of(operation) -> list:
+    """The symbolic tensors of ``operation``'s first call."""
+    return _call_tensors(operation, "output")
+
+
+def is_layer(operation) -> bool:
+    return isinstance(operation, keras.layers.Layer)
+
+
+def op_kind(operation) -> str | None:
+    """``"add"``, ``"multiply"``, ``"divide"`` or ``"relu6"`` for those Keras op nodes."""
+    for kind, classes in _OP_KINDS.items():
+        if isinstance(operation, classes):
+            return kind
+    return None
+
+
+def call_arguments(operation) -> tuple[tuple, dict] | None:
+    """Positional and keyword arguments of ``operation``'s first call, constants included.
+
+    ``operation.input`` lists only the tensors: the 3.0 of ``x + 3.0`` is kept
+    only in the call's ``keras.src.ops.node.Node``. Keras has no public accessor
+    for it, so this reads the private ``_inbound_nodes[0].arguments``. None when
+    that is not there (another Keras version): the caller then recognises nothing.
+    """
+    try:
+        arguments = operation._inbound_nodes[0].arguments
+        return tuple(arguments.args), dict(arguments.kwargs)
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
+def _operations(model: keras.Model) -> list:
+    # Functional models list layers and op nodes; Sequential has only layers.
+    operations = _symbolic(model, "operations")
+    return list(operations) if operations is not None else list(model.layers)
 
 
 def has_graph(model: keras.Model) -> bool:
@@ -59,8 +136,12 @@ def leaf_layers(model: keras.Model) -> list[tuple[keras.layers.Layer, keras.Mode
     return out
 
 
+def _feeds(outputs: list, operation) -> bool:
+    return any(t is o for t in inputs_of(operation) for o in outputs)
+
+
 class Graph:
-    """Answers "which layers consume this layer's output?" for a built model."""
+    """Answers "which operations consume this one's output?" for a built model."""
 
     def __init__(self, model: keras.Model):
         self.model = model
@@ -69,6 +150,11 @@ class Graph:
         self._parents = {}
         self._index_parents(model)
         self.graph = has_graph(model) and all(has_graph(m) for m in self._models())
+        # Op nodes are not in model.layers: where each one lives, for the walk.
+        for m in self._models():
+            for operation in _operations(m):
+                if not is_layer(operation):
+                    self.container.setdefault(id(operation), m)
 
     def _index_parents(self, model: keras.Model) -> None:
         for layer in model.layers:
@@ -85,33 +171,45 @@ class Graph:
                 yield layer
                 yield from self._all_models(layer)
 
-    def next_layers(self, layer, container=None) -> list:
-        """The leaf layers fed by ``layer``'s output ([] at the model's output)."""
-        container = container or self.container.get(id(layer), self.model)
+    def next_operations(self, operation, container=None) -> list:
+        """The leaf layers and op nodes fed by ``operation``'s output ([] at the output).
+
+        Without a graph (subclassed models): the next layer in ``model.layers`` order.
+        """
         if not self.graph:
-            return self._next_in_order(layer)
-        outputs = _flat(_symbolic(layer, "output"))
+            return self._next_in_order(operation)
+        container = container or self.container.get(id(operation), self.model)
+        outputs = outputs_of(operation)
         found = []
-        for other in container.layers:
-            if other is layer or isinstance(other, keras.layers.InputLayer):
+        for other in _operations(container):
+            if other is operation or isinstance(other, keras.layers.InputLayer):
                 continue
-            if any(t is o for t in _flat(_symbolic(other, "input")) for o in outputs):
-                found.extend(self._entry_layers(other))
+            if _feeds(outputs, other):
+                found.extend(self._entry_operations(other))
         parent = self._parents.get(id(container))
         if parent is not None and any(t is o for t in _flat(container.outputs) for o in outputs):
-            found.extend(self.next_layers(container, parent))
+            found.extend(self.next_operations(container, parent))
         return found
 
-    def _entry_layers(self, layer) -> list:
-        if not isinstance(layer, keras.Model):
-            return [layer]
-        inputs = _flat(layer.inputs)
+    def is_output(self, operation, container=None) -> bool:
+        """Whether ``operation``'s output is an output of the whole model."""
+        container = container or self.container.get(id(operation), self.model)
+        outputs = outputs_of(operation)
+        if not any(t is o for t in _flat(container.outputs) for o in outputs):
+            return False
+        parent = self._parents.get(id(container))
+        return parent is None or self.is_output(container, parent)
+
+    def _entry_operations(self, operation) -> list:
+        if not isinstance(operation, keras.Model):
+            return [operation]
+        inputs = _flat(operation.inputs)
         entries = []
-        for inner in layer.layers:
+        for inner in _operations(operation):
             if isinstance(inner, keras.layers.InputLayer):
                 continue
-            if any(t is i for t in _flat(_symbolic(inner, "input")) for i in inputs):
-                entries.extend(self._entry_layers(inner))
+            if _feeds(inputs, inner):
+                entries.extend(self._entry_operations(inner))
         return entries
 
     def _next_in_order(self, layer) -> list:
