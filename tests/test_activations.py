@@ -156,3 +156,17 @@ def test_mobilenet_v3_small_squeeze_excite_convs_get_hard_sigmoid():
     # op node after a kernel is one MobileNetV3 builds its hard sigmoid from.
     assert not [r for r in rows if "none follows" in r.activation]
     assert not [r for r in rows if "unrecognised" in r.activation]
+
+
+def _nested_dense():
+    inner_in = keras.Input((16,))
+    return keras.Model(inner_in, layers.Dense(32, name="k")(inner_in), name="inner")
+
+
+def test_kernel_at_a_nested_functional_models_output_sees_what_follows_the_call():
+    # A functional model's own .output is not the tensor of its call in the outer model.
+    inputs = keras.Input((16,))
+    model = keras.Model(inputs, layers.LeakyReLU(0.1)(_nested_dense()(inputs)))
+    row = _row(model)
+    assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
+    assert _row(keras.Model(inputs, _nested_dense()(inputs))).activation == "linear: none follows"
