@@ -65,9 +65,15 @@ def _validate_axes(name: str, axes):
 def _validate_fan(name: str, fan):
     if fan is None:
         return None
-    if isinstance(fan, bool) or not isinstance(fan, int) or fan < 1:
-        raise ValueError(f"{name} must be None or an int >= 1. Received: {name}={fan!r}.")
-    return fan
+    # Not necessarily whole: a strided convolution's mean fan can be k / s.
+    if (
+        isinstance(fan, bool)
+        or not isinstance(fan, numbers.Real)
+        or not math.isfinite(fan)
+        or fan <= 0
+    ):
+        raise ValueError(f"{name} must be None or a finite number > 0. Received: {name}={fan!r}.")
+    return int(fan) if float(fan).is_integer() else float(fan)
 
 
 def _validate_shape(shape) -> tuple[int, ...]:
@@ -132,7 +138,9 @@ class Glorot(keras.initializers.VarianceScaling):
             ``MultiHeadAttention`` fill them in).
         output_axes: Axes holding output units.
         fan_in: Explicit fan-in, overriding the one computed from the shape (for
-            kernels whose shape misstates it, e.g. depthwise or grouped).
+            kernels whose shape misstates it: depthwise, grouped, strided or
+            transposed convolutions; see ``keras_glorot.fans``). A number > 0,
+            not necessarily whole (a strided convolution's mean fan).
         fan_out: Explicit fan-out, likewise.
 
     Example:
@@ -159,8 +167,8 @@ class Glorot(keras.initializers.VarianceScaling):
         seed=None,
         input_axes: Sequence[int] | None = None,
         output_axes: Sequence[int] | None = None,
-        fan_in: int | None = None,
-        fan_out: int | None = None,
+        fan_in: float | None = None,
+        fan_out: float | None = None,
     ):
         if isinstance(activation, dict):
             activation = keras.saving.deserialize_keras_object(activation)
@@ -186,7 +194,7 @@ class Glorot(keras.initializers.VarianceScaling):
             output_axes=_validate_axes("output_axes", output_axes),
         )
 
-    def fans(self, shape: Sequence[int]) -> tuple[int, int]:
+    def fans(self, shape: Sequence[int]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` used for a kernel of ``shape``."""
         for name, axes in (("input_axes", self.input_axes), ("output_axes", self.output_axes)):
             if axes is not None and any(not -len(shape) <= a < len(shape) for a in axes):

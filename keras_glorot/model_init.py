@@ -30,6 +30,7 @@ from keras_glorot.fans import (
     einsum_kernel_axes,
     grouped_conv_fans,
     transposed_conv_axes,
+    transposed_conv_fans,
 )
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
 from keras_glorot.report import InitReport, KernelRecord
@@ -58,8 +59,8 @@ class _Block:
 
     part: str
     found: acts.Found
-    fan_in: int
-    fan_out: int
+    fan_in: float
+    fan_out: float
     glorot_kwargs: dict | None = None  # None: orthogonal (recurrent kernels)
 
 
@@ -89,29 +90,36 @@ def _plan_dense(layer, found) -> list[_Kernel]:
     ]
 
 
+def _strides(layer) -> tuple[int, ...]:
+    return tuple(int(v) for v in getattr(layer, "strides", None) or ())
+
+
 def _plan_conv(layer, found) -> list[_Kernel]:
     groups = int(getattr(layer, "groups", 1) or 1)
-    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups)
-    # Axes cannot say "divide fan_out by groups": explicit fans do.
-    extra = {} if groups == 1 else {"fan_in": fan_in, "fan_out": fan_out}
+    strides = _strides(layer)
+    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups, strides)
+    # Axes cannot say "divide fan_out by groups or strides": explicit fans do.
+    plain = groups == 1 and all(s == 1 for s in strides)
+    extra = {} if plain else {"fan_in": fan_in, "fan_out": fan_out}
     block = _Block("kernel", found, fan_in, fan_out, extra)
     return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
 
 
-def _depthwise_block(kernel, found) -> _Block:
-    fan_in, fan_out = depthwise_fans(kernel.shape)
+def _depthwise_block(kernel, found, strides) -> _Block:
+    fan_in, fan_out = depthwise_fans(kernel.shape, strides)
     return _Block("depthwise", found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
 
 
 def _plan_depthwise(layer, found) -> list[_Kernel]:
-    block = _depthwise_block(layer.kernel, found)
+    block = _depthwise_block(layer.kernel, found, _strides(layer))
     return [_Kernel(layer.kernel, layer, "depthwise_initializer", [block])]
 
 
 def _plan_separable(layer, found) -> list[_Kernel]:
-    # The depthwise part feeds the pointwise kernel linearly: gain 1.
+    # The depthwise part (which carries the strides) feeds the pointwise kernel
+    # linearly: gain 1.
     linear = acts.Found(label="linear: feeds the pointwise kernel")
-    depthwise = _depthwise_block(layer.depthwise_kernel, linear)
+    depthwise = _depthwise_block(layer.depthwise_kernel, linear, _strides(layer))
     fan_in, fan_out = compute_fans(layer.pointwise_kernel.shape)
     pointwise = _Block("pointwise", found, fan_in, fan_out, {})
     return [
@@ -121,10 +129,15 @@ def _plan_separable(layer, found) -> list[_Kernel]:
 
 
 def _plan_transposed(layer, found) -> list[_Kernel]:
-    input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
-    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
-    axes = {"input_axes": input_axes, "output_axes": output_axes}
-    block = _Block("kernel", found, fan_in, fan_out, axes)
+    strides = _strides(layer)
+    if all(s == 1 for s in strides):
+        input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
+        fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+        extra = {"input_axes": input_axes, "output_axes": output_axes}
+    else:
+        fan_in, fan_out = transposed_conv_fans(layer.kernel.shape, strides)
+        extra = {"fan_in": fan_in, "fan_out": fan_out}
+    block = _Block("kernel", found, fan_in, fan_out, extra)
     return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
 
 
@@ -359,6 +372,9 @@ def initialize(
       from the equation), SimpleRNN/GRU/LSTM (input kernel per gate with fan_out
       = units and the gate's activation; recurrent kernel orthogonal per gate
       with that gain), also inside ``Bidirectional`` and ``TimeDistributed``.
+      With strides the fans are the mean over output positions (see
+      ``keras_glorot.fans``): a convolution's fan_out and a transposed
+      convolution's fan_in are divided by the product of the strides.
 
     The layer's ``kernel_initializer`` (and ``depthwise_initializer``,
     ``pointwise_initializer``, ``recurrent_initializer``) is set to the

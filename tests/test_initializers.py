@@ -364,7 +364,8 @@ def test_bad_construction(cls, kwargs, error, pattern):
         (dict(distribution="gaussian"), ValueError, r"distribution='gaussian'.*uniform"),
         (dict(convention="keras"), ValueError, r"convention='keras'"),
         (dict(fan_in=0), ValueError, "fan_in=0"),
-        (dict(fan_out=2.5), ValueError, "fan_out=2.5"),
+        (dict(fan_out=-2.5), ValueError, "fan_out=-2.5"),
+        (dict(fan_in=float("nan")), ValueError, "fan_in=nan"),
     ],
 )
 def test_bad_glorot_construction(kwargs, error, pattern):
