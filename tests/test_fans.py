@@ -39,6 +39,15 @@ def normal(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype("float32")
 
 
+def initialized(case, mode):
+    """The case's single-layer model after ``initialize``, its fans checked by hand."""
+    make, input_shape, _, fan_in, fan_out = case
+    model = single_layer(make(), input_shape)
+    row = initialize(model, mode=mode, distribution="uniform", seed=0)["k"][0]
+    assert row.fan_in == pytest.approx(fan_in) and row.fan_out == pytest.approx(fan_out)
+    return model
+
+
 def interior(values, border, rank):
     index = (slice(None),) + (slice(border, -border),) * rank + (slice(None),)
     return values[index]
@@ -72,11 +81,8 @@ FORWARD_CASES = {
 
 @pytest.mark.parametrize("case", sorted(FORWARD_CASES))
 def test_transposed_conv_fan_in_keeps_the_output_variance(case):
-    make, input_shape, rank, fan_in, fan_out = FORWARD_CASES[case]
-    model = single_layer(make(), input_shape)
-    report = initialize(model, mode="fan_in", distribution="uniform", seed=0)
-    row = report["k"][0]
-    assert row.fan_in == pytest.approx(fan_in) and row.fan_out == pytest.approx(fan_out)
+    _, input_shape, rank, _, _ = FORWARD_CASES[case]
+    model = initialized(FORWARD_CASES[case], "fan_in")
     x = normal((8, *input_shape), seed=1)
     y = interior(to_numpy(model(x)).astype(np.float64), 3, rank)
     n_w = int(np.prod(model.get_layer("k").kernel.shape))
@@ -121,11 +127,8 @@ BACKWARD_CASES = {
 
 @pytest.mark.parametrize("case", sorted(BACKWARD_CASES))
 def test_strided_fan_out_keeps_the_input_gradient_variance(case):
-    make, input_shape, rank, fan_in, fan_out = BACKWARD_CASES[case]
-    model = single_layer(make(), input_shape)
-    report = initialize(model, mode="fan_out", distribution="uniform", seed=0)
-    row = report["k"][0]
-    assert row.fan_in == pytest.approx(fan_in) and row.fan_out == pytest.approx(fan_out)
+    _, input_shape, rank, _, _ = BACKWARD_CASES[case]
+    model = initialized(BACKWARD_CASES[case], "fan_out")
     x = keras.Variable(normal((8, *input_shape), seed=1), name="x")
     g = normal((8, *model.output_shape[1:]), seed=2)
 
