@@ -122,7 +122,11 @@ def _relu(layer, where: str) -> Found:
         if slope == 0.0:
             return Found("relu", 0.2, f"relu ({where})")
         return Found("leaky_relu", slope, f"leaky_relu({slope:g}) ({where})")
-    return Found(LayerActivation(layer), 0.2, f"relu({layer.get_config()}) ({where})")
+    params = {"threshold": float(layer.threshold), "negative_slope": slope}
+    if layer.max_value is not None:
+        params = {"max_value": float(layer.max_value), **params}
+    args = ", ".join(f"{k}={v:g}" for k, v in params.items() if v or k == "max_value")
+    return Found(LayerActivation(layer), 0.2, f"relu({args}) ({where})")
 
 
 def own(layer) -> Found | None:

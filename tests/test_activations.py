@@ -170,3 +170,8 @@ def test_kernel_at_a_nested_functional_models_output_sees_what_follows_the_call(
     row = _row(model)
     assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
     assert _row(keras.Model(inputs, _nested_dense()(inputs))).activation == "linear: none follows"
+
+
+def test_clipped_relu_label_names_its_parameters_only():
+    row = _row(_dense_then(layers.ReLU(6.0, threshold=0.5, name="r6")))
+    assert row.activation == "relu(max_value=6, threshold=0.5) (ReLU 'r6')"
