@@ -19,6 +19,12 @@ import keras
 
 
 def _get_initializer(init, name: str):
+    if isinstance(init, dict):
+        # Each case gets its own instance. MultiHeadAttention clones its initializer
+        # by get_config/from_config once per projection; inside load_model's
+        # object-sharing scope that marks the inner configs as one shared object,
+        # so key and value would share (and redraw) one instance.
+        init = {k: v for k, v in init.items() if k != "shared_object_id"}
     try:
         return keras.initializers.get(init)
     except (ValueError, TypeError) as err:
@@ -75,11 +81,6 @@ class Blocks(keras.initializers.Initializer):
 
     def get_config(self) -> dict:
         return {"initializers": [keras.initializers.serialize(i) for i in self.initializers]}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        inits = [keras.initializers.deserialize(c) for c in config["initializers"]]
-        return cls(inits)
 
 
 @keras.saving.register_keras_serializable(package="keras_glorot")

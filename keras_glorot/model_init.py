@@ -362,7 +362,10 @@ def initialize(
       the one applied by the next layer(s): ``Activation``, ``ReLU``,
       ``LeakyReLU`` (its slope), ``ELU``, ``PReLU`` (root mean square of its
       alphas), also behind ``BatchNormalization``/``LayerNormalization``/
-      ``Dropout``/``Flatten``; softmax heads and model outputs are linear.
+      ``Dropout``/``Flatten``; the hard sigmoid ``relu6(x + 3) / 6`` and hard
+      swish ``x * hard_sigmoid(x)`` that ``keras.applications`` (MobileNetV3)
+      build from ops; softmax heads and model outputs are linear, and any other
+      op after a kernel gives linear, labelled "unrecognised op".
       Subclassed models have no graph: their layers are read as a chain in
       ``model.layers`` order (the report says so).
     - the fans are the layer kind's true ones: Dense, Conv1D/2D/3D (with

@@ -217,3 +217,36 @@ def test_savedmodel_export_matches_model(tmp_path):
 def test_public_api_is_flat():
     for name in keras_glorot.__all__:
         assert getattr(keras_glorot, name) is not None
+
+
+def test_initialized_attention_model_reloads_without_warnings(tmp_path):
+    # MultiHeadAttention clones its kernel initializer per projection; on reload,
+    # Keras' object-sharing scope once made key and value share one instance.
+    inputs = keras.Input((6, 16))
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=8, name="mha")(inputs, inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    keras_glorot.initialize(model, seed=0)
+    path = tmp_path / "attention.keras"
+    model.save(path)
+    code = textwrap.dedent(
+        """
+        import sys, warnings
+        warnings.simplefilter("error")  # any warning fails the load
+        import keras, keras_glorot
+        model = keras.saving.load_model(sys.argv[1])
+        mha = model.get_layer("mha")
+        projections = [getattr(mha, n) for n in ("query_dense", "key_dense", "value_dense")]
+        print(len({id(p.kernel_initializer.cases[0][1]) for p in projections}))
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "3"  # one initializer per projection
