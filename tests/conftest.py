@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,6 +21,24 @@ BACKEND = keras.config.backend()
 
 def to_numpy(x) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def run_python(code: str, *args, with_repo: bool = True) -> subprocess.CompletedProcess:
+    """Runs ``code`` in a fresh interpreter on this backend: nothing imported, no registry.
+
+    ``with_repo`` puts the repository first on ``PYTHONPATH``, so the checkout's
+    package is the one imported.
+    """
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    if with_repo:
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture

@@ -1,9 +1,6 @@
 """String names, configs, and saved models that reload with identical weights and configs."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,7 +9,7 @@ import pytest
 
 import keras_glorot
 from keras_glorot import Glorot, GlorotLeakyNormal, GlorotLeakyUniform
-from tests.conftest import BACKEND, REPO, to_numpy
+from tests.conftest import BACKEND, run_python, to_numpy
 
 ALIASES = {
     "glorot_leaky": GlorotLeakyNormal,
@@ -155,15 +152,7 @@ LOADER = textwrap.dedent(
 
 
 def load_in_fresh_process(path, mode: str) -> dict:
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    result = subprocess.run(
-        [sys.executable, "-c", LOADER, str(path), mode],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    result = run_python(LOADER, path, mode)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -239,14 +228,6 @@ def test_initialized_attention_model_reloads_without_warnings(tmp_path):
         print(len({id(p.kernel_initializer.cases[0][1]) for p in projections}))
         """
     )
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    result = run_python(code, path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "3"  # one initializer per projection
