@@ -25,7 +25,11 @@ def test_readme_has_snippets():
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_readme_snippet_runs_on_its_own(index, capsys):
     block = blocks("python")[index]
-    exec(compile(block, f"README.md python block {index + 1}", "exec"), {})
+    policy = keras.config.dtype_policy()
+    try:
+        exec(compile(block, f"README.md python block {index + 1}", "exec"), {})
+    finally:
+        keras.config.set_dtype_policy(policy)  # a failed block must not leak its policy
     printed = capsys.readouterr().out
     if "negative_slope=-0.2" in block:
         assert "Received: negative_slope=-0.2" in printed  # printed the real message
