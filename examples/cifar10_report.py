@@ -163,8 +163,14 @@ def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
 def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5) -> None:
     """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
     (out / "summary.md").write_text(summary_markdown(runs, target))
-    if runs:
-        plot_curves(runs, out / "curves.png", target)
+    if not runs:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # a bare GPU machine: the numbers matter more than the plot
+        print("note: matplotlib is not installed; curves.png not written.", file=sys.stderr)
+        return
+    plot_curves(runs, out / "curves.png", target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

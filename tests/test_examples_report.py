@@ -52,3 +52,14 @@ def test_rebuilds_the_summary_skipping_a_cut_line(tmp_path, capsys):
     assert (
         "| `he_normal` | 1 | 55.00 | – | 2 (1/1) | 0/1 |" in (tmp_path / "summary.md").read_text()
     )
+
+
+def test_without_matplotlib_the_summary_is_still_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises
+    run = {"init": "lsuv", "seed": 0, "options": {}, "test_accuracy": [0.2],
+           "final_test_accuracy": 0.2, "diverged": False, "wall_seconds": 1.0,
+           "images_per_second": 5.0}  # fmt: skip
+    cifar10_report.write_reports([run], tmp_path)
+    assert "| `lsuv` | 1 | 20.00 |" in (tmp_path / "summary.md").read_text()
+    assert not (tmp_path / "curves.png").exists()
+    assert "matplotlib is not installed" in capsys.readouterr().err
