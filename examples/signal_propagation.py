@@ -15,179 +15,62 @@ Initializers compared:
   per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
   ``keras_glorot/initializers.py`` for why they are wrong).
 - ``Glorot(act)``: ``keras_glorot.Glorot`` with the layer's activation.
-- ``initialize()``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
-- ``lsuv()``: ``keras_glorot.lsuv(model, x)`` (orthonormal + unit-variance rescaling).
+- ``initialize``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
+- ``lsuv``: ``keras_glorot.lsuv(model, x)`` (orthonormal + unit-variance rescaling).
 
 Examples::
 
     python examples/signal_propagation.py                # MLPs on random data, < 1 min
     python examples/signal_propagation.py --arch mlp cnn --depth 50 \\
         --npz ../shared/data/cifar10.npz --plot-dir docs/img
+    python examples/signal_propagation.py --inits he_normal initialize lsuv
+
+The arguments are checked before Keras is imported; ``signal_measure.py`` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import pathlib
+import sys
+import textwrap
 import time
 
-import keras
-import numpy as np
-
-import keras_glorot
-from keras_glorot import Glorot
+# The measuring module lives next to this file; make it importable however this is run.
+_HERE = str(pathlib.Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 ACTIVATIONS = ("tanh", "relu", "leaky_relu", "gelu", "selu")
+# The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
 INITS = (
     "glorot_uniform",
     "he_normal",
     "lecun_normal",
     "article",
     "Glorot(act)",
-    "initialize()",
-    "lsuv()",
+    "initialize",
+    "lsuv",
 )
-LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope.
-_ARTICLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
-
-
-def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
-    """The article's Var(W) = 2 / ((1 + a^2) fan_in + fan_out), as VarianceScaling.
-
-    ``VarianceScaling(scale, "fan_avg")`` draws Var = 2 scale / (fan_in + fan_out),
-    so scale = (fan_in + fan_out) / ((1 + a^2) fan_in + fan_out); a = 0 for ReLU
-    gives 2 / (fan_in + fan_out), i.e. plain glorot.
-    """
-    a = _ARTICLE_SLOPES[activation]
-    scale = (fan_in + fan_out) / ((1 + a * a) * fan_in + fan_out)
-    return keras.initializers.VarianceScaling(
-        scale=scale, mode="fan_avg", distribution="truncated_normal", seed=seed
-    )
-
-
-def kernel_initializer(name: str, activation: str, fan_in: int, fan_out: int, seed: int):
-    """The initializer for one layer; ``initialize()``/``lsuv()`` start from glorot_uniform."""
-    if name in ("glorot_uniform", "he_normal", "lecun_normal"):
-        return keras.initializers.get({"class_name": name, "config": {"seed": seed}})
-    if name == "article":
-        return article_initializer(activation, fan_in, fan_out, seed)
-    if name == "Glorot(act)":
-        return Glorot(activation, negative_slope=LEAKY_SLOPE, seed=seed)
-    return keras.initializers.GlorotUniform(seed=seed)
-
-
-def build_model(
-    arch: str, activation: str, init: str, depth: int, width: int, input_shape, seed: int = 0
-):
-    """A plain deep MLP or CNN: ``depth`` kernel layers, each with ``activation``.
-
-    Layer ``i`` is drawn with seed ``1000 (seed + 1) + i``: the same draws for
-    initializers of the same distribution, other draws for another ``seed``.
-    """
-    layers = [keras.Input(input_shape)]
-    fan_in = int(np.prod(input_shape)) if arch == "mlp" else 9 * input_shape[-1]
-    if arch == "mlp":
-        layers.append(keras.layers.Flatten())
-    for i in range(depth):
-        fan_out = width if arch == "mlp" else 9 * width
-        kernel = kernel_initializer(init, activation, fan_in, fan_out, 1000 * (seed + 1) + i)
-        if arch == "mlp":
-            layer = keras.layers.Dense(width, activation, kernel_initializer=kernel)
-        else:
-            layer = keras.layers.Conv2D(
-                width, 3, padding="same", activation=activation, kernel_initializer=kernel
-            )
-        layers.append(layer)
-        fan_in = fan_out
-    return keras.Sequential(layers)
-
-
-@functools.cache
-def _cifar_images(npz: str, batch: int) -> np.ndarray:
-    with np.load(npz) as data:
-        return data["x_train"][:batch]
-
-
-def load_batch(npz: str | None, arch: str, batch: int, width: int, seed: int) -> np.ndarray:
-    """Standardized CIFAR-10 training images from ``npz``, or N(0, 1) noise."""
-    if npz:
-        x = _cifar_images(npz, batch).astype("float32") / 255.0
-        x = (x - x.mean(axis=(0, 1, 2))) / x.std(axis=(0, 1, 2))
-        return x
-    shape = (batch, width) if arch == "mlp" else (batch, 32, 32, 3)
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
-
-
-def measure(arch, activation, init, x, depth, width, seed):
-    """The ``SignalReport`` of one freshly built and initialized model."""
-    model = build_model(arch, activation, init, depth, width, x.shape[1:], seed)
-    if init == "initialize()":
-        keras_glorot.initialize(model, seed=seed)
-    elif init == "lsuv()":
-        keras_glorot.lsuv(model, x, seed=seed)
-    report = keras_glorot.signal_report(model, x)
-    kernels = [i for i, g in enumerate(report.gradient_std) if g is not None]
-    # Only the kernel layers' outputs (a Flatten in front is not a layer of depth).
-    return keras_glorot.SignalReport(
-        layers=[report.layers[i] for i in kernels],
-        activation_mean=[report.activation_mean[i] for i in kernels],
-        activation_std=[report.activation_std[i] for i in kernels],
-        gradient_std=[report.gradient_std[i] for i in kernels],
-        loss=report.loss,
-    )
-
-
-def cell(reports: list, key: str) -> str:
-    """One seed: the ratio. Several: the median and [min, max] over seeds."""
-    values = [getattr(r, key) for r in reports]
-    if len(values) == 1:
-        return f"{values[0]:.3g}"
-    return f"{np.median(values):.3g} [{min(values):.2g}, {max(values):.2g}]"
-
-
-def markdown_table(results: dict, arch: str, activations, inits, key: str) -> str:
-    lines = ["| activation | " + " | ".join(inits) + " |", "|---|" + "---|" * len(inits)]
-    for act in activations:
-        cells = []
-        for init in inits:
-            reps = results.get((arch, act, init))
-            cells.append("n/a" if reps is None else cell(reps, key))
-        lines.append(f"| {act} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def plot(results: dict, arch: str, activation: str, inits, path: pathlib.Path) -> None:
-    """Activation std and kernel-gradient std against depth, one line per initializer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
-    for init in inits:
-        reps = results.get((arch, activation, init))
-        if reps is None:
-            continue
-        rep = reps[0]
-        depth = np.arange(1, len(rep.layers) + 1)
-        axes[0].semilogy(depth, np.maximum(rep.activation_std, 1e-30), label=init)
-        axes[1].semilogy(depth, np.maximum(rep.gradient_std, 1e-30), label=init)
-    for ax, what in zip(axes, ("activation std", "kernel gradient std"), strict=True):
-        ax.set_title(f"{arch}, {activation}: {what}", fontsize=9)
-        ax.set_xlabel("layer")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+HOW_TO_READ = (
+    "How to read the tables: each cell is the std of the last layer's output (or kernel "
+    "gradient) divided by the same std at the first layer, for one freshly initialized "
+    "network. 1 means the signal keeps its size through the depth; below 1 it vanishes "
+    "(0.01: 100 times smaller), above 1 it explodes. Columns: glorot_uniform, he_normal and "
+    "lecun_normal are Keras' initializers; article is the variance a popular article "
+    "proposes, 2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU and 2 / (fan_in + fan_out) "
+    "for ReLU (n/a for other activations); Glorot(act) is keras_glorot.Glorot with the row's "
+    "activation; initialize and lsuv are keras_glorot.initialize(model) and "
+    "keras_glorot.lsuv(model, x) applied to the glorot_uniform network. With --seeds N > 1 a "
+    "cell is the median [min, max] over the seeds."
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Initializers: " + ", ".join(INITS),
+        epilog="Initializers: " + ", ".join(INITS) + ". " + HOW_TO_READ,
     )
     parser.add_argument("--arch", nargs="+", choices=("mlp", "cnn"), default=["mlp"])
     parser.add_argument("--depth", type=int, default=30, help="kernel layers (10-100)")
@@ -212,44 +95,56 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--seed", type=int, default=0, help="seed of the data, the kernels and lsuv/initialize"
     )
     args = parser.parse_args(argv)
-    if args.depth < 1 or args.width < 1 or args.batch < 2 or args.seeds < 1:
-        parser.error("--depth, --width and --seeds must be >= 1 and --batch >= 2")
+    for option, value, least in (
+        ("--depth", args.depth, 1),
+        ("--width", args.width, 1),
+        ("--batch", args.batch, 2),
+        ("--seeds", args.seeds, 1),
+    ):
+        if value < least:
+            parser.error(f"{option} {value}: must be an integer >= {least}.")
+    if args.npz and not pathlib.Path(args.npz).is_file():
+        parser.error(f"--npz {args.npz}: no such file.")
     return args
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    import keras
+    import signal_measure as sm
+
     start = time.perf_counter()
     results = {}
     seeds = range(args.seed, args.seed + args.seeds)
     for arch in args.arch:
         for act in args.activations:
             for init in args.inits:
-                if init == "article" and act not in _ARTICLE_SLOPES:
+                if init == "article" and act not in sm.ARTICLE_SLOPES:
                     continue  # The article only gives relu and leaky_relu variances.
                 results[(arch, act, init)] = [
-                    measure(arch, act, init, x, args.depth, args.width, seed)
+                    sm.measure(arch, act, init, x, args.depth, args.width, seed)
                     for seed in seeds
-                    for x in [load_batch(args.npz, arch, args.batch, args.width, seed)]
+                    for x in [sm.load_batch(args.npz, arch, args.batch, args.width, seed)]
                 ]
     data = f"CIFAR-10 images from {args.npz}" if args.npz else "N(0, 1) noise"
     print(
         f"backend={keras.config.backend()} depth={args.depth} width={args.width} "
-        f"batch={args.batch} data={data} leaky_relu slope={LEAKY_SLOPE} "
+        f"batch={args.batch} data={data} leaky_relu slope={sm.LEAKY_SLOPE} "
         f"seeds={args.seed}..{args.seed + args.seeds - 1}"
     )
+    print("\n" + textwrap.fill(HOW_TO_READ, width=92))
     for arch in args.arch:
         for key, what in (
             ("activation_ratio", "activation std, last layer / first layer"),
             ("gradient_ratio", "kernel-gradient std, last layer / first layer"),
         ):
             print(f"\n{arch.upper()}: {what} (1 = kept; n/a = not defined)\n")
-            print(markdown_table(results, arch, args.activations, args.inits, key))
+            print(sm.markdown_table(results, arch, args.activations, args.inits, key))
         if args.plot_dir:
             out = pathlib.Path(args.plot_dir)
             out.mkdir(parents=True, exist_ok=True)
             for act in args.activations:
-                plot(results, arch, act, args.inits, out / f"signal_{arch}_{act}.png")
+                sm.plot(results, arch, act, args.inits, out / f"signal_{arch}_{act}.png")
     print(f"\n({time.perf_counter() - start:.1f} s)")
     return results
 

@@ -1,6 +1,10 @@
-"""examples/signal_propagation.py runs, prints its tables and writes its plots."""
+"""examples/signal_propagation.py runs, prints its tables (and how to read them) and writes
+its plots; its arguments are checked before Keras is imported."""
 
 import importlib.util
+import json
+import subprocess
+import sys
 
 import pytest
 from conftest import REPO
@@ -29,7 +33,7 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     args = ["--arch", "mlp", "cnn", "--depth", "6", "--width", "8", "--batch", "16"]
     args += ["--activations", "leaky_relu", "tanh", "--plot-dir", str(tmp_path)]
-    args += ["--inits", "glorot_uniform", "he_normal", "article", "initialize()", "lsuv()"]
+    args += ["--inits", "glorot_uniform", "he_normal", "article", "initialize", "lsuv"]
     results = example.main(args)
     out = capsys.readouterr().out
     assert out.count("| leaky_relu |") == 4  # two tables per architecture
@@ -46,10 +50,10 @@ def test_depth_shows_vanishing_signal_and_its_fix(example):
     # A measured, not assumed, contrast: glorot_uniform loses the leaky-ReLU signal
     # by about (1.04 / 2)^(depth/2); Glorot(act) and lsuv() keep it.
     args = ["--depth", "20", "--width", "64", "--batch", "128", "--activations", "leaky_relu"]
-    args += ["--inits", "glorot_uniform", "Glorot(act)", "lsuv()"]
+    args += ["--inits", "glorot_uniform", "Glorot(act)", "lsuv"]
     results = example.main(args)
     assert results[("mlp", "leaky_relu", "glorot_uniform")][0].activation_ratio < 0.01
-    for init in ("Glorot(act)", "lsuv()"):
+    for init in ("Glorot(act)", "lsuv"):
         assert 0.3 < results[("mlp", "leaky_relu", init)][0].activation_ratio < 3
 
 
@@ -70,3 +74,51 @@ def test_cifar_images(example, cifar_npz, capsys):
     args += ["--activations", "relu", "--inits", "he_normal", "--npz", str(cifar_npz)]
     example.main(args)
     assert "CIFAR-10 images" in capsys.readouterr().out
+
+
+def test_tools_are_spelled_as_in_the_cifar10_study(example, capsys):
+    """``--inits initialize lsuv`` (the spelling cifar10_vgg.py uses) runs, the tables use
+    it as column names, and the old ``initialize()`` spelling is refused naming --inits."""
+    sys.path.insert(0, str(REPO / "examples"))
+    import cifar10_vgg
+
+    assert set(cifar10_vgg.WHOLE_MODEL_TOOLS) <= set(example.INITS)
+    args = ["--depth", "3", "--width", "8", "--batch", "16", "--activations", "relu"]
+    results = example.main([*args, "--inits", "initialize", "lsuv"])
+    assert set(results) == {("mlp", "relu", "initialize"), ("mlp", "relu", "lsuv")}
+    assert "| activation | initialize | lsuv |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        example.parse_args(["--inits", "initialize()"])
+    assert "--inits: invalid choice: 'initialize()'" in capsys.readouterr().err
+
+
+def test_output_explains_how_to_read_the_tables(example, capsys):
+    args = ["--depth", "3", "--width", "8", "--batch", "16", "--activations", "tanh"]
+    example.main([*args, "--inits", "he_normal"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 means the signal keeps its size through the depth" in out
+    assert "below 1 it vanishes" in out and "above 1 it explodes" in out
+    assert "article is the variance a popular article proposes" in out
+    assert "n/a for other activations" in out
+
+
+def test_bad_arguments_fail_before_keras_is_imported(tmp_path):
+    script = REPO / "examples" / "signal_propagation.py"
+    code = (
+        "import json, runpy, sys\n"
+        "out = []\n"
+        "for argv in (['--depth', '0'], ['--batch', '1'], ['--npz', 'none.npz']):\n"
+        f"    sys.argv = [{str(script)!r}, *argv]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(script)!r}, run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        "        out.append([e.code, 'keras' in sys.modules or 'numpy' in sys.modules])\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [[2, False]] * 3, done.stderr
+    assert "--depth 0: must be an integer >= 1" in done.stderr
+    assert "--batch 1: must be an integer >= 2" in done.stderr
+    assert "--npz none.npz: no such file" in done.stderr
