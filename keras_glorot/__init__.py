@@ -1,8 +1,9 @@
 """keras-glorot: activation-aware Glorot initializers for Keras 3.
 
 Importing the package registers the string names ``"glorot_leaky"``,
-``"glorot_leaky_normal"`` and ``"glorot_leaky_uniform"`` with Keras, and the
-classes under ``keras_glorot>ClassName`` so that saved models reload.
+``"glorot_leaky_normal"``, ``"glorot_leaky_uniform"`` and ``"delta_orthogonal"``
+with Keras, and the classes under ``keras_glorot>ClassName`` so that saved models
+reload.
 """
 
 import keras as _keras
@@ -14,6 +15,7 @@ from keras_glorot.fans import compute_fans
 from keras_glorot.gains import calculate_gain
 from keras_glorot.initializers import (
     ALIASES,
+    DeltaOrthogonal,
     Glorot,
     GlorotLeakyNormal,
     GlorotLeakyUniform,
@@ -29,6 +31,7 @@ __all__ = [
     "custom_objects",
     "Blocks",
     "ByShape",
+    "DeltaOrthogonal",
     "Glorot",
     "GlorotLeakyNormal",
     "GlorotLeakyUniform",

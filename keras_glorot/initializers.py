@@ -14,12 +14,17 @@ gain ``2 / (1 + a**2)`` and ``mode="fan_avg"`` this is
 the same as PyTorch's ``xavier_normal_(w, gain=calculate_gain("leaky_relu", a))``.
 See ``docs/derivation.md`` for why the often-quoted ``2 / ((1 + a**2) fan_in +
 fan_out)`` and "ReLU: ``2 / (fan_in + fan_out)``" are wrong.
+
+``Glorot(..., distribution="orthogonal")`` draws a scaled orthogonal matrix with the
+same per-entry variance, and ``DeltaOrthogonal`` the delta-orthogonal convolution
+kernel of Xiao et al. (2018), scaled by the same gains.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import random
 import warnings
 from collections.abc import Sequence
 
@@ -30,6 +35,9 @@ from keras_glorot.fans import compute_fans, fan_for_mode
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+# Glorot also draws orthogonal matrices. Kept apart from DISTRIBUTIONS, which the
+# whole-model tools validate against and document as the three above.
+GLOROT_DISTRIBUTIONS = (*DISTRIBUTIONS, "orthogonal")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -105,8 +113,29 @@ def _activation_config(activation):
     return name if name is not None else keras.saving.serialize_keras_object(activation)
 
 
+class _WarnsOnReuse:
+    """Warns (once) when a seeded instance is called a second time."""
+
+    _calls = 0
+
+    def _warn_on_reuse(self) -> None:
+        if isinstance(self.seed, keras.random.SeedGenerator):
+            return
+        self._calls += 1
+        if self._calls == 2:
+            warnings.warn(
+                f"{type(self).__name__} with seed={self._init_seed!r} was called a "
+                "second time and returns the same values as the first time, so two "
+                "layers sharing this instance get identical kernels. Give each layer "
+                "its own instance (or a string name), or pass "
+                "seed=keras.random.SeedGenerator(...) for new values at every call.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 @keras.saving.register_keras_serializable(package="keras_glorot")
-class Glorot(keras.initializers.VarianceScaling):
+class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
     """Glorot initializer scaled by the gain of the activation that follows.
 
     Draws ``W`` with ``Var(W) = gain**2 / n``: ``gain = calculate_gain(activation,
@@ -119,6 +148,25 @@ class Glorot(keras.initializers.VarianceScaling):
     (as in Keras), on every backend. ``"untruncated_normal"`` draws N(0, Var);
     ``"uniform"`` draws U(-L, L), ``L = sqrt(3 Var)``.
 
+    ``"orthogonal"`` reads the kernel as the matrix ``(rows, cols) =
+    (prod(shape[:-1]), shape[-1])``, as ``keras.initializers.Orthogonal`` does,
+    draws a Haar-random matrix with orthonormal columns (``rows >= cols``) or rows
+    (QR of a Gaussian with the signs of R's diagonal moved into Q; Saxe et al.
+    2014) and multiplies it by ``sqrt(Var * max(rows, cols))``. Orthonormal columns
+    have entries of mean square ``1 / rows`` (the ``cols`` unit columns hold
+    ``cols`` in squares over ``rows * cols`` entries), orthonormal rows ``1 /
+    cols``, so the entries' mean square is ``Var`` exactly, not only on average,
+    and ``W^T W = Var * rows * I`` (``W W^T = Var * cols * I`` if ``rows <
+    cols``). For a Dense kernel ``x -> x W`` with ``fan_in >= fan_out`` this is
+    ``gain**2 * fan_in / n`` times a projection; with ``mode="fan_in"`` and a
+    square kernel, ``gain`` times an isometry. For a convolution kernel the
+    orthogonality is that of the flattened ``(k * c_in, c_out)`` matrix: the
+    ``c_out`` filters are orthogonal as vectors over (taps x input channels), so
+    the map from one input patch to one output pixel is a scaled projection. The
+    convolution as a whole is not an orthogonal map of the image (patches overlap
+    and neighbouring outputs share inputs); ``DeltaOrthogonal`` is the kernel
+    whose convolution is one (Xiao et al. 2018). Rank-1 shapes are rejected.
+
     Args:
         activation: Activation that follows the layer: a Keras name, an
             elementwise callable, or None (linear). Stored by name in the config.
@@ -126,8 +174,8 @@ class Glorot(keras.initializers.VarianceScaling):
             ``leaky_relu`` default). Ignored by other activations.
         mode: ``"fan_avg"`` (Glorot, default), ``"fan_in"`` (He / LeCun: keeps
             the forward signal) or ``"fan_out"`` (keeps the backward signal).
-        distribution: ``"truncated_normal"`` (default), ``"untruncated_normal"``
-            or ``"uniform"``.
+        distribution: ``"truncated_normal"`` (default), ``"untruncated_normal"``,
+            ``"uniform"`` or ``"orthogonal"``.
         convention: Gain convention, ``"moment"`` (default) or ``"pytorch"``;
             see ``calculate_gain``.
         seed: An int, None, or a ``keras.random.SeedGenerator``. An int or None
@@ -154,6 +202,8 @@ class Glorot(keras.initializers.VarianceScaling):
     - Glorot & Bengio, 2010, "Understanding the difficulty of training deep
       feedforward neural networks", eq. 12 and 16.
     - He et al., 2015, "Delving Deep into Rectifiers", eq. 10 and 15.
+    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
+      in deep linear neural networks" (orthogonal initialization).
     """
 
     def __init__(
@@ -175,7 +225,7 @@ class Glorot(keras.initializers.VarianceScaling):
         mode = _validate_choice("mode", mode, MODES)
         if isinstance(distribution, str) and distribution.lower() == "normal":
             distribution = "truncated_normal"  # Keras' own alias.
-        distribution = _validate_choice("distribution", distribution, DISTRIBUTIONS)
+        distribution = _validate_choice("distribution", distribution, GLOROT_DISTRIBUTIONS)
         self.negative_slope = gains.validate_negative_slope(negative_slope)
         self.gain = gains.calculate_gain(
             activation, negative_slope=self.negative_slope, convention=convention
@@ -188,11 +238,13 @@ class Glorot(keras.initializers.VarianceScaling):
         super().__init__(
             scale=self.gain**2,
             mode=mode,
-            distribution=distribution,
+            # VarianceScaling knows no "orthogonal": it gets a placeholder it accepts.
+            distribution="truncated_normal" if distribution == "orthogonal" else distribution,
             seed=_validate_seed(seed),
             input_axes=_validate_axes("input_axes", input_axes),
             output_axes=_validate_axes("output_axes", output_axes),
         )
+        self.distribution = distribution
 
     def fans(self, shape: Sequence[int]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` used for a kernel of ``shape``."""
@@ -206,31 +258,26 @@ class Glorot(keras.initializers.VarianceScaling):
         return self.fan_in or fan_in, self.fan_out or fan_out
 
     def stddev(self, shape: Sequence[int]) -> float:
-        """The standard deviation of the values drawn for ``shape``."""
+        """The standard deviation of the values drawn for ``shape``.
+
+        For ``"orthogonal"`` it is also the root mean square of every draw.
+        """
         fan_in, fan_out = self.fans(_validate_shape(shape))
         return math.sqrt(self.scale / fan_for_mode(fan_in, fan_out, self.mode))
 
     def __call__(self, shape, dtype=None):
         shape = _validate_shape(shape)
         dtype = _validate_dtype(dtype)
+        if self.distribution == "orthogonal" and len(shape) < 2:
+            raise ValueError(
+                f"distribution='orthogonal' needs a kernel of rank >= 2, read as the "
+                f"matrix (prod(shape[:-1]), shape[-1]). Received: shape={shape} of rank "
+                f"{len(shape)}. Allowed for rank 1: 'truncated_normal', "
+                "'untruncated_normal', 'uniform'."
+            )
         self._warn_on_reuse()
         sample = sampling.SAMPLERS[self.distribution]
         return sample(shape, self.stddev(shape), dtype, self.seed)
-
-    def _warn_on_reuse(self) -> None:
-        if isinstance(self.seed, keras.random.SeedGenerator):
-            return
-        self._calls += 1
-        if self._calls == 2:
-            warnings.warn(
-                f"{type(self).__name__} with seed={self._init_seed!r} was called a "
-                "second time and returns the same values as the first time, so two "
-                "layers sharing this instance get identical kernels. Give each layer "
-                "its own instance (or a string name), or pass "
-                "seed=keras.random.SeedGenerator(...) for new values at every call.",
-                UserWarning,
-                stacklevel=3,
-            )
 
     def get_config(self) -> dict:
         return {
@@ -334,11 +381,135 @@ class GlorotLeakyUniform(_GlorotLeaky):
     _distribution = "uniform"
 
 
-# String names users may pass as ``kernel_initializer=...``.
+@keras.saving.register_keras_serializable(package="keras_glorot")
+class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
+    """Delta-orthogonal convolution kernel scaled by the activation's gain.
+
+    For a kernel of shape ``kernel_size + (in_channels, out_channels)``, every
+    tap is zero except the centre one, which is ``gain`` times a Haar-random
+    ``(in_channels, out_channels)`` matrix ``H`` with orthonormal rows (``H H^T =
+    I``; Xiao et al. 2018, Algorithm 2). With ``padding="same"`` and stride 1 the
+    convolution then maps every pixel ``x`` to ``gain * x H``, so ``||x H|| =
+    ||x||`` at every position: for ``gain`` 1 the layer is an exact isometry of
+    the whole feature map, and its input-output Jacobian has all singular values
+    1. A stack of such layers with tanh and ``activation="linear"`` (``gain`` 1)
+    is Xiao et al.'s critical initialization at ``sigma_b = 0``: for small
+    pre-activations tanh's Jacobian is close to the identity, so the network's
+    Jacobian stays close to orthogonal (dynamical isometry; Pennington et al.
+    2017). ``DeltaOrthogonal("tanh")`` uses the moment gain 1.59 instead, which
+    keeps unit pre-activation variance through depth (see
+    ``docs/derivation.md``).
+
+    ``in_channels <= out_channels`` is required, as in the paper: with more
+    input than output channels no matrix preserves every input's norm. For an
+    even kernel size ``k`` the centre tap is ``(k - 1) // 2``, the tap that
+    Keras' ``padding="same"`` aligns with the output pixel on every backend (as
+    TensorFlow's ``ConvolutionDeltaOrthogonal``); for odd ``k`` it is ``k // 2``.
+    ``Conv*Transpose`` kernels are laid out ``kernel_size + (filters,
+    in_channels)``; for them this is not the delta-orthogonal map.
+
+    Args:
+        activation: Activation that follows the layer: a Keras name, an
+            elementwise callable, or None (linear). Its gain (``calculate_gain``)
+            scales the centre matrix. Stored by name in the config.
+        negative_slope: Slope of ``leaky_relu`` for x < 0 (default 0.2, Keras'
+            ``leaky_relu`` default). Ignored by other activations.
+        convention: Gain convention, ``"moment"`` (default) or ``"pytorch"``;
+            see ``calculate_gain``.
+        seed: An int, None, or a ``keras.random.SeedGenerator``. An int or None
+            gives the same values at every call of one instance (Keras 3's
+            contract); a SeedGenerator gives new values at every call.
+
+    Example:
+
+    >>> init = DeltaOrthogonal(seed=0)
+    >>> w = init((3, 3, 16, 32))  # zero but for w[1, 1], a (16, 32) matrix
+    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="tanh",
+    ...                             kernel_initializer=DeltaOrthogonal("tanh"))
+    >>> layer = keras.layers.Conv2D(64, 3, kernel_initializer="delta_orthogonal")
+
+    Reference:
+    - Xiao et al., 2018, "Dynamical Isometry and a Mean Field Theory of CNNs:
+      How to Train 10,000-Layer Vanilla Convolutional Neural Networks", ICML,
+      Algorithm 2 (https://arxiv.org/abs/1806.05393).
+    - Pennington et al., 2017, "Resurrecting the sigmoid in deep learning
+      through dynamical isometry", NeurIPS (https://arxiv.org/abs/1711.04735).
+    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
+      in deep linear neural networks", ICLR (https://arxiv.org/abs/1312.6120).
+    """
+
+    def __init__(
+        self,
+        activation: gains.ActivationLike = "linear",
+        *,
+        negative_slope: float = 0.2,
+        convention: str = "moment",
+        seed=None,
+    ):
+        if isinstance(activation, dict):
+            activation = keras.saving.deserialize_keras_object(activation)
+        self.negative_slope = gains.validate_negative_slope(negative_slope)
+        self.gain = gains.calculate_gain(
+            activation, negative_slope=self.negative_slope, convention=convention
+        )
+        self.activation = _activation_config(activation)
+        self.convention = convention
+        seed = _validate_seed(seed)
+        self._init_seed = seed
+        if seed is None:
+            # As keras.initializers.RandomInitializer: one seed per instance, so
+            # every call of this instance gives the same values.
+            seed = random.randint(1, 10**9)
+        elif isinstance(seed, dict):
+            seed = keras.saving.deserialize_keras_object(seed)
+        self.seed = seed
+        self._calls = 0
+
+    @staticmethod
+    def centre(shape: Sequence[int]) -> tuple[int, ...]:
+        """The index of the centre tap of a kernel of ``shape``: ``(k - 1) // 2`` per axis."""
+        return sampling.delta_centre(tuple(shape))
+
+    def __call__(self, shape, dtype=None):
+        shape = _validate_shape(shape)
+        dtype = _validate_dtype(dtype)
+        if len(shape) < 3:
+            raise ValueError(
+                "DeltaOrthogonal needs a convolution kernel of shape kernel_size + "
+                f"(in_channels, out_channels), of rank >= 3. Received: shape={shape} of "
+                f"rank {len(shape)}. For a Dense kernel use "
+                "Glorot(activation, distribution='orthogonal')."
+            )
+        c_in, c_out = shape[-2:]
+        if c_in > c_out:
+            raise ValueError(
+                f"DeltaOrthogonal needs in_channels <= out_channels, so that the centre "
+                f"tap has orthonormal rows and keeps every input's norm. Received: "
+                f"shape={shape} with in_channels={c_in} > out_channels={c_out}. Allowed: "
+                f"shape[-2] <= shape[-1], e.g. out_channels >= {c_in}."
+            )
+        self._warn_on_reuse()
+        return sampling.delta_orthogonal(shape, self.gain, dtype, self.seed)
+
+    def get_config(self) -> dict:
+        return {
+            "activation": self.activation,
+            "negative_slope": self.negative_slope,
+            "convention": self.convention,
+            "seed": keras.saving.serialize_keras_object(self._init_seed),
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+# String names users may pass as ``kernel_initializer=...``. None is a Keras name.
 ALIASES = {
     "glorot_leaky": GlorotLeakyNormal,
     "glorot_leaky_normal": GlorotLeakyNormal,
     "glorot_leaky_uniform": GlorotLeakyUniform,
+    "delta_orthogonal": DeltaOrthogonal,
 }
 
 
@@ -355,4 +526,5 @@ def custom_objects() -> dict:
     >>> model = keras.saving.load_model(path, custom_objects=custom_objects())
     """
     registered = keras.saving.get_registered_name
-    return {registered(cls): cls for cls in (Glorot, GlorotLeakyNormal, GlorotLeakyUniform)}
+    classes = (Glorot, GlorotLeakyNormal, GlorotLeakyUniform, DeltaOrthogonal)
+    return {registered(cls): cls for cls in classes}

@@ -28,6 +28,12 @@ float32 and float64 are drawn directly, as Keras' own ``VarianceScaling`` does.
 Reference:
 - N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM 2002,
   sec. 2.1 (``fl(x) = x (1 + d)``, ``|d| <= u``).
+- F. Mezzadri, How to generate random matrices from the classical compact groups,
+  Notices of the AMS 54 (2007), 592-604 (QR of a Gaussian with R's signs fixed is Haar).
+- A. M. Saxe, J. L. McClelland, S. Ganguli, Exact solutions to the nonlinear dynamics
+  of learning in deep linear neural networks, ICLR 2014, arXiv:1312.6120.
+- L. Xiao, Y. Bahri, J. Sohl-Dickstein, S. S. Schoenholz, J. Pennington, Dynamical
+  Isometry and a Mean Field Theory of CNNs, ICML 2018, arXiv:1806.05393, Algorithm 2.
 """
 
 from __future__ import annotations
@@ -121,8 +127,76 @@ def uniform(shape, stddev: float, dtype: str, seed):
     return _cast_within(z, dtype, limit)
 
 
+def orthonormal(rows: int, cols: int, dtype: str, seed):
+    """A Haar-distributed ``(rows, cols)`` matrix with orthonormal columns or rows.
+
+    Orthonormal columns (``Q^T Q = I``) if ``rows >= cols``, else orthonormal rows
+    (``Q Q^T = I``). A Gaussian ``(max, min)`` matrix ``A = QR`` is factored with
+    ``keras.ops.qr`` and each column of ``Q`` is multiplied by the sign of ``R``'s
+    diagonal: that makes the factorization unique (positive diagonal), so ``Q``
+    inherits the Gaussian's invariance under rotations and is Haar-distributed
+    (Mezzadri 2007; Saxe et al. 2014). Without the fix, Householder QR (LAPACK)
+    returns ``Q_11 = -|A_11| / ||A_1||``, always negative. The draw order is that of
+    ``keras.initializers.Orthogonal``, so the same seed gives the same matrix.
+    """
+    a = keras.random.normal((max(rows, cols), min(rows, cols)), dtype=dtype, seed=seed)
+    q, r = keras.ops.qr(a)
+    # sign(0) = 0 has probability 0 for a Gaussian matrix (it has full rank a.s.).
+    q = q * keras.ops.sign(keras.ops.diagonal(r))
+    return q if rows >= cols else keras.ops.transpose(q)
+
+
+def orthogonal(shape, stddev: float, dtype: str, seed):
+    """An orthogonal kernel whose entries have root mean square ``stddev``.
+
+    The kernel is read as the matrix ``(rows, cols) = (prod(shape[:-1]),
+    shape[-1])``, as ``keras.initializers.Orthogonal`` does. With orthonormal
+    columns (``rows >= cols``) the squared entries sum to ``cols`` (one per
+    column), so their mean is ``1 / rows``; with orthonormal rows it is ``1 /
+    cols``. Multiplying by ``stddev * sqrt(max(rows, cols))`` therefore gives
+    entries of mean square ``stddev**2`` exactly (not only in expectation), and
+    ``W^T W = stddev**2 max(rows, cols) I`` (or ``W W^T``). Each entry has mean 0
+    (Haar: ``Q`` and ``-Q`` are equally likely), so ``stddev**2`` is also its variance.
+    float16 and bfloat16 are drawn in float32 and rounded (see the module).
+    """
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    q = orthonormal(rows, cols, _draw_dtype(dtype), seed)
+    w = keras.ops.reshape(q * (stddev * math.sqrt(max(rows, cols))), shape)
+    return _cast_within(w, dtype, None)
+
+
+def delta_centre(shape) -> tuple[int, ...]:
+    """The centre tap ``(k - 1) // 2`` per spatial axis of a conv kernel ``shape``.
+
+    For an even size ``k`` this is the tap that ``padding="same"`` aligns with the
+    output position: Keras pads ``(k - 1) // 2`` before and the rest after on every
+    backend (TensorFlow's and JAX's "SAME", Keras' torch ``_compute_padding_length``),
+    so output ``i`` reads input ``i - (k - 1) // 2 + t`` at tap ``t``. TensorFlow's
+    ``ConvolutionDeltaOrthogonal`` uses the same tap. ``k // 2`` (equal for odd
+    ``k``) would shift the output by one pixel for even ``k``.
+    """
+    return tuple((k - 1) // 2 for k in shape[:-2])
+
+
+def delta_orthogonal(shape, gain: float, dtype: str, seed):
+    """Zeros except the centre tap: ``gain`` times a Haar ``(c_in, c_out)`` matrix.
+
+    ``c_in <= c_out``: the centre matrix has orthonormal rows (Xiao et al. 2018,
+    Algorithm 2). Drawn in float32 for float16 and bfloat16 and rounded (the zeros
+    stay zeros).
+    """
+    c_in, c_out = shape[-2], shape[-1]
+    centre = orthonormal(c_in, c_out, _draw_dtype(dtype), seed) * gain
+    taps = [(c, k - 1 - c) for c, k in zip(delta_centre(shape), shape[:-2], strict=True)]
+    kernel = keras.ops.pad(
+        keras.ops.reshape(centre, (1,) * len(taps) + (c_in, c_out)), [*taps, (0, 0), (0, 0)]
+    )
+    return _cast_within(kernel, dtype, None)
+
+
 SAMPLERS = {
     "truncated_normal": truncated_normal,
     "untruncated_normal": normal,
     "uniform": uniform,
+    "orthogonal": orthogonal,
 }
