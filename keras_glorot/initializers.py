@@ -476,9 +476,9 @@ class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
         if len(shape) < 3:
             raise ValueError(
                 "DeltaOrthogonal needs a convolution kernel of shape kernel_size + "
-                f"(in_channels, out_channels), of rank >= 3. Received: shape={shape} of "
-                f"rank {len(shape)}. For a Dense kernel use "
-                "Glorot(activation, distribution='orthogonal')."
+                f"(in_channels, out_channels). Received: shape={shape} of rank "
+                f"{len(shape)}. Allowed: rank >= 3 (Conv1D 3, Conv2D 4, Conv3D 5). For a "
+                "Dense kernel use Glorot(activation, distribution='orthogonal')."
             )
         c_in, c_out = shape[-2:]
         if c_in > c_out:
