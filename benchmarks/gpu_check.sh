@@ -33,7 +33,7 @@
 # mixed_precision.json and the study's runs.jsonl and summary.md. Each part runs under a
 # `timeout` (seconds, overridable: TESTS_TIMEOUT, MIXED_TIMEOUT, STUDY_TIMEOUT) so that the
 # whole default run stays within about 9 minutes; BACKENDS="jax" (or "torch") limits it to
-# one backend. The exit status is that of the first failed part (0 when all passed).
+# one backend; SETUP=0 skips the setup. The exit status is that of the first failed part (0 when all passed).
 
 set -uo pipefail
 
@@ -45,6 +45,8 @@ WHEELS=$REPO/.whl
 TESTS_TIMEOUT=${TESTS_TIMEOUT:-180}
 MIXED_TIMEOUT=${MIXED_TIMEOUT:-90}
 STUDY_TIMEOUT=${STUDY_TIMEOUT:-150}
+STUDY_WIDTH=${STUDY_WIDTH:-1}    # smaller (e.g. 0.0625) only to try the script on a CPU
+STUDY_EPOCHS=${STUDY_EPOCHS:-3}
 read -ra BACKENDS <<<"${BACKENDS:-jax torch}"
 # import name -> wheel name, for everything the setup may have to install
 MODULES=(absl:absl_py rich:rich markdown_it:markdown_it_py mdurl:mdurl pygments:pygments
@@ -104,14 +106,15 @@ setup() {
       "$PY" -m pip install --no-index --no-deps --quiet "$wheel" || echo "could not install $wheel"
     done
   fi
-  if ! "$PY" -c 'import keras' 2>/dev/null; then
+  # keras_glorot needs Keras 3.15 or later; an older one on the machine is replaced.
+  if ! "$PY" -c 'import keras, sys; sys.exit(tuple(map(int, keras.__version__.split(".")[:2])) < (3, 15))' 2>/dev/null; then
     local keras_wheel
     keras_wheel=$(find "$WHEELS" -maxdepth 1 -name 'keras-*.whl' 2>/dev/null | head -n 1)
     if [ -z "$keras_wheel" ]; then
       fail "Keras is not installed and no .whl/keras-*.whl was carried" 3
       return 1
     fi
-    "$PY" -m pip install --no-index --no-deps --quiet "$keras_wheel" || {
+    "$PY" -m pip install --no-index --no-deps --quiet --force-reinstall "$keras_wheel" || {
       fail "pip install $keras_wheel" 3
       return 1
     }
@@ -160,6 +163,8 @@ mixed() {
     KERAS_BACKEND=$backend timeout "$MIXED_TIMEOUT" "$PY" - "$OUT/mixed_precision-$backend.json" <<'EOF'
 # After lsuv the pre-activation variance of every conv should be ~1 (lsuv's tolerance is
 # 0.1 on the std) under float16 and bfloat16 compute too; kernels stay float32 variables.
+# initialize's variances follow Glorot's fan average (below 1 where channels grow) and
+# should match the float32 row.
 import json, sys
 import keras
 import numpy as np
@@ -175,7 +180,7 @@ def model():
 
 batch = np.random.default_rng(0).standard_normal((256, 32, 32, 3)).astype("float32")
 results, ok = {}, True
-for policy in ("mixed_float16", "mixed_bfloat16"):
+for policy in ("float32", "mixed_float16", "mixed_bfloat16"):  # float32: the reference
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -186,7 +191,7 @@ for policy in ("mixed_float16", "mixed_bfloat16"):
             else:
                 keras_glorot.initialize(m, seed=0)
             convs = [la for la in m.layers if isinstance(la, keras.layers.Conv2D)]
-            probe = keras.Model(m.inputs, [la.output for la in convs])
+            probe = keras.Model(m.input, [la.output for la in convs])
             outs = probe(batch)
             var = [float(np.var(np.asarray(keras.ops.convert_to_numpy(
                 keras.ops.cast(o, "float32"))))) for o in outs]
@@ -195,9 +200,11 @@ for policy in ("mixed_float16", "mixed_bfloat16"):
             good = finite and dtypes == ["float32"] and (
                 tool != "lsuv" or all(0.7 < v < 1.45 for v in var))
             ok &= good
+            compute = convs[0].compute_dtype
             results[f"{policy}/{tool}"] = {"pre_activation_var": var, "kernel_dtypes": dtypes,
-                                           "ok": good}
-            print(f"{policy:15s} {tool:10s} {'ok  ' if good else 'FAIL'} kernels {dtypes} "
+                                           "compute_dtype": compute, "ok": good}
+            print(f"{policy:15s} {tool:10s} {'ok  ' if good else 'FAIL'} compute {compute:8s} "
+                  f"kernels {dtypes} "
                   "pre-activation var: " + " ".join(f"{v:.3f}" for v in var))
     finally:
         keras.config.set_dtype_policy(previous)
@@ -235,11 +242,11 @@ study() {
   local npz backend
   npz=$(study_data)
   for backend in "${BACKENDS[@]}"; do
-    say "study on $backend: VGG-11 full width, no BN, mixed precision (timeout ${STUDY_TIMEOUT} s)"
+    say "study on $backend: VGG-11 width $STUDY_WIDTH, no BN, mixed precision (timeout ${STUDY_TIMEOUT} s)"
     KERAS_BACKEND=$backend timeout "$STUDY_TIMEOUT" "$PY" examples/cifar10_vgg.py \
-      --npz "$npz" --subset 10000 --model vgg11 --width 1 --no-batch-norm \
+      --npz "$npz" --subset 10000 --model vgg11 --width "$STUDY_WIDTH" --no-batch-norm \
       --activation leaky_relu --lr 0.02 --inits glorot_uniform glorot_leaky --seeds 0, \
-      --epochs 3 --mixed-precision --verbose 2 --out "$OUT/study-$backend"
+      --epochs "$STUDY_EPOCHS" --mixed-precision --verbose 2 --out "$OUT/study-$backend"
     local code=$?
     [ "$code" -eq 0 ] || fail "study on $backend (exit $code; 124 = timeout)"
     if [ -f "$OUT/study-$backend/summary.md" ]; then
@@ -269,7 +276,11 @@ main() {
   fi
   mkdir -p "$OUT"
   export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL=2
-  [ "${parts[0]}" = setup ] || setup >"$OUT/setup.log" 2>&1 || true
+  # Every run sets up first (quietly, idempotent) unless asked for setup itself or told
+  # SETUP=0 (an environment that already has Keras, keras_glorot and pytest).
+  if [ "${parts[0]}" != setup ] && [ "${SETUP:-1}" != 0 ]; then
+    setup >"$OUT/setup.log" 2>&1 || true
+  fi
   for part in "${parts[@]}"; do
     # Process substitution, not a pipe: the part runs in this shell, so its exports and
     # its failures (STATUS) are kept.
