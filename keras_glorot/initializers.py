@@ -424,9 +424,12 @@ class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
 
     >>> init = DeltaOrthogonal(seed=0)
     >>> w = init((3, 3, 16, 32))  # zero but for w[1, 1], a (16, 32) matrix
+    >>> # Gain 1 on tanh: dynamical isometry (Xiao et al. 2018).
     >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="tanh",
-    ...                             kernel_initializer=DeltaOrthogonal("tanh"))
-    >>> layer = keras.layers.Conv2D(64, 3, kernel_initializer="delta_orthogonal")
+    ...                             kernel_initializer="delta_orthogonal")
+    >>> # The moment gain: unit pre-activation variance through depth.
+    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="relu",
+    ...                             kernel_initializer=DeltaOrthogonal("relu"))
 
     Reference:
     - Xiao et al., 2018, "Dynamical Isometry and a Mean Field Theory of CNNs:
