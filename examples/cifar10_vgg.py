@@ -47,6 +47,11 @@ KERAS_INITIALIZERS = (
     "truncated_normal", "uniform", "variance_scaling",
 )  # fmt: skip
 GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
+# keras_glorot's names the study cannot give to every kernel of a VGG, and why.
+NOT_FOR_VGG = {
+    "delta_orthogonal": "it draws convolution kernels only, and the VGG's Dense layers take "
+    "the same initializer",
+}
 WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
 INIT_NAMES = KERAS_INITIALIZERS + GLOROT_LEAKY + WHOLE_MODEL_TOOLS
 
@@ -243,6 +248,8 @@ def check_args(args: argparse.Namespace) -> None:
         f"one of {ACTIVATIONS}",
     )
     for name in args.inits:
+        if name in NOT_FOR_VGG:
+            raise ValueError(f"--inits {name}: not usable in this study: {NOT_FOR_VGG[name]}.")
         if name not in INIT_NAMES:
             raise ValueError(
                 f"--inits: unknown initializer {name!r}. Use one of Keras' seeded initializers "
