@@ -2,8 +2,8 @@
 
 Both measure the same compiled model on the same in-memory arrays, on the current backend
 (KERAS_BACKEND) and device, interleaved so that a busy machine slows both alike. The
-example's step is ``cifar10_vgg.fit_model`` (fit with its EpochClock callback); the plain
-one is ``model.fit(x, y, batch_size, epochs)`` with no callbacks. Prints images per second
+example's step is ``study.fit_model`` of examples/study.py (fit with its EpochClock callback);
+the plain one is ``model.fit(x, y, batch_size, epochs)`` with no callbacks. Prints images per second
 of each (median over repeats, after a compiling warm-up epoch) and the median ratio of
 back-to-back pairs, which should be >= 0.95: the example adds no per-step overhead. The
 exit code is 1 when it is below. (benchmarks/backend_throughput.py compares the backends.)
