@@ -5,6 +5,11 @@ records, for every layer call, the mean and standard deviation of its output and
 for layers with weights, the standard deviation of the gradient of the loss with
 respect to its main kernel. A well-initialized deep network keeps both roughly
 constant with depth; a shrinking curve means the signal vanishes.
+
+Next to the measured curve it puts the mean-field prediction for plain stacks
+(``keras_glorot.mean_field``), and ``training=True`` runs the pass as the first
+training step would (BatchNormalization on batch statistics) without changing any
+variable.
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ class SignalReport:
         gradient_std: Standard deviation of the gradient of the loss w.r.t. the
             layer's main kernel; None for layers without a kernel.
         loss: The loss value the gradients are of.
+        training: The mode of the pass: False (inference; BatchNormalization uses
+            its moving statistics, dropout is off) or True (as in a training
+            step: batch statistics, dropout on).
 
     Example:
 
@@ -73,6 +81,7 @@ class SignalReport:
     activation_std: list[float]
     gradient_std: list[float | None]
     loss: float
+    training: bool = False
 
     @property
     def activation_ratio(self) -> float:
@@ -89,7 +98,8 @@ class SignalReport:
         return grads[-1] / grads[0] if grads[0] else float("inf")
 
     def to_markdown(self) -> str:
-        """The statistics as a Markdown table, one row per layer call."""
+        """The statistics as a Markdown table, one row per layer call, and a line
+        after it naming the mode of the pass."""
         lines = [
             "| # | layer | output mean | output std | kernel grad std |",
             "|---|---|---|---|---|",
@@ -100,6 +110,12 @@ class SignalReport:
                 f"| {i + 1} | {name} | {self.activation_mean[i]:.4g} | "
                 f"{self.activation_std[i]:.4g} | {'-' if g is None else f'{g:.4g}'} |"
             )
+        mode = (
+            "training (batch statistics, dropout on; no variable updated)"
+            if self.training
+            else "inference"
+        )
+        lines += ["", f"Mode of the pass: {mode}."]
         return "\n".join(lines)
 
     def plot(self, path, title: str | None = None) -> None:
@@ -208,11 +224,25 @@ def _scalar_loss(loss_fn, y, outputs):
     return keras.ops.mean(loss_fn(y, outputs))
 
 
-def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
+def signal_report(
+    model: keras.Model, x, y=None, *, loss=None, training: bool = False
+) -> SignalReport:
     """Mean and std of every layer's output, and std of every kernel's gradient.
 
-    One forward pass (``training=False``) on ``x`` and one backward pass of the
-    loss: ``loss(y, model(x))`` when given, else the mean of the squared output.
+    One forward pass on ``x`` and one backward pass of the loss:
+    ``loss(y, model(x))`` when given, else the mean of the squared output.
+
+    ``training=False`` (default) runs the model in inference mode: at
+    initialization a BatchNormalization layer (moving mean 0, variance 1) is then
+    the identity up to ``1/sqrt(1 + epsilon)``, so the report shows the network as
+    if it had no normalization. ``training=True`` runs it as the first training step
+    does: BatchNormalization normalizes with the batch's statistics and dropout,
+    noise layers and the like are on. Either way no variable changes: the pass runs
+    in a ``keras.StatelessScope``, so BatchNormalization's moving mean and variance
+    are not updated and the seed generators of dropout layers are not advanced.
+    The dropout masks are therefore those the model's next real training step will
+    draw, and a second report draws the same ones (the report is reproducible and
+    leaves the user's random stream where it was).
 
     Args:
         model: A built ``keras.Model`` (Sequential, functional or subclassed).
@@ -220,6 +250,7 @@ def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
         y: Targets for ``loss`` (required with it, refused without it).
         loss: A Keras loss name, ``keras.losses.Loss`` or callable
             ``loss(y_true, y_pred)``; None for the mean squared output.
+        training: False for inference mode, True for the mode of a training step.
 
     Returns:
         A ``SignalReport``.
@@ -239,6 +270,11 @@ def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
         raise ValueError(f"model={model.name!r} is not built; build it or call it on a batch.")
     if x is None:
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
+    if not isinstance(training, bool):
+        raise TypeError(
+            f"training must be True or False. Received: training={training!r} of type "
+            f"{type(training).__name__}."
+        )
     loss_fn = _resolve_loss(y, loss)
     layers = [layer for layer, _ in leaf_layers(model)]
     kernels = {id(la): _main_kernel(la) for la in layers}
@@ -247,10 +283,13 @@ def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
 
         def forward():
             recorder.reset()
-            outputs = model(x, training=False)
+            outputs = model(x, training=training)
             return _scalar_loss(loss_fn, y, outputs), list(recorder.outputs)
 
-        loss_value, outputs, grads = backend.value_and_grads(model, forward, variables)
+        # Outermost, so that JAX's own scope (the kernels' traced values) sits inside
+        # it: a variable read consults only the innermost scope.
+        with keras.StatelessScope():
+            loss_value, outputs, grads = backend.value_and_grads(model, forward, variables)
         names, layer_of = list(recorder.names), list(recorder.layer_of)
     grad_std = {
         id(v): float(np.std(_to_numpy(g))) if g is not None else None
@@ -267,4 +306,5 @@ def signal_report(model: keras.Model, x, y=None, *, loss=None) -> SignalReport:
         activation_std=[float(v.std()) for v in values],
         gradient_std=gradient_std,
         loss=float(_to_numpy(loss_value)),
+        training=training,
     )
