@@ -21,6 +21,7 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
+from keras_glorot.mean_field import MeanFieldLayer, mean_field_variances
 from keras_glorot.model_init import initialize
 from keras_glorot.report import InitReport, KernelRecord
 from keras_glorot.unit_variance import lsuv
@@ -38,11 +39,13 @@ __all__ = [
     "InitReport",
     "KernelRecord",
     "LayerActivation",
+    "MeanFieldLayer",
     "SignalReport",
     "calculate_gain",
     "compute_fans",
     "initialize",
     "lsuv",
+    "mean_field_variances",
     "signal_report",
 ]
 

@@ -19,7 +19,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_glorot import backend
+from keras_glorot import backend, mean_field
 from keras_glorot._graph import leaf_layers
 
 
@@ -68,6 +68,10 @@ class SignalReport:
         training: The mode of the pass: False (inference; BatchNormalization uses
             its moving statistics, dropout is off) or True (as in a training
             step: batch statistics, dropout on).
+        predicted_std: The mean-field prediction of each output's std
+            (``keras_glorot.mean_field_variances`` from the batch's ``E[x**2]``);
+            None for layers it has no rule for.
+        prediction_note: The rule applied per layer, or why there is no prediction.
 
     Example:
 
@@ -82,6 +86,8 @@ class SignalReport:
     gradient_std: list[float | None]
     loss: float
     training: bool = False
+    predicted_std: list[float | None] | None = None
+    prediction_note: list[str] | None = None
 
     @property
     def activation_ratio(self) -> float:
@@ -101,14 +107,16 @@ class SignalReport:
         """The statistics as a Markdown table, one row per layer call, and a line
         after it naming the mode of the pass."""
         lines = [
-            "| # | layer | output mean | output std | kernel grad std |",
-            "|---|---|---|---|---|",
+            "| # | layer | output mean | output std | predicted std | kernel grad std |",
+            "|---|---|---|---|---|---|",
         ]
+        predicted = self.predicted_std or [None] * len(self.layers)
         for i, name in enumerate(self.layers):
-            g = self.gradient_std[i]
+            g, p = self.gradient_std[i], predicted[i]
             lines.append(
                 f"| {i + 1} | {name} | {self.activation_mean[i]:.4g} | "
-                f"{self.activation_std[i]:.4g} | {'-' if g is None else f'{g:.4g}'} |"
+                f"{self.activation_std[i]:.4g} | {'-' if p is None else f'{p:.4g}'} | "
+                f"{'-' if g is None else f'{g:.4g}'} |"
             )
         mode = (
             "training (batch statistics, dropout on; no variable updated)"
@@ -119,7 +127,8 @@ class SignalReport:
         return "\n".join(lines)
 
     def plot(self, path, title: str | None = None) -> None:
-        """Writes a PNG of activation std and kernel-gradient std against depth (log scale).
+        """Writes a PNG of activation std and kernel-gradient std against depth (log scale),
+        with the mean-field prediction of the activation std dotted where there is one.
 
         Needs matplotlib (``pip install keras-glorot[plot]``).
 
@@ -132,6 +141,12 @@ class SignalReport:
         grads = [(d, g) for d, g in zip(depth, self.gradient_std, strict=True) if g is not None]
         fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
         ax.semilogy(depth, np.maximum(self.activation_std, 1e-30), label="output std")
+        predicted = [
+            (d, p) for d, p in zip(depth, self.predicted_std or [], strict=False) if p is not None
+        ]
+        if predicted:
+            pd, pv = zip(*predicted, strict=True)
+            ax.semilogy(pd, np.maximum(pv, 1e-30), ":", label="mean-field prediction")
         if grads:
             gd, gv = zip(*grads, strict=True)
             ax.semilogy(gd, np.maximum(gv, 1e-30), "--", label="kernel gradient std")
@@ -296,6 +311,7 @@ def signal_report(
         for v, g in zip(variables, grads, strict=True)
     }
     values = [_to_numpy(o) for o in outputs]
+    predicted, notes = _predictions(model, x, layer_of, training)
     gradient_std = []
     for layer in layer_of:
         kernel = kernels[id(layer)]
@@ -307,4 +323,25 @@ def signal_report(
         gradient_std=gradient_std,
         loss=float(_to_numpy(loss_value)),
         training=training,
+        predicted_std=predicted,
+        prediction_note=notes,
     )
+
+
+def _predictions(model, x, layer_of, training):
+    """The mean-field std per recorded layer call, from the batch's E[x**2]."""
+    if isinstance(x, (list, tuple, dict)):
+        reason = "the input is not a single array"
+        return [None] * len(layer_of), [reason] * len(layer_of)
+    input_variance = float(np.mean(np.square(_to_numpy(x))))
+    found = mean_field.predictions(model, input_variance, training)
+    predicted, notes = [], []
+    for layer in layer_of:
+        p = found.get(id(layer))
+        if p is None or sum(other is layer for other in layer_of) > 1:
+            predicted.append(None)
+            notes.append("called more than once" if p is not None else "not a leaf layer")
+        else:
+            predicted.append(p.std)
+            notes.append(p.note)
+    return predicted, notes

@@ -1,12 +1,15 @@
 """signal_report(training=...), the mean-field prediction and the Jacobian spectrum,
 against hand-computed cases on every backend (fixed seeds)."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keras_glorot import signal_report
+from keras_glorot import mean_field_variances, signal_report
+from keras_glorot.mean_field import gaussian_moments
 
 
 def batch(shape, seed=0):
@@ -87,3 +90,85 @@ def test_inference_mode_is_the_default_and_bn_is_near_identity():
 def test_training_must_be_a_bool():
     with pytest.raises(TypeError, match="training"):
         signal_report(bn_model(), batch((4, 6, 6, 3)), training="yes")
+
+
+# ---------------------------------------------------------------------------
+# The mean-field variance map (Poole et al. 2016; Schoenholz et al. 2017).
+
+
+@pytest.mark.parametrize("q", [0.25, 1.0, 3.0])
+def test_quadrature_matches_the_relu_closed_forms(q):
+    mean, second = gaussian_moments(keras.activations.relu, q)
+    # E[relu(sqrt(q) z)^2] = q / 2 and E[relu(sqrt(q) z)] = sqrt(q / (2 pi)).
+    assert second == pytest.approx(q / 2, rel=1e-6)
+    assert mean == pytest.approx(np.sqrt(q / (2 * np.pi)), rel=1e-6)
+    leaky = functools.partial(keras.activations.leaky_relu, negative_slope=0.2)
+    assert gaussian_moments(leaky, q)[1] == pytest.approx((1 + 0.04) * q / 2, rel=1e-6)
+
+
+def deep_mlp(activation, gain, depth=8, width=512, bias_std=0.1):
+    layers = [keras.Input((width,))]
+    for i in range(depth):
+        layers.append(
+            keras.layers.Dense(
+                width,
+                activation=activation,
+                kernel_initializer=keras.initializers.RandomNormal(
+                    stddev=gain / np.sqrt(width), seed=i
+                ),
+                bias_initializer=keras.initializers.RandomNormal(stddev=bias_std, seed=100 + i),
+                name=f"d{i}",
+            )
+        )
+    return keras.Sequential(layers)
+
+
+@pytest.mark.parametrize("activation, gain", [("tanh", 1.5), ("relu", np.sqrt(2.0))])
+def test_mean_field_predicts_a_deep_width_512_mlp(activation, gain):
+    depth, width = 8, 512
+    model = deep_mlp(activation, gain, depth, width)
+    x = batch((512, width))
+    report = signal_report(model, x)
+    predicted = np.array(report.predicted_std)
+    measured = np.array(report.activation_std)
+    # The map's own numbers, by hand: q1 = sigma_w^2 E[x^2] + sigma_b^2 from the weights.
+    w, b = (to_numpy(v).astype(np.float64) for v in model.get_layer("d0").weights)
+    q1 = width * np.mean(w**2) * np.mean(x.astype(np.float64) ** 2) + np.mean(b**2)
+    assert mean_field_variances(model, float(np.mean(x.astype(np.float64) ** 2)))[0].q == (
+        pytest.approx(q1, rel=1e-9)
+    )
+    # Finite width: the variance of a width-n layer's pre-activations fluctuates
+    # around the map by ~sqrt(2 / n) (chi-square with n degrees of freedom), the std
+    # by half that. tanh contracts to its fixed point, so the error stays one layer's;
+    # relu is marginal (chi = 1) and its mean direction (a third of E[h^2]) carries
+    # the fluctuation on, a random walk: sqrt(depth) layers' worth.
+    one_layer = np.sqrt(2.0 / width) / 2
+    tol = one_layer if activation == "tanh" else np.sqrt(depth) * one_layer
+    np.testing.assert_allclose(predicted, measured, rtol=tol)
+    # The prediction follows the network, not a constant: tanh's std falls from
+    # layer 1 to its fixed point by far more than the tolerance.
+    if activation == "tanh":
+        assert measured[0] / measured[-1] > 1 + 3 * tol
+
+
+def test_mean_field_gives_reasons_for_bn_pooling_and_merges():
+    inputs = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    a = keras.layers.Activation("tanh", name="t")(h)
+    b = keras.layers.BatchNormalization(name="bn")(a)
+    c = keras.layers.Conv2D(4, 3, padding="same", name="c2")(b)
+    s = keras.layers.Add(name="add")(
+        [a, keras.layers.MaxPooling2D(2, strides=1, padding="same", name="mp")(a)]
+    )
+    out = keras.layers.Concatenate(name="cat")([c, s])
+    model = keras.Model(inputs, out)
+    found = {p.layer: p for p in mean_field_variances(model, 2.0)}
+    assert found["c1"].q is not None and "interior" in found["c1"].note
+    assert found["t"].q == found["c1"].q  # tanh of relu of the same Gaussian
+    # relu then tanh, composed inside the expectation.
+    mean, second = gaussian_moments(lambda v: keras.ops.tanh(keras.ops.relu(v)), found["c1"].q)
+    assert found["t"].std == pytest.approx(np.sqrt(second - mean**2), rel=1e-9)
+    assert found["bn"].std is None and "BatchNormalization" in found["bn"].note
+    assert found["c2"].std is None and "follows" in found["c2"].note
+    assert found["mp"].std is None and "MaxPooling2D" in found["mp"].note
+    assert found["add"].std is None and "merges 2" in found["add"].note
