@@ -21,6 +21,7 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
+from keras_glorot.isometry import JacobianSpectrum, jacobian_spectrum
 from keras_glorot.mean_field import MeanFieldLayer, mean_field_variances
 from keras_glorot.model_init import initialize
 from keras_glorot.report import InitReport, KernelRecord
@@ -37,6 +38,7 @@ __all__ = [
     "GlorotLeakyNormal",
     "GlorotLeakyUniform",
     "InitReport",
+    "JacobianSpectrum",
     "KernelRecord",
     "LayerActivation",
     "MeanFieldLayer",
@@ -44,6 +46,7 @@ __all__ = [
     "calculate_gain",
     "compute_fans",
     "initialize",
+    "jacobian_spectrum",
     "lsuv",
     "mean_field_variances",
     "signal_report",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keras_glorot import mean_field_variances, signal_report
+from keras_glorot import jacobian_spectrum, mean_field_variances, signal_report
 from keras_glorot.mean_field import gaussian_moments
 
 
@@ -172,3 +172,98 @@ def test_mean_field_gives_reasons_for_bn_pooling_and_merges():
     assert found["c2"].std is None and "follows" in found["c2"].note
     assert found["mp"].std is None and "MaxPooling2D" in found["mp"].note
     assert found["add"].std is None and "merges 2" in found["add"].note
+
+
+# ---------------------------------------------------------------------------
+# The Jacobian spectrum (Pennington et al. 2017), against numpy's SVD.
+
+
+def linear_net(widths, initializer=None):
+    layers = [keras.Input((widths[0],))]
+    for i, width in enumerate(widths[1:]):
+        init = (
+            initializer(i)
+            if initializer
+            else keras.initializers.RandomNormal(stddev=1 / np.sqrt(widths[i]), seed=i)
+        )
+        layers.append(keras.layers.Dense(width, use_bias=False, kernel_initializer=init))
+    return keras.Sequential(layers)
+
+
+def kernels(model):
+    return [to_numpy(layer.kernel).astype(np.float64) for layer in model.layers]
+
+
+def check_against(spectrum, lam, probes):
+    """The estimate within 4 of its exact standard errors of the exact moments of ``lam``."""
+    n = spectrum.dimension
+    # Var[||J v||^2 / ||v||^2] = 2 Var(lambda) / (n + 2) for v uniform on the sphere.
+    se = np.sqrt(2 * lam.var() / ((n + 2) * probes))
+    assert abs(spectrum.mean_squared_singular_value - lam.mean()) <= 4 * se
+    assert spectrum.std_error == pytest.approx(se, rel=0.5)
+    # The spread from the ratios' sample std: its relative error ~ 1/sqrt(2 (P - 1)).
+    spread = lam.std() / lam.mean()
+    assert abs(spectrum.spread / spread - 1) <= 4 / np.sqrt(2 * (probes - 1))
+
+
+@pytest.mark.parametrize("widths, side", [([32, 48, 40], "input"), ([32, 48, 16], "output")])
+def test_linear_net_spectrum_matches_svd_of_the_kernel_product(widths, side):
+    model = linear_net(widths)
+    x = batch((8, widths[0]), seed=1)
+    probes = 64
+    spectrum = jacobian_spectrum(model, x, probes=probes, seed=0)
+    # y = x W1 W2: each example's Jacobian is the product; on the smaller side
+    # (auto) its squared singular values are all there is, the batch repeats them.
+    lam = np.linalg.svd(np.linalg.multi_dot(kernels(model)), compute_uv=False) ** 2
+    assert spectrum.side == side and spectrum.probes == probes
+    assert spectrum.dimension == 8 * min(widths[0], widths[-1])
+    check_against(spectrum, lam, probes)
+
+
+def test_tanh_net_spectrum_matches_svd_of_each_examples_jacobian():
+    model = keras.Sequential(
+        [
+            keras.Input((24,)),
+            keras.layers.Dense(40, activation="tanh", kernel_initializer="glorot_normal"),
+            keras.layers.Dense(24, kernel_initializer="glorot_normal"),
+        ]
+    )
+    x = batch((6, 24), seed=2)
+    w1, w2 = kernels(model)
+    b1 = to_numpy(model.layers[0].bias).astype(np.float64)
+    h = np.tanh(x.astype(np.float64) @ w1 + b1)
+    lam = np.concatenate(
+        [np.linalg.svd((w1 * (1 - hi**2)) @ w2, compute_uv=False) ** 2 for hi in h]
+    )
+    spectrum = jacobian_spectrum(model, x, probes=64, side="input")
+    check_against(spectrum, lam, 64)
+
+
+def test_orthogonal_linear_net_is_an_isometry():
+    model = linear_net([32] * 5, lambda i: keras.initializers.Orthogonal(seed=i))
+    spectrum = jacobian_spectrum(model, batch((8, 32)), probes=8)
+    # Every singular value is 1: each probe's ratio is 1 up to float32 rounding.
+    np.testing.assert_allclose(spectrum.ratios, 1.0, rtol=1e-5)
+    assert spectrum.spread < 1e-4
+    # While a Gaussian net of the same shape is far from one.
+    assert jacobian_spectrum(linear_net([32] * 5), batch((8, 32)), probes=8).spread > 0.5
+
+
+def test_jacobian_spectrum_in_training_mode_changes_nothing():
+    model = bn_model()
+    x = batch((16, 6, 6, 3))
+    before = state(model)
+    spectrum = jacobian_spectrum(model, x, probes=4, training=True)
+    assert spectrum.side == "output" and spectrum.dimension == 16 * 3
+    for old, new in zip(before, state(model), strict=True):
+        np.testing.assert_array_equal(new, old)
+
+
+def test_jacobian_spectrum_bad_arguments():
+    model = linear_net([4, 4])
+    with pytest.raises(ValueError, match="probes"):
+        jacobian_spectrum(model, batch((2, 4)), probes=1)
+    with pytest.raises(ValueError, match="side"):
+        jacobian_spectrum(model, batch((2, 4)), side="both")
+    with pytest.raises(TypeError, match="one batch array"):
+        jacobian_spectrum(model, [batch((2, 4))])

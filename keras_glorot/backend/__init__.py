@@ -1,8 +1,8 @@
 """Backend-specific code: gradients of a loss through a model, one module per backend.
 
 Keras 3 has no backend-independent ``grad``; its own trainers
-(``keras/src/backend/*/trainer.py``) each use their framework's autodiff. So does
-``value_and_grads`` here, behind one function.
+(``keras/src/backend/*/trainer.py``) each use their framework's autodiff. So do
+``value_and_grads``, ``jvp`` and ``vjp`` here, behind one function each.
 """
 
 from __future__ import annotations
@@ -39,6 +39,42 @@ def value_and_grads(
     ...                                    [model.layers[0].kernel])
     """
     return _module().value_and_grads(model, forward, list(variables))
+
+
+def jvp(fn: Callable, x, tangent) -> tuple[object, object]:
+    """``(fn(x), J tangent)``: a Jacobian-vector product (forward mode where it exists).
+
+    Args:
+        fn: A function of one tensor returning one tensor (a model call).
+        x: The point, a backend tensor.
+        tangent: A tensor of ``x``'s shape and dtype.
+
+    Returns:
+        ``(y, jv)``: ``fn(x)`` and the directional derivative, of ``y``'s shape.
+
+    Example:
+
+    >>> y, jv = jvp(lambda t: model(t), x, v)
+    """
+    return _module().jvp(fn, x, tangent)
+
+
+def vjp(fn: Callable, x, cotangent) -> tuple[object, object]:
+    """``(fn(x), J^T cotangent)``: a vector-Jacobian product (reverse mode).
+
+    Args:
+        fn: A function of one tensor returning one tensor.
+        x: The point, a backend tensor.
+        cotangent: A tensor of ``fn(x)``'s shape and dtype.
+
+    Returns:
+        ``(y, g)``: ``fn(x)`` and ``J^T cotangent``, of ``x``'s shape.
+
+    Example:
+
+    >>> y, g = vjp(lambda t: model(t), x, u)
+    """
+    return _module().vjp(fn, x, cotangent)
 
 
 def no_grad() -> contextlib.AbstractContextManager:

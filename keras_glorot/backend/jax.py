@@ -26,6 +26,18 @@ def value_and_grads(model, forward, variables):
     return loss, aux, list(grads)
 
 
+def jvp(fn, x, tangent):
+    """See ``keras_glorot.backend.jvp``."""
+    return jax.jvp(fn, (x,), (tangent,))
+
+
+def vjp(fn, x, cotangent):
+    """See ``keras_glorot.backend.vjp``."""
+    y, pullback = jax.vjp(fn, x)
+    (g,) = pullback(cotangent)
+    return y, g
+
+
 def no_grad():
     """See ``keras_glorot.backend.no_grad``."""
     return contextlib.nullcontext()

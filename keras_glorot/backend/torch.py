@@ -1,4 +1,5 @@
-"""PyTorch gradients: autograd, as ``keras/src/backend/torch/trainer.py``."""
+"""PyTorch gradients: autograd, as ``keras/src/backend/torch/trainer.py``; forward mode
+by ``torch.func.jvp``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,24 @@ def value_and_grads(model, forward, variables):
         lambda t: t.detach() if isinstance(t, torch.Tensor) else t, aux
     )
     return loss.detach(), aux, list(grads)
+
+
+def jvp(fn, x, tangent):
+    """See ``keras_glorot.backend.jvp``."""
+    with torch.enable_grad():
+        y, jv = torch.func.jvp(fn, (x.detach(),), (tangent,))
+    return y.detach(), jv.detach()
+
+
+def vjp(fn, x, cotangent):
+    """See ``keras_glorot.backend.vjp``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        y = fn(x)
+        (g,) = torch.autograd.grad(y, x, grad_outputs=cotangent, allow_unused=True)
+    if g is None:
+        g = torch.zeros_like(x)
+    return y.detach(), g
 
 
 def no_grad():
