@@ -1,10 +1,13 @@
 """The study runner: one ``model.fit`` per (initializer, seed), recorded with resume.
 
-Finished runs are appended to ``OUT/runs.jsonl`` (one JSON line, flushed and fsynced), so a
-killed study loses only the run in progress and rerunning the same command skips what is
-done. Each line records what the run computed (its options), how (backend, device, Keras
-version, dtype policy, determinism) and from which code (git commit, dirty tree). After
-every run ``OUT/summary.md`` and ``OUT/curves.png`` are rewritten (``cifar10_report``).
+Finished runs are appended to ``OUT/runs.jsonl`` (one JSON line, flushed and fsynced), and
+rerunning the same command skips what is done. The run in progress is backed up at the end
+of every epoch (``keras.callbacks.BackupAndRestore``: model and optimizer state, one folder
+per run under ``OUT/backup/``, with the per-epoch history in a CSV beside it), so a killed
+study loses at most the epoch in flight. Each line records what the run computed (its
+options), how (backend, device, Keras version, dtype policy, determinism) and from which
+code (git commit, dirty tree, package version). After every run ``OUT/summary.md`` and
+``OUT/curves.png`` are rewritten (``cifar10_report``).
 
 A study supplies a ``build(args, init, seed, data, steps) -> compiled keras.Model``; the
 rest (timing, divergence, the dtype policy, determinism, bookkeeping) is here.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import functools
 import hashlib
 import json
@@ -21,6 +25,7 @@ import math
 import os
 import pathlib
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +36,8 @@ import determinism
 import keras
 import numpy as np
 from cifar10_report import read_runs, write_reports
+
+import keras_glorot
 
 # Options that do not change what a run computes: left out of the resume key.
 NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
@@ -53,6 +60,7 @@ class EpochClock(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._end = time.perf_counter(), None
+        self._epoch_start = self._start
 
     def on_test_begin(self, logs=None):
         # fit's validation starts here: the training part of the epoch is over.
@@ -60,7 +68,14 @@ class EpochClock(keras.callbacks.Callback):
             self._end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.train_seconds.append((self._end or time.perf_counter()) - self._start)
+        seconds = (self._end or time.perf_counter()) - self._start
+        if logs is not None:
+            # Into the logs, so that the history CSV of a resumed run keeps them; the
+            # first epoch of a process includes compiling.
+            logs["train_seconds"] = seconds
+            logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
+            logs["first_in_process"] = float(not self.train_seconds)
+        self.train_seconds.append(seconds)
         self._start = None
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
@@ -144,7 +159,11 @@ def source_record() -> dict[str, Any]:
 
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+    return {
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "package_version": keras_glorot.__version__,
+    }
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,60 +190,142 @@ def prepare_arrays(data: dict[str, np.ndarray], num_classes: int = 10) -> dict[s
     }
 
 
+class RunBackup:
+    """One run's backup folder: Keras' BackupAndRestore state plus the per-epoch history.
+
+    ``state/`` is ``keras.callbacks.BackupAndRestore``'s (weights, optimizer state, the
+    number of finished epochs); ``history.csv`` is ``keras.callbacks.CSVLogger``'s. A
+    resumed fit returns only the epochs it ran, so the whole curve is read back from the
+    CSV, cut to the epochs the state holds (a kill between the two writes leaves one row
+    too many).
+    """
+
+    def __init__(self, folder: pathlib.Path):
+        self.folder = folder
+        self.state = folder / "state"
+        self.csv = folder / "history.csv"
+
+    def finished_epochs(self) -> int:
+        """Epochs the saved state holds (0: a fresh start)."""
+        meta = self.state / "training_metadata.json"
+        try:
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    def prepare(self) -> int:
+        """Makes the folder and drops history rows the saved state does not hold. Returns
+        the number of epochs training resumes after (0: a fresh start)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        done = self.finished_epochs()
+        rows = self._rows()[:done]
+        if rows:
+            with self.csv.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        elif self.csv.exists():
+            self.csv.unlink()
+        return done
+
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        return [
+            keras.callbacks.CSVLogger(str(self.csv), append=True),
+            keras.callbacks.BackupAndRestore(str(self.state), delete_checkpoint=False),
+        ]
+
+    def _rows(self) -> list[dict[str, str]]:
+        if not self.csv.exists():
+            return []
+        with self.csv.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def history(self) -> dict[str, list[float]]:
+        """The whole run's per-epoch logs, every epoch once."""
+        rows = self._rows()
+        keys = [k for k in rows[0] if k != "epoch"] if rows else []
+        return {k: [float(r[k]) for r in rows] for k in keys}
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def fit_model(
     model: keras.Model,
     arrays: dict[str, np.ndarray],
     args: argparse.Namespace,
     epochs: int,
     validate: bool = True,
+    backup: RunBackup | None = None,
 ) -> tuple[dict[str, list[float]], EpochClock]:
-    """The study's training step: ``model.fit`` on in-memory arrays with an EpochClock."""
+    """The study's training step: ``model.fit`` on in-memory arrays with an EpochClock.
+
+    With ``backup``, the fit resumes from its last finished epoch and the history returned
+    is the whole run's.
+    """
     clock = EpochClock()
+    # The clock first: it writes its seconds into the logs the CSV logger then saves.
+    callbacks = [clock] + (backup.callbacks() if backup else [])
     history = model.fit(
         arrays["x_train"],
         arrays["y_train"],
         batch_size=args.batch_size,
         epochs=epochs,
         validation_data=(arrays["x_test"], arrays["y_test"]) if validate else None,
-        callbacks=[clock],
+        callbacks=callbacks,
         verbose=args.verbose,
     ).history
-    return history, clock
+    return (backup.history() if backup else history), clock
 
 
 def train_one(
-    args: argparse.Namespace, init: str, seed: int, data: dict[str, np.ndarray], build: Build
+    args: argparse.Namespace,
+    init: str,
+    seed: int,
+    data: dict[str, np.ndarray],
+    build: Build,
+    backup: RunBackup | None = None,
 ) -> dict[str, Any]:
-    """One fit of one (initializer, seed); returns the record for runs.jsonl."""
+    """One fit of one (initializer, seed); returns the record for runs.jsonl.
+
+    With ``backup``, a fit that was killed resumes after its last finished epoch. The
+    model is built and initialized as usual first; the restore then replaces its weights
+    and optimizer state. The data order and the random draws of augmentation and dropout
+    after a resume are not those the killed process would have made, so a resumed run
+    matches an uninterrupted one in distribution, not bit for bit.
+    """
     n = len(data["x_train"])
     policy = policy_name(args.mixed_precision)
+    resumed_after = backup.prepare() if backup else 0
     if args.deterministic:
         determinism.enable(seed)
     with dtype_policy(policy):
         model = build(args, init, seed, data, math.ceil(n / args.batch_size))
         arrays = prepare_arrays(data)
-        start = time.perf_counter()
-        hist, clock = fit_model(model, arrays, args, args.epochs)
-        wall = time.perf_counter() - start
+        hist, clock = fit_model(model, arrays, args, args.epochs, backup=backup)
     curve = {k: [float(v) for v in hist.get(k, [])] for k in hist}
     losses = curve.get("loss", []) + curve.get("val_loss", [])
     diverged = clock.nan or any(not math.isfinite(v) for v in losses)
-    # The first epoch includes compilation: throughput from the rest where there is a rest.
-    timed = clock.train_seconds[1:] or clock.train_seconds
+    train_seconds = curve.get("train_seconds", clock.train_seconds)
+    # An epoch that started a process includes compiling: throughput from the others.
+    first = curve.get("first_in_process", [1.0] + [0.0] * (len(train_seconds) - 1))
+    timed = [t for t, f in zip(train_seconds, first, strict=False) if not f] or train_seconds
     test_acc = curve.get("val_accuracy", [])
     return {
         "init": init,
         "seed": seed,
         "options": run_options(args),
-        "epochs_run": len(clock.train_seconds),
+        "epochs_run": len(curve.get("loss", [])),
+        "resumed_after_epoch": resumed_after,
         "train_loss": curve.get("loss", []),
         "train_accuracy": curve.get("accuracy", []),
         "test_loss": curve.get("val_loss", []),
         "test_accuracy": test_acc,
         "final_test_accuracy": test_acc[-1] if test_acc and not diverged else None,
         "diverged": diverged,
-        "wall_seconds": wall,
-        "train_seconds_per_epoch": clock.train_seconds,
+        # Training and evaluation, summed over epochs: the same for a resumed run.
+        "wall_seconds": sum(curve.get("epoch_seconds", train_seconds)),
+        "train_seconds_per_epoch": train_seconds,
         "images_per_second": n * len(timed) / max(sum(timed), 1e-9),
         "n_train": n,
         "n_test": len(data["x_test"]),
@@ -260,8 +361,11 @@ def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Buil
             if run_key(init, seed, options) in done:
                 print(f"skip {init} seed {seed}: already in {runs_path}")
                 continue
-            record = train_one(args, init, seed, data, build)
+            key = run_key(init, seed, options)
+            backup = RunBackup(out / "backup" / key)
+            record = train_one(args, init, seed, data, build, backup)
             append_run(runs_path, record)
+            backup.remove()  # the run is in runs.jsonl: its backup is done with
             acc = record["final_test_accuracy"]
             print(
                 f"done {init} seed {seed}: test acc "

@@ -13,10 +13,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from conftest import BACKEND, REPO
+
+import keras_glorot
 
 sys.path.insert(0, str(REPO / "examples"))
 import cifar10_data  # noqa: E402
@@ -348,3 +351,47 @@ def test_deterministic_runs_repeat_and_are_recorded(tmp_path, tiny_npz, restore_
         from tensorflow.python.framework import config
 
         assert config.is_op_determinism_enabled()
+
+
+def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
+    """SIGKILL after an epoch's backup; the rerun continues from there, and its runs.jsonl
+    line holds every epoch once, with the package version and commit."""
+    npz = write_tiny_npz(tmp_path / "kill.npz", n_train=1024, n_test=64)
+    out = tmp_path / "out"
+    argv = [str(SCRIPT), "--npz", str(npz), "--out", str(out), "--model", "vgg11"]
+    argv += ["--width", "0.125", "--epochs", "5", "--batch-size", "32", "--verbose", "0"]
+    argv += ["--inits", "glorot_leaky", "--seeds", "0,", "--no-augment"]
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    process = subprocess.Popen([sys.executable, *argv], env=env, stderr=subprocess.DEVNULL)
+    metadata = None
+    try:
+        for _ in range(6000):  # up to 10 minutes on a busy machine
+            for path in out.glob("backup/*/state/training_metadata.json"):
+                try:
+                    if json.loads(path.read_text()).get("epoch", 0) >= 1:
+                        metadata = path
+                except ValueError:  # caught mid-write: look again
+                    pass
+            if metadata is not None:
+                break
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        process.kill()  # SIGKILL: no cleanup in the child
+    finally:
+        process.wait()
+    assert metadata is not None, "no epoch was backed up before the run ended"
+    assert not (out / "runs.jsonl").exists() or not read_lines(out)
+    saved = json.loads(metadata.read_text())["epoch"]
+    assert 1 <= saved < 5
+    rerun = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    (run,) = read_lines(out)
+    assert run["resumed_after_epoch"] >= saved
+    assert run["epochs_run"] == 5
+    for curve in ("train_loss", "test_accuracy", "train_seconds_per_epoch"):
+        assert len(run[curve]) == 5 and all(np.isfinite(run[curve])), curve
+    assert run["package_version"] == keras_glorot.__version__
+    assert is_commit_of_this_checkout(run["git_commit"])
+    assert not (out / "backup").exists() or not any((out / "backup").iterdir())
