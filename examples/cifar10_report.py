@@ -72,11 +72,36 @@ def init_row(init: str, runs: list[dict[str, Any]], target: float) -> str:
     return f"| `{init}` | {n} | {acc} | {ci} | {ett} | {n_div}/{n} | {wall:.0f} | {ips:.0f} |"
 
 
+def provenance(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """Which code the runs came from: a Markdown line, and the problems that make the
+    table unfit to publish (runs of several commits, of a modified tree, or of no record).
+    """
+    commits = sorted({str(r.get("git_commit")) for r in runs})
+    dirty = sum(bool(r.get("git_dirty")) for r in runs)
+    unknown = sum(r.get("git_commit") is None for r in runs)
+    versions = sorted({str(r.get("package_version", "?")) for r in runs})
+    problems = []
+    if unknown:
+        problems.append(f"{unknown} run(s) record no git commit")
+    if len(commits) > 1:
+        problems.append(
+            f"runs come from {len(commits)} commits ({', '.join(c[:8] for c in commits)})"
+        )
+    if dirty:
+        problems.append(f"{dirty} run(s) ran from a tree with uncommitted changes")
+    line = f"Code: commit {', '.join(c[:12] for c in commits)}, keras_glorot {', '.join(versions)}."
+    return line, problems
+
+
 def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
     """summary.md: one table per setting, one row per initializer."""
     lines = ["# CIFAR-10 VGG study: summary", ""]
     if not runs:
         return "\n".join(lines + ["No finished runs yet.", ""])
+    code, problems = provenance(runs)
+    lines += [code, ""]
+    if problems:
+        lines += ["**Not for publication:** " + "; ".join(problems) + ".", ""]
     lines += [
         "Final test accuracy in %, mean ± sample std over seeds and the 95% t-interval of the "
         "mean, clipped to [0, 100] (diverged runs excluded); epochs to reach "
@@ -182,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.5,
         help="test accuracy in (0, 1] for the epochs-to-target column (default: %(default)s)",
     )
+    p.add_argument(
+        "--require-clean",
+        action="store_true",
+        help="refuse (exit 2) when the runs come from several commits or a modified tree",
+    )
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
     if not out.is_dir():
@@ -191,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.target <= 1:
         p.error(f"--target {args.target}: must be in (0, 1].")
     runs = read_runs(out / "runs.jsonl")
+    problems = provenance(runs)[1]
+    if args.require_clean and problems:
+        p.error(f"out {args.out}: " + "; ".join(problems) + ".")
     write_reports(runs, out, target=args.target)
     print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
     return 0

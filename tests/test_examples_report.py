@@ -63,3 +63,42 @@ def test_without_matplotlib_the_summary_is_still_written(tmp_path, monkeypatch, 
     assert "| `lsuv` | 1 | 20.00 |" in (tmp_path / "summary.md").read_text()
     assert not (tmp_path / "curves.png").exists()
     assert "matplotlib is not installed" in capsys.readouterr().err
+
+
+def provenance_runs(commits, dirty):
+    return [
+        {"init": "he_normal", "seed": i, "options": {"model": "vgg11"},
+         "test_accuracy": [0.5], "final_test_accuracy": 0.5, "diverged": False,
+         "wall_seconds": 1.0, "images_per_second": 1.0, "git_commit": c, "git_dirty": d,
+         "package_version": "0.1.0"}
+        for i, (c, d) in enumerate(zip(commits, dirty, strict=True))
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "commits, dirty, problem",
+    [
+        (["a" * 40, "a" * 40], [False, False], None),
+        (["a" * 40, "b" * 40], [False, False], "runs come from 2 commits (aaaaaaaa, bbbbbbbb)"),
+        (["a" * 40, "a" * 40], [False, True], "1 run(s) ran from a tree with uncommitted"),
+        ([None, "a" * 40], [None, False], "1 run(s) record no git commit"),
+    ],
+    ids=["clean", "mixed", "dirty", "unrecorded"],
+)
+def test_summary_marks_and_require_clean_refuses_mixed_or_dirty_code(
+    tmp_path, commits, dirty, problem, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the summary is what is checked
+    lines = [json.dumps(r) for r in provenance_runs(commits, dirty)]
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    assert cifar10_report.main([str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Code: commit " in summary and "keras_glorot 0.1.0" in summary
+    if problem is None:
+        assert "Not for publication" not in summary
+        assert cifar10_report.main([str(tmp_path), "--require-clean"]) == 0
+        return
+    assert "**Not for publication:**" in summary and problem in summary
+    with pytest.raises(SystemExit) as e:
+        cifar10_report.main([str(tmp_path), "--require-clean"])
+    assert e.value.code == 2 and problem in capsys.readouterr().err
