@@ -152,8 +152,9 @@ _DROPOUT = (
 )
 
 
-def _to_numpy(x) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+def _to_numpy(variable) -> np.ndarray:
+    # Through a copy: numpy 2 deprecates converting a TensorFlow variable directly.
+    return np.asarray(keras.ops.convert_to_numpy(keras.ops.copy(variable)), dtype=np.float64)
 
 
 def _kernel_layer(layer, signal):
