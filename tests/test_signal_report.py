@@ -174,6 +174,57 @@ def test_mean_field_gives_reasons_for_bn_pooling_and_merges():
     assert found["add"].std is None and "merges 2" in found["add"].note
 
 
+def test_mean_field_through_a_nested_model_and_dropout_in_training():
+    width = 256
+    inner = keras.Sequential(
+        [
+            keras.Input((width,)),
+            keras.layers.Dense(width, activation="relu", name="inner_relu"),
+            keras.layers.Dropout(0.5, seed=1, name="drop"),
+        ],
+        name="inner",
+    )
+    inputs = keras.Input((width,))
+    h = keras.layers.Dense(width, name="first")(inputs)
+    out = keras.layers.Dense(width, name="last")(inner(h))
+    model = keras.Model(inputs, out)
+    x = batch((256, width))
+    for training in (False, True):
+        report = signal_report(model, x, training=training)
+        assert report.layers == ["first", "inner_relu", "drop", "last"]
+        assert all(p is not None for p in report.predicted_std), report.prediction_note
+        # Three kernel layers of width n = 256, each off the map by about one
+        # finite-width fluctuation, sqrt(2 / n) / 2 in std, compounding at most as a
+        # random walk (measured: below 3% on three seeds).
+        tol = np.sqrt(3) * np.sqrt(2.0 / width) / 2
+        np.testing.assert_allclose(report.predicted_std, report.activation_std, rtol=tol)
+    # Inverted dropout at rate 0.5 doubles the second moment that feeds "last".
+    inference = signal_report(model, x).predicted_std[-1]
+    assert report.predicted_std[-1] / inference == pytest.approx(np.sqrt(2.0), rel=1e-9)
+
+
+def test_markdown_and_plot_show_the_prediction(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(16, activation="tanh", name="a"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Dense(4, name="b"),
+        ]
+    )
+    report = signal_report(model, batch((32, 16)))
+    md = report.to_markdown()
+    assert "predicted std" in md.splitlines()[0]
+    row_a, row_bn = md.splitlines()[2], md.splitlines()[3]
+    assert f"| {report.predicted_std[0]:.4g} |" in row_a
+    assert report.predicted_std[1:] == [None, None] and "| - |" in row_bn
+    assert "BatchNormalization" in report.prediction_note[1]
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "signal.png"
+    report.plot(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # ---------------------------------------------------------------------------
 # The Jacobian spectrum (Pennington et al. 2017), against numpy's SVD.
 
