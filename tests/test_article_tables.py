@@ -1,0 +1,275 @@
+"""examples/article_tables.py and article_nets.py: every table's code path end to end on tiny
+data the tests write themselves, resume, the run keys, the derived quantities, and argument
+errors before any heavy import.
+
+Each end-to-end test runs a slice of one table (one or two cases and initializers, one
+epoch, 64 training images) on the session's backend. Table 5's keras.applications nets
+(ResNet-50, Inception-v3) are in one test marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import BACKEND, REPO
+
+sys.path.insert(0, str(REPO / "examples"))
+import article_nets  # noqa: E402
+import article_tables  # noqa: E402
+import study  # noqa: E402
+
+SCRIPT = REPO / "examples" / "article_tables.py"
+HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")
+# One epoch, no XLA compile (seconds per run instead of tens on a busy CPU), no progress bar.
+TINY = ["--epochs", "1", "--batch-size", "32", "--verbose", "0", "--jit-compile", "false"]
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    """Random CIFAR-shaped data, keras.datasets.cifar10 layout: 64 train, 32 test images."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8),
+        y_train=rng.integers(0, 10, (64, 1), dtype=np.uint8),
+        x_test=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+        y_test=rng.integers(0, 10, (32, 1), dtype=np.uint8),
+    )
+    return path
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def check_case(folder, table, case, inits, seeds=(0,), epochs=1):
+    """The case folder holds one finished run per (init, seed), finite, with the table and
+    case in its options, and the study's summary.md and curves.png."""
+    runs = lines(folder / "runs.jsonl")
+    assert sorted((r["init"], r["seed"]) for r in runs) == sorted(
+        (i, s) for i in inits for s in seeds
+    )
+    for r in runs:
+        assert r["options"]["table"] == table and r["options"]["case"] == case
+        assert r["backend"] == BACKEND and r["epochs_run"] == epochs
+        assert all(math.isfinite(v) for v in r["train_loss"] + r["test_loss"]), r["init"]
+        assert not r["diverged"] and 0 <= r["final_test_accuracy"] <= 1
+        assert len(r["train_seconds_per_epoch"]) == epochs and r["wall_seconds"] > 0
+    assert "| `" in (folder / "summary.md").read_text()
+    assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    return runs
+
+
+def run_table(out, npz, *argv):
+    assert article_tables.main([*TINY, "--npz", str(npz), "--out", str(out), *argv]) == 0
+
+
+def table_md(out, table):
+    assert (out / f"table{table}" / "table.png").read_bytes()[:4] == b"\x89PNG"
+    return (out / f"table{table}" / "table.md").read_text()
+
+
+# (table, cases, inits, strings the table.md must hold: the article's numbers and ours)
+SLICES = [
+    (1, ["cnn5_relu"], ["zeros", "glorot_act"], ["zero: slow convergence", "`zeros` | 1 |"]),
+    (2, ["cnn11_leaky_relu"], ["article", "glorot_act"], ["2/((1 + a²) fan_in + fan_out)"]),
+    (3, ["mlp_1", "mlp_4"], ["random_normal"], ["180/500/980/1400", "| mlp_4 | `random_"]),
+    (5, ["vgg16_nobn"], ["glorot_act"], ["VGG-16 78.2 → 82.6", "87.4", "84.1"]),
+    (8, ["mlp_1000"], ["random_normal", "glorot_uniform"], ["0.45/0.25/0.11", "loss at 1"]),
+    (9, ["cnn5_sigmoid"], ["random_normal", "glorot_act"], ["about 5 points", "glorot_act − "]),
+]
+
+
+@pytest.mark.parametrize(
+    "table, cases, inits, strings", SLICES, ids=[f"table{s[0]}" for s in SLICES]
+)
+def test_table_slice_end_to_end(tmp_path, npz, table, cases, inits, strings):
+    argv = ["--table", str(table), "--cases", *cases, "--inits", *inits, "--seeds", "0,"]
+    argv += ["--width", "0.0625"]  # Table 5's VGG-16: 4..32 channels
+    run_table(tmp_path, npz, *argv)
+    for case in cases:
+        runs = check_case(tmp_path / f"table{table}" / case, table, case, inits)
+        if table == 8:  # the fixed small subset, evaluated on its small test set
+            assert all(r["options"]["subset"] == 1000 and r["n_test"] == 32 for r in runs)
+    text = table_md(tmp_path, table)
+    for s in strings:
+        assert s in text, s
+    for case in cases:
+        assert f"| {case} | `{inits[0]}` | 1 |" in text
+
+
+def test_table9_resumes_and_a_rerun_trains_nothing(tmp_path, npz, monkeypatch, capsys):
+    """The acceptance command at tiny size; its rerun skips every run and keeps the lines."""
+    cases = ["cnn5_relu", "cnn5_tanh"]
+    argv = ["--table", "9", "--subset", "48", "--seeds", "1", "--cases", *cases]
+    argv += ["--inits", "random_normal", "glorot_uniform"]
+    run_table(tmp_path, npz, *argv)
+    before = {c: (tmp_path / "table9" / c / "runs.jsonl").read_text() for c in cases}
+    for case in before:
+        runs = check_case(tmp_path / "table9" / case, 9, case, ["random_normal", "glorot_uniform"])
+        assert all(r["n_train"] == 48 and r["options"]["subset"] == 48 for r in runs)
+    monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("trained again"))
+    capsys.readouterr()
+    run_table(tmp_path, npz, *argv)
+    assert capsys.readouterr().out.count("skip ") == 4
+    for case, text in before.items():
+        assert (tmp_path / "table9" / case / "runs.jsonl").read_text() == text
+    assert "| cnn5_tanh | `glorot_uniform` | 1 |" in table_md(tmp_path, 9)
+
+
+def test_table4_kl_equals_cce_with_one_hot_targets(tmp_path, npz):
+    """Same init and seed under KL and CCE: the same training curve up to Keras' clipping."""
+    run_table(tmp_path, npz, "--table", "4", "--cases", "mlp_kl", "mlp_cce", "--epochs", "2",
+              "--seeds", "0,", "--inits", "glorot_uniform")  # fmt: skip
+    kl, cce = (lines(tmp_path / "table4" / c / "runs.jsonl")[0] for c in ("mlp_kl", "mlp_cce"))
+    assert kl["options"]["loss"] == "kl" and cce["options"]["loss"] == "cce"
+    np.testing.assert_allclose(kl["train_loss"], cce["train_loss"], atol=1e-3)
+    text = table_md(tmp_path, 4)
+    assert "KL divergence is not" in text and "KL(y‖p) = −log p_true = CCE" in text
+
+
+def test_tables_6_and_7_share_their_runs(tmp_path, npz, capsys):
+    """Table 7 reads (and resumes) Table 6's runs: the LSTM and the MLP once, two tables."""
+    argv = ["--cases", "lstm", "mlp", "--inits", "random_normal", "glorot_uniform"]
+    argv += ["--seeds", "0,", "--target", "0.05"]
+    run_table(tmp_path, npz, "--table", "6", *argv)
+    for case in ("lstm", "mlp"):
+        check_case(tmp_path / "table6" / case, 6, case, ["random_normal", "glorot_uniform"])
+    capsys.readouterr()
+    run_table(tmp_path, npz, "--table", "7", *argv)
+    assert (
+        capsys.readouterr().out.count("skip ") == 4 and not (tmp_path / "table7" / "lstm").exists()
+    )
+    six, seven = table_md(tmp_path, 6), table_md(tmp_path, 7)
+    assert "25-40%" in six and "Time saved against random" in six
+    assert "FFN +6.9, CNN +4.5, RNN +8.3" in seven and "| lstm | " in seven
+    assert "glorot_uniform − random_normal" in seven
+
+
+@pytest.mark.slow
+def test_table5_applications_build_and_train_one_tiny_epoch(tmp_path, npz):
+    """ResNet-50 on 32x32, Inception-v3 behind its 75x75 Resizing, VGG-16 with BN: one
+    epoch on 16 images."""
+    cases = ["resnet50", "inceptionv3", "vgg16_bn"]
+    argv = ["--subset", "16", "--batch-size", "16", "--width", "0.0625", "--seeds", "0,"]
+    run_table(tmp_path, npz, "--table", "5", "--cases", *cases, "--inits", "glorot_act", *argv)
+    for case in cases:
+        check_case(tmp_path / "table5" / case, 5, case, ["glorot_act"])
+
+
+def test_run_keys_hold_table_and_case(npz):
+    """Table and case enter the key, report-only options do not; Table 7 runs are Table 6's."""
+    import keras  # noqa: F401  (run_options reads the backend)
+
+    base = ["--npz", str(npz), "--table", "all"]
+    args = article_tables.parse_args(base)
+    other = article_tables.parse_args([*base, "--target", "0.9", "--loss-target", "0.3"])
+    keys = {}
+    for (t, case, opts), (t2, _, opts2) in zip(
+        article_tables.selected_cases(args), article_tables.selected_cases(other), strict=True
+    ):
+        a = study.run_options(article_tables.case_args(args, t, case, opts))
+        b = study.run_options(article_tables.case_args(other, t2, case, opts2))
+        assert a == b and a["table"] == t and a["case"] == case
+        keys[(t, case)] = study.run_key("glorot_uniform", 0, a)
+    assert len(set(keys.values())) == len(keys) == 29  # Table 7 adds no case of its own
+    assert {t for t, _ in keys} == {1, 2, 3, 4, 5, 6, 8, 9}
+
+
+def test_derived_quantities_on_known_numbers():
+    assert article_tables.interval([1.0, 2.0, 3.0]) == "2 ± 1 [-0.4843, 4.484] (n=3)"
+    assert article_tables.interval([None, float("nan")]) == "–"
+    assert article_tables.first_epoch([2.0, 1.6, 1.4, 1.2], lambda v: v <= 1.5) == 3
+    run = {"train_seconds_per_epoch": [5.0, 1.0, 1.0]}
+    assert article_tables.seconds_to(run, 2) == 6.0 and article_tables.seconds_to(run, None) is None
+
+    def r(seed, acc):
+        return {"seed": seed, "final_test_accuracy": acc}
+
+    a = [r(0, 0.5), r(1, 0.6), r(2, None)]
+    b = [r(0, 0.4), r(1, 0.4), r(2, 0.3)]  # paired by seed; the diverged seed 2 left out
+    assert article_tables.paired(a, b, article_tables.final_accuracy).endswith("(n=2)")
+    assert article_tables.paired(a, b, article_tables.final_accuracy).startswith("15 ± 7.1")
+
+
+def test_initializer_definitions():
+    """The article's variances, ours, and the static lists the CLI checks against."""
+    import keras
+
+    assert set(article_tables.LAYER_NETS) == set(article_nets.LAYER_NETS)
+    models = {o["model"] for t in article_tables.TABLES.values() for o in t.cases.values()}
+    assert models <= set(article_nets.LAYER_NETS) | set(article_nets.REDRAWN_NETS)
+    losses = {o["loss"] for t in article_tables.TABLES.values() for o in t.cases.values()}
+    assert losses == set(article_nets.LOSSES)
+    fi, fo = 400, 200
+    expected = {  # the article's, and Glorot(act) = gain² · 2 / (fi + fo)
+        ("article", "sigmoid"): 1 / (fi + fo),
+        ("article", "relu"): 2 / (fi + fo),
+        ("article", "leaky_relu"): 2 / (1.04 * fi + fo),
+        ("glorot_act", "relu"): 4 / (fi + fo),
+        ("glorot_act", "leaky_relu"): 4 / (1.04 * (fi + fo)),
+        ("random_normal", "relu"): 0.05**2,
+        ("zeros", "relu"): 0.0,
+    }
+    for (init, act), var in expected.items():
+        w = keras.ops.convert_to_numpy(
+            article_nets.kernel_initializer(init, act, fi, fo, seed=1)((fi, fo))
+        )
+        assert abs(w.var() - var) <= 0.03 * var + 1e-12, (init, act, w.var(), var)
+    for name in article_tables.INIT_NAMES:
+        assert article_nets.kernel_initializer(name, "tanh", 8, 8, seed=0) is not None
+
+
+@pytest.mark.parametrize(
+    "argv, option, message",
+    [
+        (["--table", "10"], "--table", "give 1..9"),
+        (["--table", "9", "--epochs", "0"], "--epochs", "--epochs 0: must be an integer >= 1"),
+        (["--table", "9", "--inits", "xavier"], "--inits", "--inits xavier: unknown"),
+        (["--table", "9", "--cases", "mlp_1"], "--cases", "--cases mlp_1: not a case"),
+        (["--table", "6", "--inits", "article"], "--inits", "case lstm (lstm)"),
+        (["--table", "9", "--seeds", "0"], "--seeds", "--seeds 0: a count N must be >= 1"),
+        (["--table", "3", "--loss-target", "0"], "--loss-target", "--loss-target 0.0: must be"),
+        (["--table", "9", "--target", "2"], "--target", "--target 2.0: must be in (0, 1]"),
+        (["--table", "9", "--width", "0"], "--width", "--width 0.0: must be > 0"),
+        (["--table", "9", "--npz", "no/such.npz"], "--npz", "--npz no/such.npz: no such file"),
+        (["--epochs", "3"], "--table", "the following arguments are required: --table"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_option(argv, option, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        article_tables.parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and option in err.split("error:", 1)[1]
+
+
+def test_argument_errors_come_before_any_heavy_import(tmp_path):
+    """A fresh interpreter, another directory: bad arguments and --help exit before keras,
+    a backend or NumPy is imported."""
+    bad = [["--table", "9", "--epochs", "0"], ["--table", "11"], ["--help"]]
+    bad += [["--table", "9", "--npz", str(tmp_path / "none.npz")]]
+    code = (
+        "import json, runpy, sys\n"
+        "results = []\n"
+        f"for argv in {bad!r}:\n"
+        f"    sys.argv = [{str(SCRIPT)!r}, *argv]\n"
+        "    try:\n"
+        f"        runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        f"        results.append([e.code, [m for m in {HEAVY!r} if m in sys.modules]])\n"
+        "print(json.dumps(results))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[2, []], [2, []], [0, []], [2, []]]
