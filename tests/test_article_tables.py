@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import BACKEND, REPO
+from conftest import BACKEND, REPO, run_python
 
 sys.path.insert(0, str(REPO / "examples"))
 import article_nets  # noqa: E402
@@ -252,24 +250,20 @@ def test_bad_arguments_exit_2_naming_the_option(argv, option, message, capsys):
 
 
 def test_argument_errors_come_before_any_heavy_import(tmp_path):
-    """A fresh interpreter, another directory: bad arguments and --help exit before keras,
-    a backend or NumPy is imported."""
-    bad = [["--table", "9", "--epochs", "0"], ["--table", "11"], ["--help"]]
-    bad += [["--table", "9", "--npz", str(tmp_path / "none.npz")]]
-    code = (
-        "import json, runpy, sys\n"
-        "results = []\n"
-        f"for argv in {bad!r}:\n"
-        f"    sys.argv = [{str(SCRIPT)!r}, *argv]\n"
-        "    try:\n"
-        f"        runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
-        "    except SystemExit as e:\n"
-        f"        results.append([e.code, [m for m in {HEAVY!r} if m in sys.modules]])\n"
-        "print(json.dumps(results))\n"
+    """A fresh interpreter: bad arguments and --help exit before keras, a backend or NumPy
+    is imported (the modules loaded are printed at exit)."""
+    probe = (
+        "import atexit, sys, runpy\n"
+        f"atexit.register(lambda: print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules]))\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": BACKEND}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[2, []], [2, []], [0, []], [2, []]]
+    for argv, code in [
+        (["--table", "9", "--epochs", "0"], 2),
+        (["--table", "11"], 2),
+        (["--table", "9", "--npz", str(tmp_path / "none.npz")], 2),
+        (["--help"], 0),
+    ]:
+        done = run_python(probe, SCRIPT, *argv, with_repo=False)
+        assert done.returncode == code, (argv, done.stderr[-2000:])
+        assert done.stdout.strip().splitlines()[-1] == "HEAVY []", (argv, done.stdout[-500:])
