@@ -268,7 +268,10 @@ def signal_report(
         training: False for inference mode, True for the mode of a training step.
 
     Returns:
-        A ``SignalReport``.
+        A ``SignalReport``. Its ``predicted_std`` is the mean-field prediction
+        (``keras_glorot.mean_field_variances``, Poole et al. 2016; Schoenholz et
+        al. 2017) from the batch's ``E[x**2]``, None where it has no rule
+        (``prediction_note`` says why).
 
     Example:
 

@@ -160,9 +160,11 @@ def _to_numpy(variable) -> np.ndarray:
 def _kernel_layer(layer, signal):
     """A Dense/Conv/DepthwiseConv layer: ``q = sigma_w**2 m + sigma_b**2``."""
     kernel = layer.depthwise_kernel if isinstance(layer, _DEPTHWISE) else layer.kernel
-    w = _to_numpy(kernel)
-    fan_in = math.prod(w.shape[:-2]) if isinstance(layer, _DEPTHWISE) else math.prod(w.shape[:-1])
-    sigma_w2 = fan_in * float(np.mean(w * w))
+    shape = tuple(kernel.shape)
+    fan_in = math.prod(shape[:-2]) if isinstance(layer, _DEPTHWISE) else math.prod(shape[:-1])
+    # mean(W**2) on the device: a VGG's kernels are not copied to the host.
+    w2 = keras.ops.mean(keras.ops.square(keras.ops.cast(kernel, "float32")))
+    sigma_w2 = fan_in * float(keras.ops.convert_to_numpy(w2))
     sigma_b2 = 0.0
     bias = getattr(layer, "bias", None)
     if bias is not None:
@@ -293,8 +295,12 @@ def predictions(model: keras.Model, input_variance: float, training: bool = Fals
         reason = "subclassed model: no graph to follow"
         return {id(la): MeanFieldLayer(la.name, None, None, None, reason) for la in leaves}
     walk = _Walk(training)
-    entry = [_Gaussian(float(input_variance))] * len(_flat(model.inputs))
-    walk.model(model, entry)
+    try:
+        entry = [_Gaussian(float(input_variance))] * len(_flat(model.inputs))
+        walk.model(model, entry)
+    except (AttributeError, ValueError) as err:  # a graph Keras cannot show (no .inputs)
+        reason = f"graph not walkable: {err}"
+        return {id(la): MeanFieldLayer(la.name, None, None, None, reason) for la in leaves}
     missing = (_Unknown("not reached by the graph walk"), "not reached by the graph walk")
     return {id(la): _prediction(la, walk.out.get(id(la), missing)) for la in leaves}
 
