@@ -74,7 +74,7 @@ class _Gaussian:
     def moments(self) -> tuple[float, float]:
         if not self.fns:
             return 0.0, self.q
-        return gaussian_moments(_compose(self.fns), self.q)
+        return _cached_moments(self.fns, self.q)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +92,12 @@ class _Moments:
 @dataclasses.dataclass(frozen=True)
 class _Unknown:
     reason: str
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_moments(fns: tuple, q: float) -> tuple[float, float]:
+    # A layer's moments are asked for its own prediction and by the next layer.
+    return gaussian_moments(_compose(fns), q)
 
 
 def _compose(fns: tuple):
