@@ -306,16 +306,8 @@ def _is_product_of(operation, x, gate_outputs: list) -> bool:
     """Whether ``operation`` multiplies exactly ``x`` by the gate's output, nothing else."""
     if len(gate_outputs) != 1:
         return False
-    if isinstance(operation, keras.layers.Multiply):
-        factors = _graph.inputs_of(operation)
-    elif not _graph.is_layer(operation) and _graph.op_kind(operation) == "multiply":
-        arguments = _graph.call_arguments(operation)
-        if arguments is None or arguments[1]:
-            return False
-        factors = list(arguments[0])
-    else:
-        return False
-    if len(factors) != 2:
+    factors = _graph.operands(operation, keras.layers.Multiply, "multiply")
+    if factors is None or len(factors) != 2:
         return False
     a, b = factors
     gate = gate_outputs[0]

@@ -111,7 +111,25 @@ def call_arguments(operation) -> tuple[tuple, dict] | None:
         return None
 
 
-def _operations(model: keras.Model) -> list:
+def operands(operation, layer_class, kind: str) -> list | None:
+    """What a merging layer or its op form combines, or None for any other operation.
+
+    ``layer_class`` (``keras.layers.Add``, ``Multiply``): its input tensors; an op
+    node of ``kind`` (``"add"``, ``"multiply"``) called without keywords: its
+    positional arguments, constants included.
+    """
+    if isinstance(operation, layer_class):
+        return inputs_of(operation)
+    if is_layer(operation) or op_kind(operation) != kind:
+        return None
+    arguments = call_arguments(operation)
+    if arguments is None or arguments[1]:
+        return None
+    return list(arguments[0])
+
+
+def operations(model: keras.Model) -> list:
+    """The layers and op nodes of ``model`` (one level), in call order."""
     # Functional models list layers and op nodes; Sequential has only layers.
     operations = _symbolic(model, "operations")
     return list(operations) if operations is not None else list(model.layers)
@@ -149,10 +167,10 @@ class Graph:
         self.container = {id(la): c for la, c in self.leaves}
         self._parents = {}
         self._index_parents(model)
-        self.graph = has_graph(model) and all(has_graph(m) for m in self._models())
+        self.graph = has_graph(model) and all(has_graph(m) for m in self.models())
         # Op nodes are not in model.layers: where each one lives, for the walk.
-        for m in self._models():
-            for operation in _operations(m):
+        for m in self.models():
+            for operation in operations(m):
                 if not is_layer(operation):
                     self.container.setdefault(id(operation), m)
 
@@ -162,7 +180,8 @@ class Graph:
                 self._parents[id(layer)] = model
                 self._index_parents(layer)
 
-    def _models(self) -> list[keras.Model]:
+    def models(self) -> list[keras.Model]:
+        """The model and every nested model in it."""
         return [self.model] + [m for m in self._all_models(self.model)]
 
     def _all_models(self, model):
@@ -181,7 +200,7 @@ class Graph:
         container = container or self.container.get(id(operation), self.model)
         outputs = outputs_of(operation)
         found = []
-        for other in _operations(container):
+        for other in operations(container):
             if other is operation or isinstance(other, keras.layers.InputLayer):
                 continue
             if _feeds(outputs, other):
@@ -205,7 +224,7 @@ class Graph:
             return [operation]
         inputs = _flat(operation.inputs)
         entries = []
-        for inner in _operations(operation):
+        for inner in operations(operation):
             if isinstance(inner, keras.layers.InputLayer):
                 continue
             if _feeds(inputs, inner):

@@ -7,229 +7,28 @@ and the true fans of its layer kind (depthwise, grouped, transposed, einsum,
 recurrent gates), re-draws it with ``Glorot`` and records the initializer in the
 layer's config so that saving and ``clone_model`` reproduce the scheme.
 
+Which kernels a layer has and their fans are decided in ``keras_glorot.plans``;
+residual merges are found and their branches scaled in ``keras_glorot.residual``.
 ``keras_glorot.unit_variance.lsuv`` is the data-driven alternative; it shares the
-layer kinds, validators and seeds defined here.
+layer kinds, validators and seeds.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
-from collections.abc import Callable
 
 import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
-from keras_glorot._graph import PASS_THROUGH, Graph
+from keras_glorot import plans
+from keras_glorot import residual as _residual
+from keras_glorot._graph import Graph
 from keras_glorot.blocks import Blocks, ByShape
-from keras_glorot.fans import (
-    compute_fans,
-    depthwise_fans,
-    einsum_kernel_axes,
-    grouped_conv_fans,
-    transposed_conv_axes,
-    transposed_conv_fans,
-)
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
-from keras_glorot.report import InitReport, KernelRecord
-
-_CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
-_SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
-_TRANSPOSED = (
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-)
-_RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
-# Layers with weights but no kernel to scale: left alone without a report row.
-_NO_KERNEL = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.PReLU,
-)
-
-
-@dataclasses.dataclass
-class _Block:
-    """One block of a kernel: drawn by ``Glorot`` or ``Orthogonal`` with a gain."""
-
-    part: str
-    found: acts.Found
-    fan_in: float
-    fan_out: float
-    glorot_kwargs: dict | None = None  # None: orthogonal (recurrent kernels)
-
-
-@dataclasses.dataclass
-class _Kernel:
-    """A kernel variable, where its initializer attribute lives, and its blocks."""
-
-    variable: keras.Variable
-    owner: object
-    attr: str
-    blocks: list[_Block]
-
-
-# ---------------------------------------------------------------------------
-# Plans: which kernels a layer has, their true fans, and the activation after them.
-
-
-def _plan_dense(layer, found) -> list[_Kernel]:
-    fan_in, fan_out = compute_fans(layer.kernel.shape)
-    return [
-        _Kernel(
-            layer.kernel,
-            layer,
-            "kernel_initializer",
-            [_Block("kernel", found, fan_in, fan_out, {})],
-        )
-    ]
-
-
-def _strides(layer) -> tuple[int, ...]:
-    return tuple(int(v) for v in getattr(layer, "strides", None) or ())
-
-
-def _plan_conv(layer, found) -> list[_Kernel]:
-    groups = int(getattr(layer, "groups", 1) or 1)
-    strides = _strides(layer)
-    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups, strides)
-    # Axes cannot say "divide fan_out by groups or strides": explicit fans do.
-    plain = groups == 1 and all(s == 1 for s in strides)
-    extra = {} if plain else {"fan_in": fan_in, "fan_out": fan_out}
-    block = _Block("kernel", found, fan_in, fan_out, extra)
-    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
-
-
-def _depthwise_block(kernel, found, strides) -> _Block:
-    fan_in, fan_out = depthwise_fans(kernel.shape, strides)
-    return _Block("depthwise", found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
-
-
-def _plan_depthwise(layer, found) -> list[_Kernel]:
-    block = _depthwise_block(layer.kernel, found, _strides(layer))
-    return [_Kernel(layer.kernel, layer, "depthwise_initializer", [block])]
-
-
-def _plan_separable(layer, found) -> list[_Kernel]:
-    # The depthwise part (which carries the strides) feeds the pointwise kernel
-    # linearly: gain 1.
-    linear = acts.Found(label="linear: feeds the pointwise kernel")
-    depthwise = _depthwise_block(layer.depthwise_kernel, linear, _strides(layer))
-    fan_in, fan_out = compute_fans(layer.pointwise_kernel.shape)
-    pointwise = _Block("pointwise", found, fan_in, fan_out, {})
-    return [
-        _Kernel(layer.depthwise_kernel, layer, "depthwise_initializer", [depthwise]),
-        _Kernel(layer.pointwise_kernel, layer, "pointwise_initializer", [pointwise]),
-    ]
-
-
-def _plan_transposed(layer, found) -> list[_Kernel]:
-    strides = _strides(layer)
-    if all(s == 1 for s in strides):
-        input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
-        fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
-        extra = {"input_axes": input_axes, "output_axes": output_axes}
-    else:
-        fan_in, fan_out = transposed_conv_fans(layer.kernel.shape, strides)
-        extra = {"fan_in": fan_in, "fan_out": fan_out}
-    block = _Block("kernel", found, fan_in, fan_out, extra)
-    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
-
-
-def _plan_einsum(layer, found) -> list[_Kernel]:
-    input_axes, output_axes = einsum_kernel_axes(layer.equation)
-    if not input_axes or not output_axes:
-        raise _Skip(f"equation {layer.equation!r} has no summed or no output kernel axis")
-    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
-    axes = {"input_axes": input_axes, "output_axes": output_axes}
-    block = _Block("kernel", found, fan_in, fan_out, axes)
-    return [_Kernel(layer.kernel, layer, "kernel_initializer", [block])]
-
-
-def _plan_attention(layer, found) -> list[_Kernel]:
-    # Query, key and value feed the attention logits and softmax weights
-    # linearly; the output projection's activation is whatever follows the layer.
-    linear = acts.Found(label="linear: attention projection")
-    kernels = []
-    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
-        sub = getattr(layer, name)
-        for k in _plan_einsum(sub, found if name == "output_dense" else linear):
-            k.blocks[0].part = name.replace("_dense", "")
-            kernels.append(k)
-    return kernels
-
-
-def _gate_activations(layer) -> list[tuple[str, acts.Found]]:
-    cell = layer.cell
-    act = acts.from_function(cell.activation, "cell activation")
-    if isinstance(layer, keras.layers.SimpleRNN):
-        return [("h", act)]
-    gate = acts.from_function(cell.recurrent_activation, "recurrent_activation")
-    if isinstance(layer, keras.layers.GRU):
-        return [("z", gate), ("r", gate), ("h", act)]
-    return [("i", gate), ("f", gate), ("c", act), ("o", gate)]
-
-
-def _plan_rnn(layer, found) -> list[_Kernel]:
-    cell = layer.cell
-    gates = _gate_activations(layer)
-    units = int(cell.units)
-    input_dim = int(cell.kernel.shape[0])
-    inputs = [_Block(f"kernel[{g}]", f, input_dim, units, {}) for g, f in gates]
-    recurrent = [_Block(f"recurrent[{g}]", f, units, units, None) for g, f in gates]
-    return [
-        _Kernel(cell.kernel, cell, "kernel_initializer", inputs),
-        _Kernel(cell.recurrent_kernel, cell, "recurrent_initializer", recurrent),
-    ]
-
-
-class _Skip(Exception):
-    """A layer ``initialize`` leaves alone, with the reason."""
-
-
-_PLANS: list[tuple[tuple, Callable]] = [
-    (_TRANSPOSED, _plan_transposed),
-    (_SEPARABLE, _plan_separable),
-    (_DEPTHWISE, _plan_depthwise),
-    (_CONVS, _plan_conv),
-    ((keras.layers.Dense,), _plan_dense),
-    ((keras.layers.EinsumDense,), _plan_einsum),
-    ((keras.layers.MultiHeadAttention,), _plan_attention),
-    (_RNNS, _plan_rnn),
-]
-
-
-def _plan(layer, graph: Graph, node=None) -> list[_Kernel]:
-    """The kernels of ``layer`` with their blocks; raises ``_Skip`` to leave it alone."""
-    if isinstance(layer, keras.layers.Bidirectional):
-        kernels = []
-        for direction in ("forward", "backward"):
-            for kernel in _plan(getattr(layer, f"{direction}_layer"), graph, layer):
-                for block in kernel.blocks:
-                    block.part = f"{direction}.{block.part}"
-                kernels.append(kernel)
-        return kernels
-    if isinstance(layer, keras.layers.TimeDistributed):
-        return _plan(layer.layer, graph, layer)
-    if isinstance(layer, keras.layers.Embedding):
-        raise _Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
-    for kinds, plan in _PLANS:
-        if isinstance(layer, kinds):
-            found = acts.LINEAR if isinstance(layer, _RNNS) else acts.for_kernel(layer, graph, node)
-            return plan(layer, found)
-    raise _Skip(f"unknown layer kind {type(layer).__name__} (its weights are left as they are)")
-
-
-def _needs_report(layer) -> bool:
-    if isinstance(layer, _NO_KERNEL + PASS_THROUGH) or acts.from_layer(layer) is not None:
-        return False
-    return bool(layer.weights)
-
+from keras_glorot.plans import Block, Kernel
+from keras_glorot.report import InitReport, KernelRecord, MergeRecord
 
 # ---------------------------------------------------------------------------
 # Drawing.
@@ -280,7 +79,7 @@ class _Seeds:
         return int(state[0] >> 1)  # 31 bits: a valid seed on every backend.
 
 
-def _block_initializer(block: _Block, options: dict, seed):
+def _block_initializer(block: Block, options: dict, seed):
     gain = block.found.gain(options["convention"])
     if block.glorot_kwargs is None:
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
@@ -293,22 +92,24 @@ def _block_initializer(block: _Block, options: dict, seed):
     )
 
 
-def _block_std(init, block: _Block, shape) -> float:
+def _block_std(init, block: Block, shape) -> float:
     if isinstance(init, Glorot):
         return init.stddev(shape)
     # Rows of an orthogonal (n, n) matrix have unit norm: mean square 1/n.
     return init.gain / math.sqrt(block.fan_in)
 
 
-def _draw(kernel: _Kernel, options: dict, seeds: _Seeds, layer, report: InitReport):
+def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport):
+    """Draws ``kernel`` per its plan; returns it with its initializer and report rows."""
     shape = tuple(int(d) for d in kernel.variable.shape)
     inits = [_block_initializer(b, options, seeds.next()) for b in kernel.blocks]
     init = inits[0] if len(inits) == 1 else Blocks(inits)
     block_shape = shape if len(inits) == 1 else init.block_shape(shape)
     kernel.variable.assign(init(shape, dtype=kernel.variable.dtype))
     setattr(kernel.owner, kernel.attr, init)
+    records = []
     for block, block_init in zip(kernel.blocks, inits, strict=True):
-        report.add(
+        records.append(
             KernelRecord(
                 layer=layer.name,
                 kind=type(layer).__name__,
@@ -321,6 +122,8 @@ def _draw(kernel: _Kernel, options: dict, seeds: _Seeds, layer, report: InitRepo
                 note="orthogonal" if block.glorot_kwargs is None else "",
             )
         )
+        report.add(records[-1])
+    return _residual.Drawn(kernel, init, records)
 
 
 def _record_attention_config(layer) -> str:
@@ -353,6 +156,7 @@ def initialize(
     distribution: str = "truncated_normal",
     convention: str = "moment",
     seed: int | None = None,
+    residual: str | None = "scaled",
 ) -> InitReport:
     """Re-draws every kernel of a built model with its true fans and following activation.
 
@@ -386,6 +190,23 @@ def initialize(
     normalization weights and ``Embedding`` are left as they are; unknown layers
     with weights are skipped and listed in the report.
 
+    Residual merges (``Add`` layers, ``x + y`` and ``keras.ops.add`` op nodes)
+    are found on the graph, each with its shortcut (identity or a one-kernel
+    projection) and branches; L is the number of merges told apart. Without a
+    policy, every merge of two unit-gain paths doubles the variance, so a
+    norm-free ResNet grows like 2^L (Balduzzi et al. 2017; Hanin & Rolnick 2018).
+    ``residual`` then changes the kernels drawn above (``keras_glorot.residual``;
+    docs/derivation.md, "Residual networks"): ``"scaled"`` makes each branch add
+    1/L of its shortcut's second moment (and a projection keep the signal), so
+    the signal grows at most ``(1 + 1/L)**L < e``; ``"fixup"`` scales branch
+    kernels by ``L**(-1/(2m-2))`` and zeroes the last (Zhang et al. 2019);
+    ``"zero"`` zeroes the branch's last kernel (De & Smith 2020). Scaled kernels
+    keep their ``Glorot`` with the factor folded into explicit fans (same seed),
+    zeroed ones get ``keras.initializers.Zeros``, so saved configs redraw the
+    same law. Merges whose branch is normalized after its last kernel, or whose
+    branch and shortcut cannot be told apart, are left alone; the report's
+    merge table says what was done at each merge, and why not.
+
     Args:
         model: A built ``keras.Model``.
         mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
@@ -394,10 +215,13 @@ def initialize(
         seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
             mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
             config. None: unseeded draws.
+        residual: ``"scaled"`` (default), ``"fixup"``, ``"zero"`` or None (no
+            change at merges: every kernel drawn as for a plain network).
 
     Returns:
         An ``InitReport``: per kernel (per gate block for RNNs) the activation
-        found, fans, gain and std; skipped layers with the reason.
+        found, fans, gain and std; skipped layers with the reason; per residual
+        merge its shortcut, branches and what was done (``report.merges``).
 
     Example:
 
@@ -410,24 +234,43 @@ def initialize(
     - Glorot & Bengio, 2010; He et al., 2015 (gains, fans).
     - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
       in deep linear neural networks" (orthogonal recurrent kernels).
+    - Balduzzi et al., 2017, "The shattered gradients problem"; Hanin & Rolnick,
+      2018, "How to start training: the effect of initialization and
+      architecture" (variance growth in ResNets).
+    - Zhang, Dauphin & Ma, 2019, "Fixup initialization", §3.
+    - De & Smith, 2020, "Batch normalization biases residual blocks towards the
+      identity function in deep networks" (SkipInit).
     """
     _validate_model(model)
     _validate_options(mode, distribution)
     seed = _validate_seed(seed)
     options = {"mode": mode, "distribution": distribution, "convention": convention}
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
+    policy = _residual.validate_policy(residual)
     graph, seeds, report = Graph(model), _Seeds(seed), InitReport("initialize")
+    drawn: dict[int, list[_residual.Drawn]] = {}
     for layer, _ in graph.leaves:
         try:
-            kernels = _plan(layer, graph)
-        except _Skip as reason:
-            if _needs_report(layer):
+            kernels = plans.plan(layer, graph)
+        except plans.Skip as reason:
+            if plans.needs_report(layer):
                 report.add(KernelRecord(layer.name, type(layer).__name__, skipped=str(reason)))
             continue
-        for kernel in kernels:
-            _draw(kernel, options, seeds, layer, report)
+        drawn[id(layer)] = [_draw(kernel, options, seeds, layer, report) for kernel in kernels]
         if isinstance(layer, keras.layers.MultiHeadAttention):
             note = _record_attention_config(layer)
             for record in report[layer.name] if note else []:
                 record.note = note
+    _residual_merges(graph, policy, drawn, report)
     return report
+
+
+def _residual_merges(graph: Graph, policy: str, drawn: dict, report: InitReport) -> None:
+    if graph.graph:
+        _residual.apply(policy, _residual.find_merges(graph), graph, drawn, report)
+        return
+    report.residual = policy
+    for layer, _ in graph.leaves:
+        if isinstance(layer, keras.layers.Add):
+            action = "nothing done: a subclassed model has no graph to tell branch from shortcut"
+            report.merges.append(MergeRecord(layer.name, "Add", policy=policy, action=action))

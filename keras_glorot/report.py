@@ -36,7 +36,31 @@ class KernelRecord:
     note: str = ""
 
 
+@dataclasses.dataclass
+class MergeRecord:
+    """One residual merge (an ``Add`` layer or an ``add`` op node) and what was done there.
+
+    Attributes:
+        merge: The merge's name (the ``Add`` layer's, or the op node's).
+        kind: ``"Add"`` (a layer) or ``"add op"`` (``x + y`` / ``keras.ops.add``).
+        shortcut: ``"identity"``, ``"projection <layer>"`` or ``"-"`` when not told.
+        branches: The kernel layers of the branch(es), fork to merge, ``", "``-joined.
+        policy: The ``residual=`` policy (``"scaled"``, ``"fixup"``, ``"zero"``, ``"none"``).
+        action: What was done, or why nothing was.
+        applied: Whether the policy changed a kernel at this merge.
+    """
+
+    merge: str
+    kind: str
+    shortcut: str = "-"
+    branches: str = "-"
+    policy: str = "none"
+    action: str = ""
+    applied: bool = False
+
+
 _COLUMNS = ("layer", "kind", "part", "activation", "fan_in", "fan_out", "gain", "std", "note")
+_MERGE_COLUMNS = ("merge", "kind", "shortcut", "branches", "action")
 
 
 def _cell(value) -> str:
@@ -52,7 +76,10 @@ class InitReport:
 
     ``str(report)`` is an aligned text table, ``report.to_markdown()`` a Markdown
     one. ``report.records`` holds the ``KernelRecord`` rows, ``report.skipped`` the
-    rows of layers left alone, ``report["name"]`` the rows of one layer.
+    rows of layers left alone, ``report["name"]`` the rows of one layer. For
+    ``initialize``, ``report.merges`` holds a ``MergeRecord`` per residual merge
+    (printed as a second table), ``report.residual`` the policy and
+    ``report.depth`` the number L of residual merges told apart.
 
     Example:
 
@@ -65,6 +92,9 @@ class InitReport:
         self.method = method
         self.records: list[KernelRecord] = list(records or [])
         self.stopped: str = ""
+        self.merges: list[MergeRecord] = []
+        self.residual: str = "none"
+        self.depth: int = 0
 
     def add(self, record: KernelRecord) -> None:
         self.records.append(record)
@@ -96,18 +126,25 @@ class InitReport:
             rows.append([_cell(getattr(r, c)) if c != "note" else note for c in _COLUMNS])
         return rows
 
+    def _merge_rows(self) -> list[list[str]]:
+        return [[str(getattr(m, c)) for c in _MERGE_COLUMNS] for m in self.merges]
+
     def _footer(self) -> str:
         n = len(self.handled)
         text = f"{self.method}: {n} kernel(s) handled, {len(self.skipped)} layer(s) skipped"
+        if self.merges:
+            applied = sum(m.applied for m in self.merges)
+            text += (
+                f"; {len(self.merges)} merge(s), L = {self.depth} residual, "
+                f"residual={self.residual!r} applied at {applied}"
+            )
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
 
     def __str__(self) -> str:
-        rows = [list(_COLUMNS)] + self._rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = _aligned([list(_COLUMNS)] + self._rows())
+        if self.merges:
+            merges = _aligned([list(_MERGE_COLUMNS)] + self._merge_rows())
+            lines += ["", "residual merges:"] + merges
         return "\n".join(lines + [self._footer()])
 
     def __repr__(self) -> str:
@@ -115,7 +152,23 @@ class InitReport:
 
     def to_markdown(self) -> str:
         """The table in Markdown (``|``-separated, pipes in cells escaped)."""
-        lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-        for row in self._rows():
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+        lines = _markdown(_COLUMNS, self._rows())
+        if self.merges:
+            lines += ["", "Residual merges:", ""] + _markdown(_MERGE_COLUMNS, self._merge_rows())
         return "\n".join(lines + ["", self._footer()])
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _markdown(columns, rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    return lines

@@ -1,0 +1,226 @@
+"""Per-layer plans: which kernels a layer holds, their true fans, and the activation after them.
+
+``initialize`` draws every kernel a plan lists with ``Glorot`` (or, for recurrent
+kernels, ``Orthogonal``); ``lsuv`` and the residual analysis (``keras_glorot.residual``)
+use the same layer kinds. A plan decides, it draws nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+
+from keras_glorot import _activations as acts
+from keras_glorot._graph import PASS_THROUGH, Graph
+from keras_glorot.fans import (
+    compute_fans,
+    depthwise_fans,
+    einsum_kernel_axes,
+    grouped_conv_fans,
+    transposed_conv_axes,
+    transposed_conv_fans,
+)
+
+CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
+TRANSPOSED = (
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
+# Layers with weights but no kernel to scale: left alone without a report row.
+NO_KERNEL = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.PReLU,
+)
+
+
+@dataclasses.dataclass
+class Block:
+    """One block of a kernel: drawn by ``Glorot`` or ``Orthogonal`` with a gain."""
+
+    part: str
+    found: acts.Found
+    fan_in: float
+    fan_out: float
+    glorot_kwargs: dict | None = None  # None: orthogonal (recurrent kernels)
+
+
+@dataclasses.dataclass
+class Kernel:
+    """A kernel variable, where its initializer attribute lives, and its blocks."""
+
+    variable: keras.Variable
+    owner: object
+    attr: str
+    blocks: list[Block]
+
+
+# ---------------------------------------------------------------------------
+# Plans: which kernels a layer has, their true fans, and the activation after them.
+
+
+def _plan_dense(layer, found) -> list[Kernel]:
+    fan_in, fan_out = compute_fans(layer.kernel.shape)
+    return [
+        Kernel(
+            layer.kernel,
+            layer,
+            "kernel_initializer",
+            [Block("kernel", found, fan_in, fan_out, {})],
+        )
+    ]
+
+
+def _strides(layer) -> tuple[int, ...]:
+    return tuple(int(v) for v in getattr(layer, "strides", None) or ())
+
+
+def _plan_conv(layer, found) -> list[Kernel]:
+    groups = int(getattr(layer, "groups", 1) or 1)
+    strides = _strides(layer)
+    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups, strides)
+    # Axes cannot say "divide fan_out by groups or strides": explicit fans do.
+    plain = groups == 1 and all(s == 1 for s in strides)
+    extra = {} if plain else {"fan_in": fan_in, "fan_out": fan_out}
+    block = Block("kernel", found, fan_in, fan_out, extra)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _depthwise_block(kernel, found, strides) -> Block:
+    fan_in, fan_out = depthwise_fans(kernel.shape, strides)
+    return Block("depthwise", found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
+
+
+def _plan_depthwise(layer, found) -> list[Kernel]:
+    block = _depthwise_block(layer.kernel, found, _strides(layer))
+    return [Kernel(layer.kernel, layer, "depthwise_initializer", [block])]
+
+
+def _plan_separable(layer, found) -> list[Kernel]:
+    # The depthwise part (which carries the strides) feeds the pointwise kernel
+    # linearly: gain 1.
+    linear = acts.Found(label="linear: feeds the pointwise kernel")
+    depthwise = _depthwise_block(layer.depthwise_kernel, linear, _strides(layer))
+    fan_in, fan_out = compute_fans(layer.pointwise_kernel.shape)
+    pointwise = Block("pointwise", found, fan_in, fan_out, {})
+    return [
+        Kernel(layer.depthwise_kernel, layer, "depthwise_initializer", [depthwise]),
+        Kernel(layer.pointwise_kernel, layer, "pointwise_initializer", [pointwise]),
+    ]
+
+
+def _plan_transposed(layer, found) -> list[Kernel]:
+    strides = _strides(layer)
+    if all(s == 1 for s in strides):
+        input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
+        fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+        extra = {"input_axes": input_axes, "output_axes": output_axes}
+    else:
+        fan_in, fan_out = transposed_conv_fans(layer.kernel.shape, strides)
+        extra = {"fan_in": fan_in, "fan_out": fan_out}
+    block = Block("kernel", found, fan_in, fan_out, extra)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _plan_einsum(layer, found) -> list[Kernel]:
+    input_axes, output_axes = einsum_kernel_axes(layer.equation)
+    if not input_axes or not output_axes:
+        raise Skip(f"equation {layer.equation!r} has no summed or no output kernel axis")
+    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+    axes = {"input_axes": input_axes, "output_axes": output_axes}
+    block = Block("kernel", found, fan_in, fan_out, axes)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _plan_attention(layer, found) -> list[Kernel]:
+    # Query, key and value feed the attention logits and softmax weights
+    # linearly; the output projection's activation is whatever follows the layer.
+    linear = acts.Found(label="linear: attention projection")
+    kernels = []
+    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+        sub = getattr(layer, name)
+        for k in _plan_einsum(sub, found if name == "output_dense" else linear):
+            k.blocks[0].part = name.replace("_dense", "")
+            kernels.append(k)
+    return kernels
+
+
+def _gate_activations(layer) -> list[tuple[str, acts.Found]]:
+    cell = layer.cell
+    act = acts.from_function(cell.activation, "cell activation")
+    if isinstance(layer, keras.layers.SimpleRNN):
+        return [("h", act)]
+    gate = acts.from_function(cell.recurrent_activation, "recurrent_activation")
+    if isinstance(layer, keras.layers.GRU):
+        return [("z", gate), ("r", gate), ("h", act)]
+    return [("i", gate), ("f", gate), ("c", act), ("o", gate)]
+
+
+def _plan_rnn(layer, found) -> list[Kernel]:
+    cell = layer.cell
+    gates = _gate_activations(layer)
+    units = int(cell.units)
+    input_dim = int(cell.kernel.shape[0])
+    inputs = [Block(f"kernel[{g}]", f, input_dim, units, {}) for g, f in gates]
+    recurrent = [Block(f"recurrent[{g}]", f, units, units, None) for g, f in gates]
+    return [
+        Kernel(cell.kernel, cell, "kernel_initializer", inputs),
+        Kernel(cell.recurrent_kernel, cell, "recurrent_initializer", recurrent),
+    ]
+
+
+class Skip(Exception):
+    """A layer ``initialize`` leaves alone, with the reason."""
+
+
+PLANS: list[tuple[tuple, Callable]] = [
+    (TRANSPOSED, _plan_transposed),
+    (SEPARABLE, _plan_separable),
+    (DEPTHWISE, _plan_depthwise),
+    (CONVS, _plan_conv),
+    ((keras.layers.Dense,), _plan_dense),
+    ((keras.layers.EinsumDense,), _plan_einsum),
+    ((keras.layers.MultiHeadAttention,), _plan_attention),
+    (RNNS, _plan_rnn),
+]
+
+
+def plan(layer, graph: Graph, node=None) -> list[Kernel]:
+    """The kernels of ``layer`` with their blocks; raises ``Skip`` to leave it alone."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        kernels = []
+        for direction in ("forward", "backward"):
+            for kernel in plan(getattr(layer, f"{direction}_layer"), graph, layer):
+                for block in kernel.blocks:
+                    block.part = f"{direction}.{block.part}"
+                kernels.append(kernel)
+        return kernels
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return plan(layer.layer, graph, layer)
+    if isinstance(layer, keras.layers.Embedding):
+        raise Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
+    for kinds, plan_kind in PLANS:
+        if isinstance(layer, kinds):
+            found = acts.LINEAR if isinstance(layer, RNNS) else acts.for_kernel(layer, graph, node)
+            return plan_kind(layer, found)
+    raise Skip(f"unknown layer kind {type(layer).__name__} (its weights are left as they are)")
+
+
+def needs_report(layer) -> bool:
+    if isinstance(layer, NO_KERNEL + PASS_THROUGH) or acts.from_layer(layer) is not None:
+        return False
+    return bool(layer.weights)
+
+
+def has_kernel(layer) -> bool:
+    """Whether ``layer`` is a kind ``plan`` draws kernels for (wrappers included)."""
+    if isinstance(layer, keras.layers.Bidirectional | keras.layers.TimeDistributed):
+        return has_kernel(getattr(layer, "forward_layer", None) or layer.layer)
+    return any(isinstance(layer, kinds) for kinds, _ in PLANS)

@@ -1,0 +1,453 @@
+"""Residual merges: where they are, branch versus shortcut, and how branches are scaled.
+
+A residual block computes ``x_{l+1} = s(x_l) + F(x_l)``: the shortcut ``s`` is
+the identity or a projection (one kernel), the branch ``F`` a chain of kernels.
+If every branch keeps the variance of its input, each merge doubles the variance
+of the sum, and a norm-free ResNet of L blocks grows its signal like 2^L
+(Balduzzi et al. 2017; Hanin & Rolnick 2018). ``initialize(model, residual=...)``
+finds the merges here and changes the branches' kernels:
+
+- ``"scaled"``: a projection shortcut is scaled to multiply the second moment
+  by ``g**2`` (g: gain of the activation after the merge, 1 when none: it keeps
+  the signal as the identity does) and the branch's last kernel is scaled so that the branch
+  adds 1/L of the shortcut's second moment: the signal entering each block grows
+  by at most ``(1 + 1/L)`` per block, ``e`` over L blocks (docs/derivation.md,
+  "Residual networks").
+- ``"fixup"``: the branch's kernels are scaled by ``L**(-1 / (2m - 2))`` (m
+  kernel layers per branch) and its last kernel is zero (Zhang et al. 2019,
+  Fixup, §3; only the initialization, no scalar multipliers or biases added).
+- ``"zero"``: the branch's last kernel is zero, so every block is its shortcut
+  at initialization (SkipInit's alpha = 0; De & Smith 2020).
+
+The analysis is structural, on the symbolic graph of each functional model
+(nested ones included, one level at a time). A merge is a ``keras.layers.Add``
+or an ``add`` op node (``x + y``, ``keras.ops.add``) of two or more tensors. Its
+fork is the latest tensor all its inputs descend from; each input's path from
+the fork counts the kernel layers on it. The shortcut is the input with the
+fewest (0: identity, 1: projection), strictly fewer than every other input;
+the other inputs are branches, and their last kernels are the kernel layers from
+which the merge is reached through kernel-free layers only. Where this cannot
+be told, or a branch passes a layer the analysis does not know, nothing changes
+at that merge and the report says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import keras
+
+from keras_glorot import _activations as acts
+from keras_glorot import _graph
+from keras_glorot._graph import Graph
+from keras_glorot.initializers import Glorot
+from keras_glorot.plans import NO_KERNEL, has_kernel
+from keras_glorot.report import MergeRecord
+
+POLICIES = ("scaled", "fixup", "zero")
+_NORMS = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+)
+
+
+def validate_policy(residual) -> str:
+    """``"scaled"``, ``"fixup"``, ``"zero"`` or ``"none"`` (for None)."""
+    if residual is None:
+        return "none"
+    if not isinstance(residual, str) or residual.lower() not in POLICIES:
+        raise ValueError(
+            f"residual={residual!r} is not allowed. Allowed: {list(POLICIES) + [None]}."
+        )
+    return residual.lower()
+
+
+@dataclasses.dataclass
+class Path:
+    """One input of a merge, from the fork to the merge."""
+
+    tensor: object
+    chain: list  # the operations on the path with the most kernel layers, fork first
+    min_kernels: int = 0
+    max_kernels: int = 0
+    layers: list = dataclasses.field(default_factory=list)  # kernel layers, all paths
+    last: list = dataclasses.field(default_factory=list)  # kernel layers next to the merge
+    norm_after_last: object = None  # a normalization between a last kernel and the merge
+    problem: str = ""
+
+    @property
+    def normalized(self):
+        return next((op for op in self.chain if isinstance(op, _NORMS)), None)
+
+
+@dataclasses.dataclass
+class Merge:
+    """A merge with its shortcut and branches; ``reason`` says why they were not told."""
+
+    op: object
+    name: str
+    kind: str
+    shortcut: Path | None = None
+    branches: list[Path] = dataclasses.field(default_factory=list)
+    reason: str = ""
+    fork: object = None  # the operation whose output all inputs descend from
+
+    def describe_shortcut(self) -> str:
+        if self.shortcut is None:
+            return "-"
+        if not self.shortcut.layers:
+            return "identity"
+        return "projection " + ", ".join(la.name for la in self.shortcut.layers)
+
+    def describe_branches(self) -> str:
+        return " | ".join(", ".join(la.name for la in b.layers) for b in self.branches) or "-"
+
+
+def merge_inputs(operation) -> list | None:
+    """The tensors an ``Add`` layer or ``add`` op node sums; None for anything else."""
+    tensors = _graph.operands(operation, keras.layers.Add, "add")
+    if tensors is None or not all(isinstance(t, keras.KerasTensor) for t in tensors):
+        return None  # not an addition, or x + 3.0: a shift, not a merge
+    return tensors if len(tensors) >= 2 else None
+
+
+def find_merges(graph: Graph) -> list[Merge]:
+    """Every merge of every functional model in ``graph``, in call order."""
+    merges = []
+    for model in graph.models():
+        ops = _graph.operations(model)
+        if not any(merge_inputs(op) for op in ops):
+            continue
+        index = _Index(ops)
+        for op in ops:
+            tensors = merge_inputs(op)
+            if tensors:
+                merges.append(_analyse(op, tensors, index))
+    return merges
+
+
+class _Index:
+    """Producers and ancestor sets of the tensors of one functional model."""
+
+    def __init__(self, ops: list):
+        self.producer, self.order, self.ancestors = {}, {}, {}
+        for op in ops:  # Keras lists operations in a topological order.
+            parents = set()
+            for t in _graph.inputs_of(op):
+                parents |= self.ancestors.get(id(t), {id(t)})
+            for t in _graph.outputs_of(op):
+                self.producer[id(t)] = op
+                self.order[id(t)] = len(self.order)
+                self.ancestors[id(t)] = parents | {id(t)}
+
+    def inputs(self, tensor) -> list:
+        op = self.producer.get(id(tensor))
+        if op is None or isinstance(op, keras.layers.InputLayer):
+            return []
+        return _graph.inputs_of(op)
+
+
+def _analyse(op, tensors: list, index: _Index) -> Merge:
+    kind = "Add" if _graph.is_layer(op) else "add op"
+    merge = Merge(op, op.name, kind)
+    common = set.intersection(*(index.ancestors.get(id(t), {id(t)}) for t in tensors))
+    if not common:
+        merge.reason = "its inputs share no ancestor: not a residual merge"
+        return merge
+    fork = max(common, key=lambda t: index.order.get(t, -1))
+    if not common <= index.ancestors.get(fork, {fork}):
+        merge.reason = "its inputs meet at more than one tensor: no single fork"
+        return merge
+    merge.fork = index.producer.get(fork)
+    paths = [_path(t, fork, index) for t in tensors]
+    problems = [p.problem for p in paths if p.problem]
+    if problems:
+        merge.reason = problems[0]
+        return merge
+    fewest = min(p.min_kernels for p in paths)
+    shortcuts = [p for p in paths if p.min_kernels == fewest]
+    short = shortcuts[0]
+    if len(shortcuts) > 1 or fewest > 1 or short.max_kernels != fewest:
+        counts = ", ".join(f"{p.min_kernels}..{p.max_kernels}" for p in paths)
+        merge.reason = f"cannot tell branch from shortcut (kernel layers per input: {counts})"
+        return merge
+    merge.shortcut = short
+    merge.branches = [p for p in paths if p is not short]
+    return merge
+
+
+def _path(tensor, fork: int, index: _Index) -> Path:
+    """Kernel counts, the longest chain and the last kernels from ``fork`` to ``tensor``."""
+    on_path = {
+        id(t): t for t in _walk_back(tensor, index) if fork in index.ancestors.get(id(t), ())
+    }
+    best = {fork: (0, 0, [])}  # tensor id -> (fewest kernels, most kernels, chain)
+    for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
+        if tid == fork:
+            continue
+        op = index.producer[tid]
+        problem = _unknown(op)
+        if problem:
+            return Path(tensor, [], problem=problem)
+        preds = [best[id(t)] for t in _graph.inputs_of(op) if id(t) in best]
+        k = int(has_kernel(op))
+        longest = max(preds, key=lambda p: p[1])
+        best[tid] = (min(p[0] for p in preds) + k, longest[1] + k, longest[2] + [op])
+    fewest, most, chain = best[id(tensor)]
+    path = Path(tensor, chain, fewest, most)
+    seen = set()
+    for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
+        op = index.producer.get(tid)
+        if tid != fork and has_kernel(op) and id(op) not in seen:
+            seen.add(id(op))
+            path.layers.append(op)
+    _last_kernels(tensor, fork, index, path)
+    return path
+
+
+def _walk_back(tensor, index: _Index):
+    stack, seen = [tensor], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        yield t
+        stack.extend(index.inputs(t))
+
+
+def _unknown(op) -> str:
+    if isinstance(op, keras.Model):
+        return f"a branch passes through the nested model {op.name!r}, not analysed"
+    if _graph.is_layer(op) and op.weights and not has_kernel(op) and not isinstance(op, NO_KERNEL):
+        return f"a branch passes through {type(op).__name__} {op.name!r}, whose weights are unknown"
+    return ""
+
+
+def _last_kernels(tensor, fork: int, index: _Index, path: Path) -> None:
+    stack, seen = [tensor], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or id(t) == fork or fork not in index.ancestors.get(id(t), ()):
+            continue
+        seen.add(id(t))
+        op = index.producer[id(t)]
+        if has_kernel(op):
+            if op not in path.last:
+                path.last.append(op)
+            continue
+        if isinstance(op, _NORMS):
+            path.norm_after_last = op
+        stack.extend(_graph.inputs_of(op))
+
+
+# ---------------------------------------------------------------------------
+# Second-moment factors along a path (docs/derivation.md, "Residual networks").
+
+
+def second_moment(found: acts.Found) -> float:
+    """``E[f(z)**2]`` for z ~ N(0, 1): 1 / (moment gain)**2 (1/2 for ReLU)."""
+    return 1.0 / found.gain("moment") ** 2
+
+
+def chain_factor(chain: list, kernel_factor) -> float:
+    """The factor a path multiplies the second moment by, fork to merge.
+
+    Each kernel layer contributes ``kernel_factor(layer)`` (``fan_in * Var(W)``
+    per kernel, its fused activation included), each activation layer
+    ``E[f(z)**2]``; pooling, padding and the rest count as 1.
+    """
+    factor = 1.0
+    for op in chain:
+        if has_kernel(op):
+            factor *= kernel_factor(op)
+            continue
+        found = acts.from_layer(op) if _graph.is_layer(op) else None
+        if found is not None:
+            factor *= second_moment(found)
+    return factor
+
+
+def fixup_scale(depth: int, kernels_per_branch: int) -> float:
+    """Fixup's ``L**(-1 / (2m - 2))`` for the weights (std), 1 when m = 1."""
+    if kernels_per_branch <= 1:
+        return 1.0
+    return depth ** (-1.0 / (2 * kernels_per_branch - 2))
+
+
+def branch_share(depth: int, branches: int) -> float:
+    """The branch's second moment over the shortcut's under ``"scaled"``: 1 / (L b)."""
+    return 1.0 / (max(depth, 1) * max(branches, 1))
+
+
+# ---------------------------------------------------------------------------
+# Applying a policy to the kernels ``initialize`` drew.
+
+
+@dataclasses.dataclass
+class Drawn:
+    """A kernel ``initialize`` drew: its plan, initializer and report rows."""
+
+    kernel: object  # plans.Kernel
+    init: object
+    records: list
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.kernel.variable.shape)
+
+    def variance(self) -> float:
+        if isinstance(self.init, keras.initializers.Zeros):
+            return 0.0
+        if isinstance(self.init, Glorot):
+            return self.init.stddev(self.shape) ** 2
+        return self.records[0].std ** 2  # gate blocks (recurrent layers): the report's std
+
+    def forward(self) -> float:
+        """``fan_in * Var(W)``: the second-moment factor of this kernel's linear map."""
+        return self.kernel.blocks[0].fan_in * self.variance()
+
+    def rescale(self, factor: float, note: str) -> None:
+        """Multiplies the kernel's variance by ``factor`` (0: zeros) and redraws it.
+
+        The factor is folded into the explicit fans of the same ``Glorot`` (same
+        seed), so the saved config redraws the scaled law; a zero kernel gets
+        ``keras.initializers.Zeros``.
+        """
+        shape = self.shape
+        if factor == 0.0:
+            init = keras.initializers.Zeros()
+        else:
+            fan_in, fan_out = self.init.fans(shape)
+            config = {**self.init.get_config(), "fan_in": fan_in / factor}
+            init = type(self.init).from_config({**config, "fan_out": fan_out / factor})
+        self.kernel.variable.assign(init(shape, dtype=self.kernel.variable.dtype))
+        setattr(self.kernel.owner, self.kernel.attr, init)
+        self.init = init
+        for record in self.records:
+            record.std = 0.0 if factor == 0.0 else init.stddev(shape)
+            record.note = "; ".join(n for n in (record.note, note) if n)
+
+
+def _gain2(found: acts.Found) -> float:
+    return 1.0 / second_moment(found)
+
+
+def _output_kernel(layer, drawn: dict) -> Drawn | None:
+    """The kernel whose scale sets ``layer``'s output (a separable conv's pointwise)."""
+    entries = drawn.get(id(layer)) or []
+    if not entries:
+        return None
+    last = entries[-1]
+    if len(last.kernel.blocks) != 1 or not isinstance(last.init, Glorot | keras.initializers.Zeros):
+        return None
+    if getattr(last.kernel.owner, last.kernel.attr, None) is not last.init:
+        return None
+    return last
+
+
+def _layer_forward(layer, drawn: dict) -> float:
+    factor = math.prod(d.forward() for d in drawn.get(id(layer)) or [])
+    found = acts.own(layer)
+    return factor * (second_moment(found) if found is not None else 1.0)
+
+
+def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -> None:
+    """Applies ``policy`` at every merge whose branches and shortcut were told apart."""
+    residual = [m for m in merges if not m.reason]
+    depth = len(residual)
+    report.residual, report.depth = policy, depth
+    done: set[int] = set()
+    for merge in merges:
+        record = MergeRecord(
+            merge.name, merge.kind, merge.describe_shortcut(), merge.describe_branches(), policy
+        )
+        if merge.reason:
+            record.action = f"nothing done: {merge.reason}"
+        elif policy == "none":
+            record.action = "left as drawn (residual=None)"
+        else:
+            record.action, record.applied = _apply_one(policy, merge, graph, drawn, depth, done)
+        report.merges.append(record)
+
+
+def _apply_one(policy, merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
+    lasts = [la for b in merge.branches for la in b.last]
+    normed = [b.norm_after_last for b in merge.branches if b.norm_after_last is not None]
+    if policy == "scaled":
+        normed += [b.normalized for b in merge.branches if b.normalized is not None]
+    if normed:
+        return (
+            f"nothing done: {type(normed[0]).__name__} {normed[0].name!r} in the branch sets "
+            "its scale (zero or scale its gamma instead: not done here)",
+            False,
+        )
+    outputs = {id(la): _output_kernel(la, drawn) for la in lasts}
+    for branch in merge.branches:
+        for layer in branch.layers if policy == "fixup" else branch.last:
+            if _output_kernel(layer, drawn) is None:
+                return f"nothing done: the kernel of {layer.name!r} is not one Glorot draw", False
+            if id(layer) in done:
+                return f"nothing done: {layer.name!r} was already changed at another merge", False
+    if policy == "zero":
+        for la in lasts:
+            outputs[id(la)].rescale(0.0, f"residual=zero at {merge.name}")
+            done.add(id(la))
+        return "zeroed " + ", ".join(la.name for la in lasts) + " (block = shortcut)", True
+    if policy == "fixup":
+        return _fixup(merge, drawn, depth, done), True
+    return _scaled(merge, graph, drawn, depth, done)
+
+
+def _fixup(merge: Merge, drawn, depth, done) -> str:
+    parts = []
+    for branch in merge.branches:
+        m = branch.max_kernels
+        scale = fixup_scale(depth, m)
+        for layer in branch.layers:
+            if layer in branch.last:
+                _output_kernel(layer, drawn).rescale(0.0, f"residual=fixup at {merge.name}: 0")
+            elif scale != 1.0:
+                note = f"residual=fixup at {merge.name}: std x {scale:.4g}"
+                _output_kernel(layer, drawn).rescale(scale**2, note)
+            done.add(id(layer))
+        parts.append(f"m={m}: std x L^(-1/{2 * m - 2}) = {scale:.4g}" if m > 1 else "m=1")
+    zeroed = ", ".join(la.name for b in merge.branches for la in b.last)
+    return f"{'; '.join(parts)}; zeroed {zeroed}"
+
+
+def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
+    forward = functools.partial(_layer_forward, drawn=drawn)
+    tau = chain_factor(merge.shortcut.chain, forward)
+    rhos = [chain_factor(branch.chain, forward) for branch in merge.branches]
+    if not all(0.0 < r < math.inf for r in rhos + [tau]):
+        return "nothing done: a path carries no signal (a zero kernel on it)", False
+    actions = []
+    projection = merge.shortcut.layers[0] if merge.shortcut.layers else None
+    if projection is not None and _output_kernel(projection, drawn) is not None:
+        # P x and F(x) are both symmetric given x. An activation after the merge
+        # (ResNet v1) keeps 1 / g**2 of their sum: the shortcut gets g**2. Without
+        # one (v2), the sum is the signal, and an activation that made the fork
+        # from it (v2's relu(x)) took 1 / g**2 of it: the shortcut gives g**2 back.
+        g2 = _gain2(acts.following(merge.op, graph))
+        if g2 == 1.0 and _graph.is_layer(merge.fork) and acts.from_layer(merge.fork):
+            g2 = _gain2(acts.from_layer(merge.fork))
+        note = f"residual=scaled at {merge.name}: projection Var x {g2 / tau:.4g}"
+        _output_kernel(projection, drawn).rescale(g2 / tau, note)
+        done.add(id(projection))
+        actions.append(f"{projection.name} Var x {g2 / tau:.4g} (shortcut x {g2:.3g})")
+        tau = g2
+    share = branch_share(depth, len(merge.branches))
+    for branch, rho in zip(merge.branches, rhos, strict=True):
+        factor = share * tau / rho
+        for layer in branch.last:
+            note = f"residual=scaled at {merge.name}: Var x {factor:.4g}"
+            _output_kernel(layer, drawn).rescale(factor, note)
+            done.add(id(layer))
+        names = ", ".join(la.name for la in branch.last)
+        actions.append(f"{names} Var x {factor:.4g} (branch = shortcut / {1 / share:.4g})")
+    return "; ".join(actions), True

@@ -1,0 +1,275 @@
+"""initialize(residual=...): merges found, branches scaled, sums bounded, configs that reproduce.
+
+The ResNets are CIFAR's (He et al. 2016: 3 stages, two 3x3 convs per block,
+identity shortcuts, 1x1 projections at stage changes) without normalization, at
+widths 8/16/32 on 8x8 inputs to stay fast. "post" puts the ReLU after the add
+(v1), "pre" before each conv (v2). Sums are measured: a batch of N(0, 1) inputs
+is pushed through a probe model that outputs every merge.
+"""
+
+import inspect
+import json
+import subprocess
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO, run_python, to_numpy
+
+from keras_glorot import initialize
+from keras_glorot._graph import Graph, outputs_of
+from keras_glorot.residual import find_merges, fixup_scale
+
+WIDTHS = (8, 16, 32)
+SIZE = 8
+BASE_COMMIT = "313bec1"  # the last commit before residual policies
+
+
+def resnet(depth, order="post", ops=False):
+    n = (depth - 2) // 6
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(WIDTHS[0], 3, padding="same", name="stem")(inputs)
+    if order == "post":
+        x = keras.layers.ReLU(name="stem_relu")(x)
+    k = 0
+    for stage, width in enumerate(WIDTHS):
+        for block in range(n):
+            stride = 2 if stage and not block else 1
+            a = keras.layers.ReLU(name=f"b{k}_in")(x) if order == "pre" else x
+            h = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"b{k}_a")(a)
+            h = keras.layers.ReLU(name=f"b{k}_relu")(h)
+            h = keras.layers.Conv2D(width, 3, padding="same", name=f"b{k}_b")(h)
+            if stride != 1:
+                x = keras.layers.Conv2D(width, 1, strides=stride, name=f"b{k}_proj")(a)
+            x = x + h if ops else keras.layers.Add(name=f"b{k}_add")([x, h])
+            if order == "post":
+                x = keras.layers.ReLU(name=f"b{k}_out")(x)
+            k += 1
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="head")(x))
+
+
+def init(model, **kwargs):
+    # Uniform draws compile faster on JAX (see test_model_init.py).
+    return initialize(model, distribution="uniform", seed=kwargs.pop("seed", 0), **kwargs)
+
+
+def batch(n=8):
+    return np.random.default_rng(0).standard_normal((n, SIZE, SIZE, 3)).astype("float32")
+
+
+def probe(model, tensors):
+    return [to_numpy(y) for y in keras.Model(model.inputs[0], tensors)(batch())]
+
+
+def merge_sums(model):
+    return probe(model, [outputs_of(m.op)[0] for m in find_merges(Graph(model))])
+
+
+def kernels(model):
+    return {w.path: to_numpy(w) for w in model.weights if "kernel" in w.path}
+
+
+@pytest.mark.parametrize("ops", [False, True], ids=["Add", "x+y"])
+@pytest.mark.parametrize("depth", [20, 56])
+def test_scaled_keeps_every_residual_sum_within_2x_of_the_first(depth, ops):
+    model = resnet(depth, "pre", ops)
+    report = init(model)
+    assert report.depth == len(report.merges) == (depth - 2) // 2
+    stds = np.array([s.std() for s in merge_sums(model)])
+    ratios = stds / stds[0]
+    assert 0.5 < ratios.min() and ratios.max() < 2.0, np.round(ratios, 2)
+    if depth == 56:  # Today's draws (residual=None) let the sum grow with depth.
+        init(model, residual=None)
+        plain = np.array([s.std() for s in merge_sums(model)])
+        assert plain[-1] / plain[0] > 2.5  # 3.9 to 5 here; 8x8 inputs pad much of each conv
+
+
+@pytest.mark.parametrize("ops", [False, True], ids=["Add", "x+y"])
+def test_scaled_post_activation_resnet_keeps_the_signal_into_each_block(ops):
+    # ReLU after the add (v1): the signal each block gets is the ReLU's output.
+    # The projection merges' sums are pre-activations, sqrt(2) larger by design
+    # (docs/derivation.md, "Residual networks"); every sum stays within 3x.
+    model = resnet(56, "post", ops)
+    init(model)
+    outs = [model.get_layer(f"b{k}_out").output for k in range(27)]
+    rms = np.array([np.sqrt(np.mean(y**2)) for y in probe(model, outs)])
+    assert 0.5 < (rms / rms[0]).min() and (rms / rms[0]).max() < 2.0, np.round(rms / rms[0], 2)
+    stds = np.array([s.std() for s in merge_sums(model)])
+    assert 1 / 3 < (stds / stds[0]).min() and (stds / stds[0]).max() < 3.0
+
+
+def test_zero_makes_every_block_its_shortcut():
+    model = resnet(20, "pre", ops=True)
+    report = init(model, residual="zero")
+    assert all(m.applied and m.action.startswith("zeroed") for m in report.merges)
+    merges = find_merges(Graph(model))
+    lasts = [la.output for m in merges for b in m.branches for la in b.last]
+    shortcuts = [m.shortcut.tensor for m in merges]
+    values = probe(model, lasts + shortcuts + [outputs_of(m.op)[0] for m in merges])
+    n = len(merges)
+    for last, shortcut, total in zip(values[:n], values[n : 2 * n], values[2 * n :], strict=True):
+        assert not last.any()
+        np.testing.assert_array_equal(total, shortcut)
+    init_config = model.get_layer("b3_b").get_config()["kernel_initializer"]
+    assert init_config["class_name"] == "Zeros"
+
+
+def test_fixup_scales_branch_kernels_by_the_formula():
+    model = resnet(20, "post")
+    init(model, residual=None, seed=5)
+    plain = kernels(model)
+    report = init(model, residual="fixup", seed=5)
+    scale = fixup_scale(9, 2)
+    assert scale == pytest.approx(9 ** (-1 / 2))
+    fixed = kernels(model)
+    for k in range(9):
+        first = model.get_layer(f"b{k}_a").kernel.path
+        np.testing.assert_allclose(fixed[first], scale * plain[first], rtol=1e-5, atol=1e-7)
+        assert not fixed[model.get_layer(f"b{k}_b").kernel.path].any()
+        assert "L^(-1/2)" in report.merges[k].action
+    # Outside the branches nothing changes.
+    for name in ("stem", "b3_proj", "head"):
+        path = model.get_layer(name).kernel.path
+        np.testing.assert_array_equal(fixed[path], plain[path])
+
+
+def test_none_reproduces_the_draws_before_residual_policies(tmp_path):
+    source = tmp_path / "old"
+    source.mkdir()
+    archive = subprocess.run(
+        f"git -C {REPO} archive {BASE_COMMIT} keras_glorot | tar -x -C {source}",
+        shell=True,
+        capture_output=True,
+    )
+    if archive.returncode:
+        pytest.skip(f"commit {BASE_COMMIT} not available: {archive.stderr[-200:]!r}")
+    code = "\n".join(
+        [
+            "import sys; sys.path.insert(0, sys.argv[1])",
+            "import keras, numpy as np, keras_glorot",
+            "assert keras_glorot.__file__.startswith(sys.argv[1])",
+            f"WIDTHS, SIZE = {WIDTHS}, {SIZE}",
+            inspect.getsource(resnet),
+            "m = resnet(20, 'pre', ops=True)",
+            "keras_glorot.initialize(m, distribution='uniform', seed=7)",
+            "ws = {w.path.replace('/', '|'): keras.ops.convert_to_numpy(w) for w in m.weights}",
+            "np.savez(sys.argv[2], **{k: v for k, v in ws.items() if 'kernel' in k})",
+        ]
+    )
+    result = run_python(code, source, tmp_path / "old.npz", with_repo=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    old = np.load(tmp_path / "old.npz")
+    model = resnet(20, "pre", ops=True)
+    init(model, residual=None, seed=7)
+    new = kernels(model)
+    assert sorted(old) == sorted(k.replace("/", "|") for k in new)
+    for path, w in new.items():
+        np.testing.assert_array_equal(w, old[path.replace("/", "|")])
+
+
+def test_report_has_a_row_per_merge_and_says_what_was_done():
+    model = resnet(20, "post")
+    report = init(model)
+    assert [m.merge for m in report.merges] == [f"b{k}_add" for k in range(9)]
+    assert report.merges[3].shortcut == "projection b3_proj"
+    assert report.merges[0].shortcut == "identity" and report.merges[0].branches == "b0_a, b0_b"
+    assert "b3_b Var x" in report.merges[3].action and "b3_proj Var x" in report.merges[3].action
+    text, markdown = str(report), report.to_markdown()
+    assert "residual merges:" in text and "L = 9 residual, residual='scaled' applied at 9" in text
+    assert "| b3_add | Add | projection b3_proj |" in markdown
+    assert "residual=scaled at b0_add" in report["b0_b"][0].note
+    with pytest.raises(ValueError, match="residual='skip' is not allowed"):
+        initialize(model, residual="skip")
+
+
+def test_where_branch_and_shortcut_cannot_be_told_nothing_changes():
+    inputs = keras.Input((16,))
+    h = keras.layers.Dense(16, name="h")(inputs)
+    a = keras.layers.Dense(16, name="a")(h)
+    b = keras.layers.Dense(16, name="b")(h)
+    other = keras.Input((16,))
+    model = keras.Model([inputs, other], [keras.layers.Add()([a, b]), h + other])
+    report = init(model)
+    first, second = report.merges
+    assert "cannot tell branch from shortcut" in first.action and not first.applied
+    assert "share no ancestor" in second.action and report.depth == 0
+    assert "residual" not in report["a"][0].note
+
+
+def test_saved_resnets_reload_in_a_fresh_process_with_identical_weights(tmp_path):
+    models, configs = {}, {}
+    for policy in ("scaled", "zero"):
+        models[policy] = resnet(20, "post")
+        init(models[policy], residual=policy, seed=3)
+        models[policy].save(tmp_path / f"{policy}.keras")
+        configs[policy] = {la.name: la.get_config() for la in models[policy].layers}
+    (tmp_path / "configs.json").write_text(json.dumps(configs, default=str))
+    code = (
+        "import sys, json, pathlib, numpy as np, keras, keras_glorot\n"
+        "out, configs = pathlib.Path(sys.argv[1]), {}\n"
+        "for policy in ('scaled', 'zero'):\n"
+        "    m = keras.saving.load_model(out / f'{policy}.keras')\n"
+        "    clone = keras.models.clone_model(m)\n"
+        "    np.savez(out / f'{policy}_loaded.npz', *[np.asarray(w) for w in m.weights])\n"
+        "    np.savez(out / f'{policy}_clone.npz', *[np.asarray(w) for w in clone.weights])\n"
+        "    configs[policy] = {la.name: la.get_config() for la in m.layers}\n"
+        "(out / 'loaded.json').write_text(json.dumps(configs, default=str))\n"
+    )
+    result = run_python(code.replace("np.asarray(w)", "keras.ops.convert_to_numpy(w)"), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for policy, model in models.items():
+        loaded = np.load(tmp_path / f"{policy}_loaded.npz")
+        clone = np.load(tmp_path / f"{policy}_clone.npz")
+        for i, w in enumerate(model.weights):
+            np.testing.assert_array_equal(loaded[f"arr_{i}"], to_numpy(w))
+            if "kernel" in w.path:  # rebuilt from config: the same law and seed
+                np.testing.assert_allclose(clone[f"arr_{i}"], to_numpy(w), rtol=1e-6, atol=1e-7)
+    loaded_configs = json.loads((tmp_path / "loaded.json").read_text())
+    assert loaded_configs == json.loads((tmp_path / "configs.json").read_text())
+
+
+APPLICATIONS = {
+    "ResNet50": dict(input_shape=(32, 32, 3)),
+    "ResNet50V2": dict(input_shape=(32, 32, 3)),
+    "MobileNetV2": dict(input_shape=(32, 32, 3), alpha=0.35),
+    "Xception": dict(input_shape=(71, 71, 3)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_keras_applications_report_every_kernel_and_merge(name):
+    model = getattr(keras.applications, name)(weights=None, classes=10, **APPLICATIONS[name])
+    report = init(model)
+    with_kernel = {w.path.rsplit("/", 1)[0] for w in model.weights if "kernel" in w.path}
+    assert {r.layer for r in report.handled} == {p.rsplit("/", 1)[-1] for p in with_kernel}
+    adds = [la.name for la in model.layers if isinstance(la, keras.layers.Add)]
+    assert [m.merge for m in report.merges] == adds and all(m.action for m in report.merges)
+    # Batch-normalized branches: the report says the policy is not applied there.
+    assert report.depth == len(adds)
+    assert all("BatchNormalization" in m.action for m in report.merges)
+    x = np.random.default_rng(0).standard_normal((2, *model.input_shape[1:])).astype("float32")
+    assert np.isfinite(to_numpy(model(x))).all()
+
+
+def test_subclassed_model_says_it_cannot_see_merges():
+    class Block(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Dense(8)
+            self.add = keras.layers.Add()
+
+        def call(self, x):
+            return self.add([x, self.conv(x)])
+
+    model = Block()
+    model(np.zeros((1, 8), "float32"))
+    report = init(model)
+    assert "no graph" in report.merges[0].action
+
+
+def test_depth_docstring_formula_is_the_papers():
+    # Fixup, Zhang et al. 2019, §3: L^(-1/(2m-2)); m = 3 kernels per branch.
+    assert fixup_scale(16, 3) == pytest.approx(16 ** (-1 / 4))
+    assert fixup_scale(16, 1) == 1.0
