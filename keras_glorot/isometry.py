@@ -39,6 +39,7 @@ import numpy as np
 from keras_glorot import backend
 
 SIDES = ("auto", "input", "output")
+_PROBE_STREAM = 0x4A4143  # "JAC"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,9 @@ def jacobian_spectrum(
         x: A batch for it (one array).
         probes: Number of random probes (>= 2; the standard error falls as
             ``1 / sqrt(probes)``).
-        seed: Seed of the probes' NumPy generator (Keras' random state is not used).
+        seed: Seed of the probes' NumPy generator, ``default_rng([seed, 0x4A4143])``:
+            not the stream of ``default_rng(seed)``, so that no probe repeats a
+            batch drawn with the same seed. Keras' random state is not used.
         side: ``"input"`` probes ``J v`` in input space, ``"output"`` probes
             ``J^T u`` in output space; ``"auto"`` (default) takes the smaller side,
             where no structural zero singular values dilute the spread.
@@ -135,7 +138,10 @@ def jacobian_spectrum(
         flat = [keras.ops.reshape(keras.ops.cast(o, "float32"), (-1,)) for o in outputs]
         return flat[0] if len(flat) == 1 else keras.ops.concatenate(flat)
 
-    rng = np.random.default_rng(seed)
+    # A stream of its own: default_rng(seed) is how users draw x, and a probe equal
+    # to the input's own direction is no random direction (a tanh net's Jacobian
+    # along x is far from its average).
+    rng = np.random.default_rng([seed, _PROBE_STREAM])
     ratios = []
     n_in = int(np.prod(x.shape))
     n_out = int(np.prod(fn(x).shape))
