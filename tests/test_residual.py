@@ -273,3 +273,23 @@ def test_depth_docstring_formula_is_the_papers():
     # Fixup, Zhang et al. 2019, §3: L^(-1/(2m-2)); m = 3 kernels per branch.
     assert fixup_scale(16, 3) == pytest.approx(16 ** (-1 / 4))
     assert fixup_scale(16, 1) == 1.0
+
+
+def test_merges_inside_nested_models_are_found_and_one_around_a_nested_model_is_reported():
+    def block(i):
+        x = keras.Input((32,))
+        h = keras.layers.Dense(32, activation="relu", name=f"a{i}")(x)
+        h = keras.layers.Dense(32, name=f"b{i}")(h)
+        return keras.Model(x, keras.layers.ReLU()(x + h), name=f"block{i}")
+
+    inputs = keras.Input((32,))
+    x = block(1)(block(0)(inputs))
+    model = keras.Model(inputs, keras.layers.Add(name="outer")([x, block(2)(x)]))
+    report = init(model)
+    rows = {m.merge: m for m in report.merges}
+    assert "nested model 'block2'" in rows.pop("outer").action and report.depth == 3
+    assert sorted(m.branches for m in rows.values()) == ["a0, b0", "a1, b1", "a2, b2"]
+    for k in range(3):  # every branch adds 1/L of its input: Var(b) = Var(a) / 2 / 3
+        inner = model.get_layer(f"block{k}")
+        a, b = (inner.get_layer(f"{n}{k}").kernel_initializer for n in "ab")
+        assert b.stddev((32, 32)) ** 2 / a.stddev((32, 32)) ** 2 == pytest.approx(1 / 6)
