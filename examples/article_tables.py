@@ -447,11 +447,12 @@ def _time_lines(args, table, runs, reached, what) -> list[str]:
         f"| case | init | epochs to {what} | training s to {what} | wall s per run | article s |",
         "|---|---|---|---|---|---|",
     ]
-    for k, (case, by_init) in enumerate(runs.items()):
+    for case, by_init in runs.items():
+        k = TABLES[table].cases[case]["hidden_layers"] - 1  # Table 3's column, by depth
         for init, rs in by_init.items():
             epochs = [reached(r) for r in rs]
             hits = f"{sum(e is not None for e in epochs)}/{len(rs)} reached"
-            article = numbers.get(init, ())[k : k + 1]
+            article = numbers.get(init, ())[k : k + 1] if k >= 0 else ()
             lines.append(
                 f"| {case} | `{init}` | {interval(epochs)}, {hits} "
                 f"| {interval(seconds_to(r, e) for r, e in zip(rs, epochs, strict=True))} "
