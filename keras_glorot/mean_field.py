@@ -212,7 +212,14 @@ def _layer_rule(layer, signal, training: bool):
     if isinstance(layer, (keras.layers.GaussianNoise, keras.layers.GaussianDropout)):
         if not training:
             return signal, "identity in inference"
-        return _Unknown(f"{type(layer).__name__} in training: no rule here")
+        mean, second = signal.moments()
+        if isinstance(layer, keras.layers.GaussianNoise):
+            # x + N(0, stddev**2): the second moment grows by stddev**2.
+            stddev = float(layer.stddev)
+            return _Moments(signal.q, mean, second + stddev**2), f"second moment + {stddev:g}**2"
+        # x * N(1, rate / (1 - rate)): the second moment is divided by 1 - rate.
+        rate = float(layer.rate)
+        return _Moments(signal.q, mean, second / (1.0 - rate)), f"second moment / (1 - {rate:g})"
     found = _activations.from_layer(layer)
     if found is not None:
         fn, reason = _activation(found)
@@ -328,7 +335,8 @@ def mean_field_variances(
     Args:
         model: A built Sequential or functional model.
         input_variance: The second moment ``E[x**2]`` of the input's elements.
-        training: Whether dropout is on (its rate scales the second moment).
+        training: Whether dropout and noise layers are on (dropout's rate scales
+            the second moment, GaussianNoise adds its variance).
 
     Returns:
         One ``MeanFieldLayer`` per layer, in ``model``'s layer order (nested

@@ -204,6 +204,26 @@ def test_mean_field_through_a_nested_model_and_dropout_in_training():
     assert report.predicted_std[-1] / inference == pytest.approx(np.sqrt(2.0), rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    "noise",
+    [keras.layers.GaussianNoise(0.5, seed=2), keras.layers.GaussianDropout(0.5, seed=2)],
+    ids=["gaussian_noise", "gaussian_dropout"],
+)
+def test_mean_field_through_noise_layers_in_training(noise):
+    width = 256
+    inputs = keras.Input((width,))
+    h = keras.layers.Dense(width, activation="tanh", name="a")(inputs)
+    out = keras.layers.Dense(width, name="b")(noise(h))
+    model = keras.Model(inputs, out)
+    report = signal_report(model, batch((256, width)), training=True)
+    # Two kernel layers of width 256, as above; the noise's own sampling error
+    # (65,536 draws) is far smaller.
+    tol = np.sqrt(2) * np.sqrt(2.0 / width) / 2
+    np.testing.assert_allclose(report.predicted_std, report.activation_std, rtol=tol)
+    inference = signal_report(model, batch((256, width))).predicted_std
+    assert report.predicted_std[1] > inference[1] * (1 + 3 * tol)  # the noise is counted
+
+
 def test_markdown_and_plot_show_the_prediction(tmp_path):
     model = keras.Sequential(
         [
