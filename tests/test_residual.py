@@ -10,6 +10,7 @@ is pushed through a probe model that outputs every merge.
 import inspect
 import json
 import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -20,33 +21,16 @@ from keras_glorot import initialize
 from keras_glorot._graph import Graph, outputs_of
 from keras_glorot.residual import find_merges, fixup_scale
 
+sys.path.insert(0, str(REPO / "examples"))
+import norm_free_resnet  # noqa: E402
+
 WIDTHS = (8, 16, 32)
 SIZE = 8
 BASE_COMMIT = "313bec1"  # the last commit before residual policies
 
 
 def resnet(depth, order="post", ops=False):
-    n = (depth - 2) // 6
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Conv2D(WIDTHS[0], 3, padding="same", name="stem")(inputs)
-    if order == "post":
-        x = keras.layers.ReLU(name="stem_relu")(x)
-    k = 0
-    for stage, width in enumerate(WIDTHS):
-        for block in range(n):
-            stride = 2 if stage and not block else 1
-            a = keras.layers.ReLU(name=f"b{k}_in")(x) if order == "pre" else x
-            h = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"b{k}_a")(a)
-            h = keras.layers.ReLU(name=f"b{k}_relu")(h)
-            h = keras.layers.Conv2D(width, 3, padding="same", name=f"b{k}_b")(h)
-            if stride != 1:
-                x = keras.layers.Conv2D(width, 1, strides=stride, name=f"b{k}_proj")(a)
-            x = x + h if ops else keras.layers.Add(name=f"b{k}_add")([x, h])
-            if order == "post":
-                x = keras.layers.ReLU(name=f"b{k}_out")(x)
-            k += 1
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(10, name="head")(x))
+    return norm_free_resnet.resnet(depth, order, ops, widths=WIDTHS, size=SIZE)
 
 
 def init(model, **kwargs):
@@ -149,6 +133,8 @@ def test_none_reproduces_the_draws_before_residual_policies(tmp_path):
             "import sys; sys.path.insert(0, sys.argv[1])",
             "import keras, numpy as np, keras_glorot",
             "assert keras_glorot.__file__.startswith(sys.argv[1])",
+            f"sys.path.insert(0, {str(REPO / 'examples')!r})",
+            "import norm_free_resnet",
             f"WIDTHS, SIZE = {WIDTHS}, {SIZE}",
             inspect.getsource(resnet),
             "m = resnet(20, 'pre', ops=True)",
