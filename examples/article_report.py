@@ -1,0 +1,295 @@
+"""The article's tables reported: table.md and table.png from the cases' runs.jsonl.
+
+Each table puts the article's numbers next to ours (mean ± std, 95% CI, seeds) with the
+table's own derived quantities; ``article_tables.py`` writes them after its runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+
+from article_claims import (
+    CHECKPOINTS,
+    OURS,
+    RANDOM,
+    TABLES,
+    XAVIER,
+    case_args,
+    inits_of,
+    selected_cases,
+)
+
+
+def table_runs(args: argparse.Namespace, table: int) -> dict[str, dict[str, list[dict]]]:
+    """{case: {init: runs}} of this command's setting (same options, asked seeds) only."""
+    import json
+
+    import study
+    from cifar10_report import read_runs
+
+    source = TABLES[table].runs_in or table
+    result = {}
+    for src, case, options in selected_cases(args):
+        if src != source:
+            continue
+        cargs = case_args(args, src, case, options)
+        wanted = json.dumps(study.run_options(cargs), sort_keys=True)
+        runs = [
+            r
+            for r in read_runs(pathlib.Path(cargs.out) / "runs.jsonl")
+            if r["seed"] in args.seeds and json.dumps(r["options"], sort_keys=True) == wanted
+        ]
+        result[case] = {i: [r for r in runs if r["init"] == i] for i in inits_of(args, table)}
+    return result
+
+
+def interval(values) -> str:
+    """'mean ± std [95% t-interval] (n)' of the finite values, or '–'."""
+    import numpy as np
+    from cifar10_report import t95
+
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
+    if not len(v):
+        return "–"
+    if len(v) == 1:
+        return f"{v[0]:.4g} (n=1)"
+    sd = v.std(ddof=1)
+    half = t95(len(v) - 1) * sd / math.sqrt(len(v))
+    return f"{v.mean():.4g} ± {sd:.2g} [{v.mean() - half:.4g}, {v.mean() + half:.4g}] (n={len(v)})"
+
+
+def final_accuracy(run: dict) -> float | None:
+    acc = run.get("final_test_accuracy")
+    return None if acc is None else 100 * acc
+
+
+def first_epoch(values: list, reached) -> int | None:
+    """First epoch (1-based) whose value satisfies ``reached``; None if none does."""
+    return next((i + 1 for i, v in enumerate(values) if v is not None and reached(v)), None)
+
+
+def seconds_to(run: dict, epoch: int | None) -> float | None:
+    """Training seconds (evaluation excluded, compilation included) up to ``epoch``."""
+    return None if epoch is None else sum(run["train_seconds_per_epoch"][:epoch])
+
+
+def paired(a_runs: list[dict], b_runs: list[dict], value) -> str:
+    """value(a) - value(b) over the seeds both have (same seed: same data order)."""
+    b = {r["seed"]: value(r) for r in b_runs}
+    return interval(
+        value(r) - b[r["seed"]]
+        for r in a_runs
+        if r["seed"] in b and None not in (value(r), b[r["seed"]])
+    )
+
+
+def _diff_lines(runs, pairs, what="final test accuracy, points") -> list[str]:
+    """Paired differences of final accuracy, one row per case, one column per pair."""
+    lines = [f"Differences in {what}, paired by seed: mean ± std [95% t-interval].", ""]
+    lines += ["| case | " + " | ".join(f"{a} − {b}" for a, b in pairs) + " |"]
+    lines += ["|---|" + "---|" * len(pairs)]
+    for case, by_init in runs.items():
+        cells = [
+            paired(by_init[a], by_init[b], final_accuracy) if a in by_init and b in by_init else "–"
+            for a, b in pairs
+        ]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _time_lines(args, table, runs, reached, what) -> list[str]:
+    """Epochs and training seconds until ``reached`` by the curve ``what``."""
+    numbers = TABLES[table].numbers
+    lines = [
+        f"| case | init | epochs to {what} | training s to {what} | wall s per run | article s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case, by_init in runs.items():
+        k = TABLES[table].cases[case]["hidden_layers"] - 1  # Table 3's column, by depth
+        for init, rs in by_init.items():
+            epochs = [reached(r) for r in rs]
+            hits = f"{sum(e is not None for e in epochs)}/{len(rs)} reached"
+            article = numbers.get(init, ())[k : k + 1] if k >= 0 else ()
+            lines.append(
+                f"| {case} | `{init}` | {interval(epochs)}, {hits} "
+                f"| {interval(seconds_to(r, e) for r, e in zip(rs, epochs, strict=True))} "
+                f"| {interval(r['wall_seconds'] for r in rs)} | {article[0] if article else '–'} |"
+            )
+    return lines + [""]
+
+
+def _speedup_lines(runs, target: float) -> list[str]:
+    """Table 6: 1 - t(init) / t(random), mean training seconds to the target accuracy."""
+    from cifar10_report import epochs_to_target
+
+    def mean_seconds(rs):
+        s = [seconds_to(r, epochs_to_target(r, target)) for r in rs]
+        s = [x for x in s if x is not None]
+        return sum(s) / len(s) if s and len(s) == len(rs) else None
+
+    lines = ["Time saved against random (all runs of both must reach the target):", ""]
+    for case, by_init in runs.items():
+        base = mean_seconds(by_init.get(RANDOM, []))
+        for init in (XAVIER, OURS):
+            t = mean_seconds(by_init.get(init, []))
+            saved = "–" if None in (base, t) else f"{100 * (1 - t / base):.0f}%"
+            lines.append(f"- {case}, `{init}`: {saved} (article: 25-40%)")
+    return lines + [""]
+
+
+def _kl_lines(runs) -> list[str]:
+    kl, cce = runs.get("mlp_kl"), runs.get("mlp_cce")
+    if not kl or not cce:
+        return []
+    lines = [
+        "KL against CCE: with one-hot targets KL(y‖p) = −log p_true = CCE (Keras clips y at "
+        "1e-7, a constant below 1e-5). Same init and seed, so the same start and data order:",
+        "",
+        "| init | seeds | max over epochs of |train loss KL − CCE| | final acc KL − CCE, points |",
+        "|---|---|---|---|",
+    ]
+    for init in kl:
+        c = {r["seed"]: r for r in cce.get(init, [])}
+        both = [(r, c[r["seed"]]) for r in kl[init] if r["seed"] in c]
+        gaps = [
+            max(abs(x - y) for x, y in zip(a["train_loss"], b["train_loss"], strict=False))
+            for a, b in both
+            if a["train_loss"] and b["train_loss"]
+        ]
+        gap = f"{max(gaps):.3g}" if gaps else "–"
+        lines.append(
+            f"| `{init}` | {len(both)} | {gap} "
+            f"| {paired(kl[init], cce.get(init, []), final_accuracy)} |"
+        )
+    return lines + [""]
+
+
+def _loss_at_lines(args, table, runs) -> list[str]:
+    epochs = args.epochs or TABLES[table].epochs
+    at = sorted({min(e, epochs) for e in CHECKPOINTS})
+    numbers = TABLES[table].numbers
+    lines = [
+        "Training loss (mean over the epoch) at epochs " + ", ".join(map(str, at))
+        + ("" if at == list(CHECKPOINTS) else f" (runs of {epochs} epochs: the article's "
+           "later epochs are not reached)") + ".",
+        "",
+        "| case | init | " + " | ".join(f"loss at {e}" for e in at) + " | article 100/200/500 |",
+        "|---|---|" + "---|" * len(at) + "---|",
+    ]  # fmt: skip
+    for case, by_init in runs.items():
+        for init, rs in by_init.items():
+            cells = [
+                interval(r["train_loss"][e - 1] for r in rs if len(r["train_loss"]) >= e)
+                for e in at
+            ]
+            article = "/".join(map(str, numbers.get(init, ()))) or "–"
+            lines.append(f"| {case} | `{init}` | " + " | ".join(cells) + f" | {article} |")
+    return lines + [""]
+
+
+def table_markdown(args: argparse.Namespace, table: int) -> str:
+    """table.md: the article's claim, our runs per case and init, the derived quantities."""
+    from cifar10_report import epochs_to_target, init_row
+
+    spec, runs = TABLES[table], table_runs(args, table)
+    target = args.target or spec.target
+    source = spec.runs_in or table
+    every = [r for by_init in runs.values() for rs in by_init.values() for r in rs]
+    first = every[0] if every else {"options": {}}
+    opts = first["options"]
+    lines = [
+        f"# Table {table}: {spec.title}",
+        "",
+        f"**The article:** {spec.article}",
+        "",
+        f"**Ours:** {len(every)} runs in `table{source}/CASE/runs.jsonl`"
+        + (f" (the runs of Table {source})" if source != table else "")
+        + f"; backend {first.get('backend', '?')}, device {first.get('device', '?')}; "
+        f"{opts.get('epochs', '?')} epochs, {first.get('n_train', '?')} training and "
+        f"{first.get('n_test', '?')} test images, seeds {args.seeds}, {opts.get('optimizer')} "
+        f"lr {opts.get('lr')} ({opts.get('schedule')}), batch {opts.get('batch_size')}. "
+        "Nets and initializers: examples/article_nets.py.",
+        "",
+        "Final test accuracy in %: mean ± sample std over seeds and the 95% t-interval of "
+        f"the mean; epochs to {100 * target:g}% test accuracy: median (runs that reached it).",
+        "",
+        f"| case | init | runs | final test acc % | 95% CI | epochs to {100 * target:g}% "
+        "| diverged | wall s/run | img/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, by_init in runs.items():
+        lines += [f"| {case} " + init_row(i, rs, target) for i, rs in by_init.items() if rs]
+    lines.append("")
+    inits = inits_of(args, table)
+    pairs = [(a, b) for a, b in ((XAVIER, RANDOM), (OURS, RANDOM), (OURS, XAVIER))
+             if a in inits and b in inits]  # fmt: skip
+    if table == 2:
+        pairs = [(a, "article") for a in (OURS, XAVIER) if a in inits and "article" in inits]
+    if table == 3:
+        lines += [f"Training loss ≤ {args.loss_target:g} (--loss-target):", ""]
+        below = args.loss_target
+        lines += _time_lines(
+            args,
+            table,
+            runs,
+            lambda r: first_epoch(r["train_loss"], lambda v: v <= below),
+            f"loss ≤ {below:g}",
+        )
+    if table == 4:
+        lines += _kl_lines(runs)
+    if table == 6:
+        lines += [f"Test accuracy ≥ {100 * target:g}%; article: 25-40% less time with Xavier.", ""]
+        lines += _time_lines(args, table, runs, lambda r: epochs_to_target(r, target),
+                             f"{100 * target:g}% test acc")  # fmt: skip
+        lines += _speedup_lines(runs, target)
+    if table == 7:
+        lines += ["Article (Xavier − random, points): " + ", ".join(
+            f"{k} +{v}" for k, v in spec.numbers.items()) + ".", ""]  # fmt: skip
+    if table == 8:
+        lines += _loss_at_lines(args, table, runs)
+    if table in (2, 5, 7, 9) and pairs:
+        lines += _diff_lines(runs, pairs)
+    return "\n".join(lines)
+
+
+def plot_table(args: argparse.Namespace, table: int, path: pathlib.Path) -> bool:
+    """table.png: training loss against epoch per case, mean over seeds per init."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = table_runs(args, table)
+    fig, axes = plt.subplots(1, max(1, len(runs)), figsize=(4 * max(1, len(runs)), 3))
+    for ax, (case, by_init) in zip(np.atleast_1d(axes), runs.items(), strict=False):
+        for init, rs in by_init.items():
+            curves = [r["train_loss"] for r in rs if r["train_loss"]]
+            if not curves:
+                continue
+            n = min(map(len, curves))
+            ax.plot(
+                np.arange(1, n + 1),
+                np.mean([c[:n] for c in curves], axis=0),
+                marker="o" if n < 30 else None,
+                label=f"{init} (n={len(curves)})",
+            )
+        ax.set(title=f"Table {table}: {case}", xlabel="epoch", ylabel="training loss")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+def write_table(args: argparse.Namespace, table: int) -> pathlib.Path:
+    folder = pathlib.Path(args.out) / f"table{table}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "table.md").write_text(table_markdown(args, table))
+    plot_table(args, table, folder / "table.png")
+    return folder / "table.md"
