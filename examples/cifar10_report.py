@@ -79,7 +79,7 @@ def provenance(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     commits = sorted({str(r.get("git_commit")) for r in runs})
     dirty = sum(bool(r.get("git_dirty")) for r in runs)
     unknown = sum(r.get("git_commit") is None for r in runs)
-    versions = sorted({str(r.get("package_version", "?")) for r in runs})
+    versions = sorted({str(r["package_version"]) for r in runs if r.get("package_version")})
     problems = []
     if unknown:
         problems.append(f"{unknown} run(s) record no git commit")
@@ -89,7 +89,8 @@ def provenance(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
         )
     if dirty:
         problems.append(f"{dirty} run(s) ran from a tree with uncommitted changes")
-    line = f"Code: commit {', '.join(c[:12] for c in commits)}, keras_glorot {', '.join(versions)}."
+    line = f"Code: commit {', '.join(c[:12] for c in commits)}"
+    line += f", keras_glorot {', '.join(versions)}." if versions else "."
     return line, problems
 
 
