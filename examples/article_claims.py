@@ -182,4 +182,5 @@ def case_args(args: argparse.Namespace, table: int, case: str, options: dict) ->
         out=str(pathlib.Path(args.out) / f"table{table}" / case),
         inits=inits_of(args, table), seeds=args.seeds, verbose=args.verbose,
         target=args.target or spec.target, deterministic=args.deterministic,
+        title=f"The article's table {table} ({spec.title}), case {case}: summary",
     )  # fmt: skip

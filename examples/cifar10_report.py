@@ -21,7 +21,9 @@ import numpy as np
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
 _T95.update({9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042})
 # Options shown in a setting's heading, in this order; the rest go in a details line.
-_HEADLINE = ("model", "width", "batch_norm", "activation", "epochs", "subset", "backend")
+_HEADLINE = ("table", "case", "model", "width", "batch_norm", "activation", "loss")
+_HEADLINE += ("hidden_layers", "epochs", "subset", "backend")
+TITLE = "CIFAR-10 VGG study: summary"
 
 
 def t95(dof: int) -> float:
@@ -94,9 +96,9 @@ def provenance(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return line, problems
 
 
-def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
+def summary_markdown(runs: list[dict[str, Any]], target: float, title: str = TITLE) -> str:
     """summary.md: one table per setting, one row per initializer."""
-    lines = ["# CIFAR-10 VGG study: summary", ""]
+    lines = [f"# {title}", ""]
     if not runs:
         return "\n".join(lines + ["No finished runs yet.", ""])
     code, problems = provenance(runs)
@@ -112,7 +114,7 @@ def summary_markdown(runs: list[dict[str, Any]], target: float) -> str:
     ]
     for settings in group_runs(runs).values():
         opts = next(iter(settings.values()))[0]["options"]
-        head = ", ".join(f"{k}={opts.get(k)}" for k in _HEADLINE)
+        head = ", ".join(f"{k}={opts[k]}" for k in _HEADLINE if k in opts)
         rest = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k not in _HEADLINE)
         device = next(iter(settings.values()))[0].get("device", "?")
         lines += [f"## {head}", "", f"Device: {device}. Other options: {rest}.", ""]
@@ -186,9 +188,11 @@ def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
     return runs
 
 
-def write_reports(runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5) -> None:
+def write_reports(
+    runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5, title: str = TITLE
+) -> None:
     """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
-    (out / "summary.md").write_text(summary_markdown(runs, target))
+    (out / "summary.md").write_text(summary_markdown(runs, target, title))
     if not runs:
         return
     try:

@@ -35,13 +35,14 @@ from typing import Any
 import determinism
 import keras
 import numpy as np
-from cifar10_report import read_runs, write_reports
+from cifar10_report import TITLE, read_runs, write_reports
 
 import keras_glorot
 
 # Options that do not change what a run computes: left out of the resume key.
 NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
 NON_RUN_OPTIONS |= {"deterministic"}  # the same computation, only repeatable to the bit
+NON_RUN_OPTIONS |= {"title"}  # the summary's heading
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
@@ -351,6 +352,7 @@ def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Buil
     """Every (init, seed) of ``args`` not yet in OUT/runs.jsonl; 0 when all are there."""
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    title = getattr(args, "title", None) or TITLE
     runs_path = out / "runs.jsonl"
     options = run_options(args)
     if not args.deterministic:
@@ -373,6 +375,6 @@ def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Buil
                 f"{record['wall_seconds']:.0f} s, {record['images_per_second']:.0f} img/s",
                 flush=True,
             )
-            write_reports(read_runs(runs_path), out, target=args.target)
-    write_reports(read_runs(runs_path), out, target=args.target)
+            write_reports(read_runs(runs_path), out, target=args.target, title=title)
+    write_reports(read_runs(runs_path), out, target=args.target, title=title)
     return 0

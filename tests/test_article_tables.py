@@ -60,7 +60,9 @@ def check_case(folder, table, case, inits, seeds=(0,), epochs=1):
         assert all(math.isfinite(v) for v in r["train_loss"] + r["test_loss"]), r["init"]
         assert not r["diverged"] and 0 <= r["final_test_accuracy"] <= 1
         assert len(r["train_seconds_per_epoch"]) == epochs and r["wall_seconds"] > 0
-    assert "| `" in (folder / "summary.md").read_text()
+    summary = (folder / "summary.md").read_text()
+    assert summary.startswith(f"# The article's table {table} (") and f"case {case}" in summary
+    assert "| `" in summary and f"table={table}, case={case}" in summary
     assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
     return runs
 
