@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations, _graph, gains
+from keras_glorot.plans import CONVS, DEPTHWISE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +148,7 @@ def _activation(found: _activations.Found | None):
     return _function(found), None
 
 
-_KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+_KERNEL_LAYERS = (keras.layers.Dense, *CONVS)
 _IDENTITY = (keras.layers.Flatten, keras.layers.Reshape, keras.layers.Identity)
 _DROPOUT = (
     keras.layers.Dropout,
@@ -165,9 +165,9 @@ def _to_numpy(variable) -> np.ndarray:
 
 def _kernel_layer(layer, signal):
     """A Dense/Conv/DepthwiseConv layer: ``q = sigma_w**2 m + sigma_b**2``."""
-    kernel = layer.depthwise_kernel if isinstance(layer, _DEPTHWISE) else layer.kernel
+    kernel = layer.depthwise_kernel if isinstance(layer, DEPTHWISE) else layer.kernel
     shape = tuple(kernel.shape)
-    fan_in = math.prod(shape[:-2]) if isinstance(layer, _DEPTHWISE) else math.prod(shape[:-1])
+    fan_in = math.prod(shape[:-2]) if isinstance(layer, DEPTHWISE) else math.prod(shape[:-1])
     # mean(W**2) on the device: a VGG's kernels are not copied to the host.
     w2 = keras.ops.mean(keras.ops.square(keras.ops.cast(kernel, "float32")))
     sigma_w2 = fan_in * float(keras.ops.convert_to_numpy(w2))
@@ -203,7 +203,7 @@ def _dropout(layer, signal, training: bool):
 
 def _layer_rule(layer, signal, training: bool):
     """``(signal, note)`` after ``layer``, or an ``_Unknown``."""
-    if isinstance(layer, (*_KERNEL_LAYERS, *_DEPTHWISE)):
+    if isinstance(layer, (*_KERNEL_LAYERS, *DEPTHWISE)):
         return _kernel_layer(layer, signal)
     if isinstance(layer, _IDENTITY):
         return signal, "identity"
