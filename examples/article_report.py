@@ -7,7 +7,6 @@ table's own derived quantities; ``article_tables.py`` writes them after its runs
 from __future__ import annotations
 
 import argparse
-import math
 import pathlib
 
 from article_claims import (
@@ -46,18 +45,11 @@ def table_runs(args: argparse.Namespace, table: int) -> dict[str, dict[str, list
 
 
 def interval(values) -> str:
-    """'mean ± std [95% t-interval] (n)' of the finite values, or '–'."""
-    import numpy as np
-    from cifar10_report import t95
+    """``cifar10_report.interval``, imported when used: this module is loaded while the
+    command line is checked, before NumPy."""
+    from cifar10_report import interval as mean_interval
 
-    v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
-    if not len(v):
-        return "–"
-    if len(v) == 1:
-        return f"{v[0]:.4g} (n=1)"
-    sd = v.std(ddof=1)
-    half = t95(len(v) - 1) * sd / math.sqrt(len(v))
-    return f"{v.mean():.4g} ± {sd:.2g} [{v.mean() - half:.4g}, {v.mean() + half:.4g}] (n={len(v)})"
+    return mean_interval(values)
 
 
 def final_accuracy(run: dict) -> float | None:

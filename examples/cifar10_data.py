@@ -94,14 +94,19 @@ def load_tfds(data_dir: str | None) -> dict[str, np.ndarray]:
 
 
 def load_data(
-    npz: str | None, data_dir: str | None = None, subset: int | None = None
+    npz: str | None,
+    data_dir: str | None = None,
+    subset: int | None = None,
+    test_subset: int | None = None,
 ) -> dict[str, np.ndarray]:
     """The arrays for a study: uint8 images (N, 32, 32, 3), int32 labels (N,); with
-    ``subset`` only the first ``subset`` training images."""
+    ``subset`` only the first ``subset`` training images, with ``test_subset`` only the
+    first ``test_subset`` test images."""
     data = load_npz(npz) if npz else load_tfds(data_dir)
-    if subset:
-        for k in ("x_train", "y_train"):
-            data[k] = data[k][:subset]
+    for split, n in (("train", subset), ("test", test_subset)):
+        if n:
+            for k in (f"x_{split}", f"y_{split}"):
+                data[k] = data[k][:n]
     if data["x_train"].ndim != 4 or data["x_train"].shape[-1] != 3:
         raise DataError(f"expected images (N, H, W, 3); got {data['x_train'].shape}.")
     return data

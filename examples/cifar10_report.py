@@ -33,6 +33,18 @@ def t95(dof: int) -> float:
     return _T95[max(k for k in _T95 if k <= dof)]
 
 
+def interval(values) -> str:
+    """'mean ± std [95% t-interval] (n)' of the finite values, or '–'."""
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
+    if not len(v):
+        return "–"
+    if len(v) == 1:
+        return f"{v[0]:.4g} (n=1)"
+    sd = v.std(ddof=1)
+    half = t95(len(v) - 1) * sd / math.sqrt(len(v))
+    return f"{v.mean():.4g} ± {sd:.2g} [{v.mean() - half:.4g}, {v.mean() + half:.4g}] (n={len(v)})"
+
+
 def setting_key(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True)
 

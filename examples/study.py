@@ -46,18 +46,34 @@ NON_RUN_OPTIONS |= {"title"}  # the summary's heading
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
+# Measures a freshly built and initialized model before training (a JSON-able dict).
+Measure = Callable[[keras.Model], dict[str, Any]]
+
+
+FIRST_STEPS = 100  # the early-training loss is the mean over this many first steps
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Training seconds per epoch (evaluation excluded) and divergence, with epoch-level
-    hooks only: a per-batch hook would read the loss every step and, on an accelerator,
-    wait for the device each time."""
+    """Training seconds per epoch (evaluation excluded), divergence, and the mean training
+    loss over the first ``FIRST_STEPS`` steps (or the whole first epoch, if shorter).
 
-    def __init__(self):
+    The loss is read once, at that one step: reading it every step would, on an
+    accelerator, wait for the device each time. ``first_steps_loss`` is given when a
+    resumed run already measured it; it goes into every epoch's logs, so that the history
+    CSV keeps the same columns in every process.
+    """
+
+    def __init__(self, first_steps_loss: float | None = None):
         super().__init__()
         self.train_seconds: list[float] = []
         self.nan = False
         self._start = self._end = None
+        self.first_steps_loss = first_steps_loss
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.first_steps_loss is None and batch == FIRST_STEPS - 1 and logs:
+            # Keras' batch logs hold the running mean of the epoch so far.
+            self.first_steps_loss = float(logs["loss"])
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._end = time.perf_counter(), None
@@ -70,7 +86,10 @@ class EpochClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = (self._end or time.perf_counter()) - self._start
+        if self.first_steps_loss is None and logs is not None:
+            self.first_steps_loss = float(logs["loss"])  # a first epoch under FIRST_STEPS
         if logs is not None:
+            logs["first_steps_loss"] = self.first_steps_loss
             # Into the logs, so that the history CSV of a resumed run keeps them; the
             # first epoch of a process includes compiling.
             logs["train_seconds"] = seconds
@@ -264,7 +283,8 @@ def fit_model(
     With ``backup``, the fit resumes from its last finished epoch and the history returned
     is the whole run's.
     """
-    clock = EpochClock()
+    done = backup.history() if backup else {}
+    clock = EpochClock((done.get("first_steps_loss") or [None])[0])
     # The clock first: it writes its seconds into the logs the CSV logger then saves.
     callbacks = [clock] + (backup.callbacks() if backup else [])
     history = model.fit(
@@ -286,8 +306,13 @@ def train_one(
     data: dict[str, np.ndarray],
     build: Build,
     backup: RunBackup | None = None,
+    measure: Measure | None = None,
 ) -> dict[str, Any]:
     """One fit of one (initializer, seed); returns the record for runs.jsonl.
+
+    ``measure``, if given, runs on the model between its build and its fit; its dict is
+    the record's ``at_init``. A resumed run measures the model as built, before the
+    restore, so the record is the same as without the interruption.
 
     With ``backup``, a fit that was killed resumes after its last finished epoch. The
     model is built and initialized as usual first; the restore then replaces its weights
@@ -302,6 +327,7 @@ def train_one(
         determinism.enable(seed)
     with dtype_policy(policy):
         model = build(args, init, seed, data, math.ceil(n / args.batch_size))
+        at_init = measure(model) if measure else None
         arrays = prepare_arrays(data)
         hist, clock = fit_model(model, arrays, args, args.epochs, backup=backup)
     curve = {k: [float(v) for v in hist.get(k, [])] for k in hist}
@@ -324,6 +350,10 @@ def train_one(
         "test_accuracy": test_acc,
         "final_test_accuracy": test_acc[-1] if test_acc and not diverged else None,
         "diverged": diverged,
+        # Mean training loss over the first min(FIRST_STEPS, steps per epoch) steps.
+        "first_steps": min(FIRST_STEPS, math.ceil(n / args.batch_size)),
+        "first_steps_loss": (curve.get("first_steps_loss") or [None])[0],
+        **({"at_init": at_init} if measure else {}),
         # Training and evaluation, summed over epochs: the same for a resumed run.
         "wall_seconds": sum(curve.get("epoch_seconds", train_seconds)),
         "train_seconds_per_epoch": train_seconds,
@@ -348,8 +378,14 @@ def append_run(path: pathlib.Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Build) -> int:
-    """Every (init, seed) of ``args`` not yet in OUT/runs.jsonl; 0 when all are there."""
+def run_study(
+    args: argparse.Namespace,
+    data: dict[str, np.ndarray],
+    build: Build,
+    measure: Measure | None = None,
+) -> int:
+    """Every (init, seed) of ``args`` not yet in OUT/runs.jsonl; 0 when all are there.
+    ``measure``: see ``train_one``."""
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     title = getattr(args, "title", None) or TITLE
@@ -365,7 +401,7 @@ def run_study(args: argparse.Namespace, data: dict[str, np.ndarray], build: Buil
                 continue
             key = run_key(init, seed, options)
             backup = RunBackup(out / "backup" / key)
-            record = train_one(args, init, seed, data, build, backup)
+            record = train_one(args, init, seed, data, build, backup, measure)
             append_run(runs_path, record)
             backup.remove()  # the run is in runs.jsonl: its backup is done with
             acc = record["final_test_accuracy"]

@@ -22,7 +22,7 @@ from keras_glorot._graph import Graph, outputs_of
 from keras_glorot.residual import find_merges, fixup_scale
 
 sys.path.insert(0, str(REPO / "examples"))
-import norm_free_resnet  # noqa: E402
+import depth_nets  # noqa: E402
 
 WIDTHS = (8, 16, 32)
 SIZE = 8
@@ -30,7 +30,7 @@ BASE_COMMIT = "313bec1"  # the last commit before residual policies
 
 
 def resnet(depth, order="post", ops=False):
-    return norm_free_resnet.resnet(depth, order, ops, widths=WIDTHS, size=SIZE)
+    return depth_nets.resnet(depth, order, ops, widths=WIDTHS, size=SIZE)
 
 
 def init(model, **kwargs):
@@ -134,7 +134,7 @@ def test_none_reproduces_the_draws_before_residual_policies(tmp_path):
             "import keras, numpy as np, keras_glorot",
             "assert keras_glorot.__file__.startswith(sys.argv[1])",
             f"sys.path.insert(0, {str(REPO / 'examples')!r})",
-            "import norm_free_resnet",
+            "import depth_nets",
             f"WIDTHS, SIZE = {WIDTHS}, {SIZE}",
             inspect.getsource(resnet),
             "m = resnet(20, 'pre', ops=True)",

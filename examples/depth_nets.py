@@ -1,0 +1,202 @@
+"""The deep networks without normalization of ``depth.py`` and ``norm_free_resnet.py``.
+
+- ``resnet``: CIFAR's ResNets (He et al. 2016, §4.2: a 3x3 stem, 3 stages of
+  (depth - 2) / 6 blocks, two 3x3 convs per block, identity shortcuts and strided 1x1
+  projections at stage changes) with no normalization layer.
+- ``plain_cnn``: a plain stack of ``depth`` 3x3 convolutions of one width, no shortcut,
+  no normalization: a strided stem to 16x16, a second stride 2 halfway (8x8), then global
+  average pooling and a Dense head (the CIFAR nets of Xiao et al. 2018, shortened).
+
+Initializers (``apply_init``): Keras' names draw every kernel with that initializer
+(one seed per layer); the residual policies ``none``, ``scaled``, ``fixup`` and ``zero``
+are ``keras_glorot.initialize(model, residual=...)`` (``none``: residual=None);
+``glorot_gaussian`` is ``keras_glorot.Glorot(activation, distribution=
+"untruncated_normal")`` on every conv and ``delta_orthogonal`` is
+``keras_glorot.DeltaOrthogonal(activation)`` (``delta_orthogonal_gain1``: with gain 1,
+``DeltaOrthogonal("linear")``), all with the linear Gaussian Glorot draw on the Dense
+head.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import keras
+import numpy as np
+from depth import KERAS_INITS, LEAKY_SLOPE, POLICIES, split_net
+
+import keras_glorot
+
+NUM_CLASSES = 10
+
+
+def _input(size: int, mean, std):
+    inputs = keras.Input((size, size, 3), name="pixels")
+    if mean is None:
+        return inputs, inputs
+    norm = keras.layers.Normalization(mean=mean, variance=np.square(std), name="normalize")
+    return inputs, norm(inputs)
+
+
+def resnet(
+    depth: int,
+    order: str = "post",
+    ops: bool = False,
+    widths=(16, 32, 64),
+    size: int = 32,
+    mean=None,
+    std=None,
+) -> keras.Model:
+    """A norm-free CIFAR ResNet of ``depth`` = 6 n + 2 layers.
+
+    ``order="post"`` puts the ReLU after the add (v1), ``"pre"`` before each conv (v2);
+    ``ops`` adds with ``x + y`` instead of an ``Add`` layer; ``mean``/``std`` (per
+    channel) put a ``Normalization`` layer on the raw pixels.
+    """
+    n = (depth - 2) // 6
+    inputs, x = _input(size, mean, std)
+    x = keras.layers.Conv2D(widths[0], 3, padding="same", name="stem")(x)
+    if order == "post":
+        x = keras.layers.ReLU(name="stem_relu")(x)
+    k = 0
+    for stage, width in enumerate(widths):
+        for block in range(n):
+            stride = 2 if stage and not block else 1
+            a = keras.layers.ReLU(name=f"b{k}_in")(x) if order == "pre" else x
+            h = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"b{k}_a")(a)
+            h = keras.layers.ReLU(name=f"b{k}_relu")(h)
+            h = keras.layers.Conv2D(width, 3, padding="same", name=f"b{k}_b")(h)
+            if stride != 1:
+                x = keras.layers.Conv2D(width, 1, strides=stride, name=f"b{k}_proj")(a)
+            x = x + h if ops else keras.layers.Add(name=f"b{k}_add")([x, h])
+            if order == "post":
+                x = keras.layers.ReLU(name=f"b{k}_out")(x)
+            k += 1
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(NUM_CLASSES, dtype="float32", name="head")(x)
+    return keras.Model(inputs, head, name=f"resnet{depth}")
+
+
+def activation_layer(activation: str, name: str) -> keras.layers.Layer:
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(LEAKY_SLOPE, name=name)
+    return keras.layers.Activation(activation, name=name)
+
+
+def plain_cnn(
+    depth: int, activation: str, width: int = 32, size: int = 32, mean=None, std=None
+) -> keras.Model:
+    """``depth`` 3x3 convolutions of ``width`` channels with ``activation`` after each."""
+    inputs, x = _input(size, mean, std)
+    for i in range(depth):
+        stride = 2 if i in (0, depth // 2) else 1
+        x = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"conv{i}")(x)
+        x = activation_layer(activation, f"act{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(NUM_CLASSES, dtype="float32", name="head")(x)
+    return keras.Model(inputs, head, name=f"plain{depth}_{activation}")
+
+
+def _kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu") -> None:
+    """Initialize ``model``'s kernels in place by ``init`` (see the module docstring)."""
+    if init in POLICIES:
+        keras_glorot.initialize(model, seed=seed, residual=None if init == "none" else init)
+        return
+    for index, layer in enumerate(_kernel_layers(model)):
+        # One seed per layer: a seeded initializer repeats its draw.
+        layer_seed = seed * 10_000 + index
+        if init in KERAS_INITS:
+            draw = keras.initializers.get({"class_name": init, "config": {"seed": layer_seed}})
+        elif init.startswith("delta_orthogonal") and isinstance(layer, keras.layers.Conv2D):
+            draw = keras_glorot.DeltaOrthogonal(
+                "linear" if init == "delta_orthogonal_gain1" else activation,
+                negative_slope=LEAKY_SLOPE,
+                seed=layer_seed,
+            )
+        else:
+            gain_of = activation if isinstance(layer, keras.layers.Conv2D) else "linear"
+            draw = keras_glorot.Glorot(
+                gain_of,
+                negative_slope=LEAKY_SLOPE,
+                distribution="untruncated_normal",
+                seed=layer_seed,
+            )
+        layer.kernel.assign(draw(tuple(layer.kernel.shape), dtype=layer.kernel.dtype))
+
+
+def residual_sum_stds(model: keras.Model, x) -> np.ndarray:
+    """The std of every residual merge's output on the batch ``x``, in graph order."""
+    from keras_glorot._graph import Graph, outputs_of
+    from keras_glorot.residual import find_merges
+
+    sums = [outputs_of(m.op)[0] for m in find_merges(Graph(model))]
+    values = keras.Model(model.inputs[0], sums)(x)
+    return np.array([float(np.std(keras.ops.convert_to_numpy(v))) for v in values])
+
+
+def conv_output_stds(model: keras.Model, x) -> np.ndarray:
+    """The std of every Conv2D's output (pre-activation) on the batch ``x``."""
+    convs = [layer.output for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    values = keras.Model(model.inputs[0], convs)(x)
+    return np.array([float(np.std(keras.ops.convert_to_numpy(v))) for v in values])
+
+
+def signal_at_init(model: keras.Model, x) -> dict[str, float]:
+    """How the signal of the batch ``x`` (raw pixels) crosses the initialized model.
+
+    For a ResNet, the std of the last residual sum and the largest one over the first
+    sum's; for a plain net, the last conv's output std over the first conv's, and the
+    spread of the squared singular values of the Jacobian from the pixels to the last
+    activation (``keras_glorot.jacobian_spectrum``, 16 probes; 0 for an isometry). Both
+    with the logits' std.
+    """
+    logits_std = float(np.std(keras.ops.convert_to_numpy(model(x))))
+    if any(isinstance(layer, keras.layers.Add) for layer in model.layers):
+        stds = residual_sum_stds(model, x)
+        return {
+            "sum_last_over_first": float(stds[-1] / stds[0]),
+            "sum_max_over_first": float(stds.max() / stds[0]),
+            "logits_std": logits_std,
+        }
+    stds = conv_output_stds(model, x)
+    features = keras.Model(model.inputs[0], model.layers[-3].output)  # before pooling
+    spectrum = keras_glorot.jacobian_spectrum(features, x[:4], probes=16, seed=0)
+    return {
+        "conv_last_over_first": float(stds[-1] / stds[0]),
+        "jacobian_spread": float(spectrum.spread),
+        "logits_std": logits_std,
+    }
+
+
+def build_net(options, init: str, seed: int, mean=None, std=None) -> keras.Model:
+    """The net of ``options`` (``net``: resnetN or plainN, ``activation``), initialized."""
+    family, depth = split_net(options["net"])  # checked by depth.py
+    if family == "resnet":
+        model = resnet(depth, mean=mean, std=std)
+    else:
+        model = plain_cnn(depth, options["activation"], mean=mean, std=std)
+    apply_init(model, init, seed, options["activation"])
+    return model
+
+
+def build_for_run(
+    args: argparse.Namespace, init: str, seed: int, data: dict[str, np.ndarray], steps: int
+) -> keras.Model:
+    """study.py's ``build``: build, initialize and compile the net of one run."""
+    import vgg_model
+
+    keras.utils.set_random_seed(seed)  # the shuffle order
+    x = data["x_train"].astype("float32")
+    mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2)) + 1e-3
+    model = build_net(vars(args), init, seed, mean, std)
+    model.compile(
+        optimizer=vgg_model.make_optimizer(args, steps),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],
+    )
+    return model
