@@ -53,13 +53,16 @@ class Found:
     """An activation found for a kernel.
 
     ``activation``/``negative_slope`` are what ``Glorot`` takes; ``label`` says what
-    was found and where.
+    was found and where. ``role`` is set inside composite layers
+    (``keras_glorot.composite``): ``"output"`` for a residual branch's output
+    projection, ``"gate"``, or ``"measure"`` for a kernel whose gain is measured.
     """
 
     activation: object = "linear"
     negative_slope: float = 0.2
     label: str = "linear"
     head: bool = False
+    role: str = ""
 
     def gain(self, convention: str) -> float:
         return gains.calculate_gain(

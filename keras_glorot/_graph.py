@@ -141,16 +141,79 @@ def has_graph(model: keras.Model) -> bool:
     return bool(inner) and all(_symbolic(la, "output") is not None for la in inner)
 
 
-def leaf_layers(model: keras.Model) -> list[tuple[keras.layers.Layer, keras.Model]]:
-    """``(layer, container)`` for every layer, nested models flattened, inputs dropped."""
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
+def sublayers(layer) -> list:
+    """The layers ``layer`` tracks directly, in the order it assigned them.
+
+    Keras 3 tracks every layer assigned to an attribute of a layer (also in lists
+    and dicts) but exposes the list publicly only on models (``model.layers``);
+    ``_flatten_layers`` is its accessor for plain layers, read here and only here.
+    """
+    flatten = getattr(layer, "_flatten_layers", None)
+    if flatten is None:  # pragma: no cover - depends on Keras internals
+        return list(getattr(layer, "_layers", []))
+    return list(flatten(include_self=False, recursive=False))
+
+
+def is_composite(layer) -> bool:
+    """Whether ``layer`` is a user's or a library's layer built from sublayers.
+
+    That is a layer with tracked sublayers whose nearest Keras class is
+    ``keras.layers.Layer`` itself: a subclass of a Keras kind (``Dense``,
+    ``MultiHeadAttention``, ``Embedding``, ``Bidirectional``...) stays that kind,
+    with the fans and rules of its kind.
+    """
+    if isinstance(layer, keras.Model) or not sublayers(layer):
+        return False
+    for cls in type(layer).__mro__:
+        if cls.__module__.startswith("keras.") or cls.__module__ == "keras":
+            return cls is keras.layers.Layer
+    return False
+
+
+def attribute_of(parent, child) -> str | None:
+    """The attribute (or ``attribute[i]`` of a list) under which ``parent`` holds ``child``.
+
+    Keras' own tracking lists (``_layers``...) hold every sublayer; they are looked
+    at last, so that the name the author gave wins. On the torch backend a layer is
+    a ``torch.nn.Module``, which keeps its sublayers in ``_modules``, not in
+    ``vars``.
+    """
+    items = list(vars(parent).items()) + list((getattr(parent, "_modules", None) or {}).items())
+    for name, value in items:
+        if value is child:
+            return name
+    for name, value in items:
+        if isinstance(value, (list, tuple)) and not name.startswith(("_layers", "_tracker")):
+            for i, item in enumerate(value):
+                if item is child:
+                    return f"{name}[{i}]"
+    return None
+
+
+def leaf_layers(model: keras.Model) -> list[tuple[keras.layers.Layer, object]]:
+    """``(layer, container)`` for every layer, inputs dropped, each layer once.
+
+    Nested models are flattened; composite layers (``is_composite``) are replaced
+    by their sublayers, at any depth, with the composite as the container. A
+    sublayer shared by several composites, or a layer listed twice, comes once.
+    """
+    out, seen = [], set()
+
+    def visit(layer, container) -> None:
+        if isinstance(layer, keras.layers.InputLayer) or id(layer) in seen:
+            return
+        seen.add(id(layer))
         if isinstance(layer, keras.Model):
-            out.extend(leaf_layers(layer))
+            for inner in layer.layers:
+                visit(inner, layer)
+        elif is_composite(layer):
+            for inner in sublayers(layer):
+                visit(inner, layer)
         else:
-            out.append((layer, model))
+            out.append((layer, container))
+
+    for layer in model.layers:
+        visit(layer, model)
     return out
 
 
@@ -165,6 +228,12 @@ class Graph:
         self.model = model
         self.leaves = leaf_layers(model)
         self.container = {id(la): c for la, c in self.leaves}
+        # Composite layers (and the composites holding them): their sublayers have
+        # no graph here; their activations come from ``keras_glorot.composite``.
+        self.composite_parent = {}
+        composites = {id(c): c for _, c in self.leaves if not isinstance(c, keras.Model)}
+        for composite in composites.values():
+            self._index_composites(composite)
         self._parents = {}
         self._index_parents(model)
         self.graph = has_graph(model) and all(has_graph(m) for m in self.models())
@@ -174,11 +243,32 @@ class Graph:
                 if not is_layer(operation):
                     self.container.setdefault(id(operation), m)
 
+    def _index_composites(self, composite) -> None:
+        for layer in sublayers(composite):
+            self.composite_parent.setdefault(id(layer), composite)
+            if is_composite(layer):
+                self._index_composites(layer)
+
     def _index_parents(self, model: keras.Model) -> None:
         for layer in model.layers:
             if isinstance(layer, keras.Model):
                 self._parents[id(layer)] = model
                 self._index_parents(layer)
+            elif is_composite(layer):
+                self._parents[id(layer)] = model
+
+    def name_of(self, layer) -> str:
+        """A layer's name in reports; inside a composite layer, where names repeat from
+        block to block, the names of the composites holding it, ``/``-joined
+        (``block/attention/query``)."""
+        parent = self.composite_parent.get(id(layer))
+        if parent is None:
+            return layer.name
+        return f"{self.name_of(parent)}/{layer.name}"
+
+    def parent_of(self, layer):
+        """The composite layer or model holding ``layer`` (None for the model itself)."""
+        return self.composite_parent.get(id(layer)) or self._parents.get(id(layer))
 
     def models(self) -> list[keras.Model]:
         """The model and every nested model in it."""

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 
 from keras_glorot import backend, mean_field
-from keras_glorot._graph import leaf_layers
+from keras_glorot._graph import Graph
+from keras_glorot.plans import ATTENTION_PARTS
 
 
 def _main_kernel(layer):
@@ -40,6 +41,27 @@ def _main_kernel(layer):
         if len(weight.shape) >= 2 and "kernel" in weight.name:
             return weight
     return None
+
+
+def recorded_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """``{row name: layer}`` for the rows of ``signal_report``, in layer order.
+
+    Every leaf layer; inside composite layers, the sublayers with weights (kernels,
+    normalizations, embeddings), named by the composites holding them
+    (``block/attention``); a ``MultiHeadAttention`` gives one row per projection.
+    """
+    graph = Graph(model)
+    rows = {}
+    for layer, container in graph.leaves:
+        if not isinstance(container, keras.Model) and not layer.weights:
+            continue  # a composite's dropout or softmax: internals, not rows
+        name = graph.name_of(layer)
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            for part in ATTENTION_PARTS:
+                rows[f"{name}/{part.removesuffix('_dense')}"] = getattr(layer, part)
+        else:
+            rows[name] = layer
+    return rows
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -177,8 +199,8 @@ def _pyplot():
 class _Recorder:
     """Hooks every leaf layer's ``call`` to keep its output during one pass."""
 
-    def __init__(self, layers):
-        self.layers = layers
+    def __init__(self, layers, names: dict[int, str]):
+        self.layers, self.name_of = layers, names
         self.names: list[str] = []
         self.layer_of: list = []
         self.outputs: list = []
@@ -193,7 +215,7 @@ class _Recorder:
             out = original(*args, **kwargs)
             tensor = _first_tensor(out)
             if tensor is not None:
-                self.names.append(layer.name)
+                self.names.append(self.name_of[id(layer)])
                 self.layer_of.append(layer)
                 self.outputs.append(tensor)
             return out
@@ -294,10 +316,12 @@ def signal_report(
             f"{type(training).__name__}."
         )
     loss_fn = _resolve_loss(y, loss)
-    layers = [layer for layer, _ in leaf_layers(model)]
+    names = recorded_layers(model)
+    layers = list(names.values())
+    names = {id(layer): name for name, layer in names.items()}
     kernels = {id(la): _main_kernel(la) for la in layers}
     variables = list({id(k): k for k in kernels.values() if k is not None}.values())
-    with _Recorder(layers) as recorder:
+    with _Recorder(layers, names) as recorder:
 
         def forward():
             recorder.reset()

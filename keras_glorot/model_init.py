@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
+from keras_glorot import composite as _composite
 from keras_glorot import plans
 from keras_glorot import residual as _residual
 from keras_glorot._graph import Graph
@@ -99,7 +100,7 @@ def _block_std(init, block: Block, shape) -> float:
     return init.gain / math.sqrt(block.fan_in)
 
 
-def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport):
+def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str):
     """Draws ``kernel`` per its plan; returns it with its initializer and report rows."""
     shape = tuple(int(d) for d in kernel.variable.shape)
     inits = [_block_initializer(b, options, seeds.next()) for b in kernel.blocks]
@@ -111,7 +112,7 @@ def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitRepor
     for block, block_init in zip(kernel.blocks, inits, strict=True):
         records.append(
             KernelRecord(
-                layer=layer.name,
+                layer=name,
                 kind=type(layer).__name__,
                 part=block.part,
                 activation=block.found.label,
@@ -135,7 +136,7 @@ def _record_attention_config(layer) -> str:
     attribute is private because Keras exposes no setter for it.
     """
     cases = {}
-    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+    for name in plans.ATTENTION_PARTS:
         sub = getattr(layer, name)
         shape = tuple(int(d) for d in sub.kernel.shape)
         config = {**sub.kernel_initializer.get_config(), "seed": None}
@@ -172,6 +173,14 @@ def initialize(
       op after a kernel gives linear, labelled "unrecognised op".
       Subclassed models have no graph: their layers are read as a chain in
       ``model.layers`` order (the report says so).
+    - composite layers (a ``keras.layers.Layer`` subclass holding sublayers: a
+      user's block, KerasHub's transformer layers) are entered at any depth and
+      their kernels drawn like the model's own; a sublayer shared by several
+      composites is drawn once. Inside a composite the activation is the
+      sublayer's own, a known block layout's, an activation sublayer assigned
+      right after it, or a gain measured on N(0, 1) without data; the report
+      says which (``keras_glorot.composite``). Rows are named by the
+      composites holding the layer (``transformer_layer_0/self_attention``).
     - the fans are the layer kind's true ones: Dense, Conv1D/2D/3D (with
       ``groups``), DepthwiseConv1D/2D (fan_in = receptive field), SeparableConv
       (depthwise part linear, pointwise part with the activation),
@@ -205,7 +214,11 @@ def initialize(
     zeroed ones get ``keras.initializers.Zeros``, so saved configs redraw the
     same law. Merges whose branch is normalized after its last kernel, or whose
     branch and shortcut cannot be told apart, are left alone; the report's
-    merge table says what was done at each merge, and why not.
+    merge table says what was done at each merge, and why not. In pre-norm
+    transformer blocks the attention and MLP output projections are the branch
+    ends: ``"scaled"`` multiplies them by ``1/sqrt(N)`` for N such projections
+    (GPT-2's rule), ``"zero"`` zeroes them; post-norm blocks are left alone
+    (``composite.residual_streams``).
 
     Args:
         model: A built ``keras.Model``.
@@ -240,6 +253,8 @@ def initialize(
     - Zhang, Dauphin & Ma, 2019, "Fixup initialization", §3.
     - De & Smith, 2020, "Batch normalization biases residual blocks towards the
       identity function in deep networks" (SkipInit).
+    - Radford et al., 2019, "Language models are unsupervised multitask
+      learners", §2.3 (GPT-2: residual output projections scaled by 1/sqrt(N)).
     """
     _validate_model(model)
     _validate_options(mode, distribution)
@@ -250,18 +265,24 @@ def initialize(
     graph, seeds, report = Graph(model), _Seeds(seed), InitReport("initialize")
     drawn: dict[int, list[_residual.Drawn]] = {}
     for layer, _ in graph.leaves:
+        name = graph.name_of(layer)
         try:
             kernels = plans.plan(layer, graph)
         except plans.Skip as reason:
             if plans.needs_report(layer):
-                report.add(KernelRecord(layer.name, type(layer).__name__, skipped=str(reason)))
+                report.add(KernelRecord(name, type(layer).__name__, skipped=str(reason)))
             continue
-        drawn[id(layer)] = [_draw(kernel, options, seeds, layer, report) for kernel in kernels]
+        drawn[id(layer)] = [
+            _draw(kernel, options, seeds, layer, report, name) for kernel in kernels
+        ]
         if isinstance(layer, keras.layers.MultiHeadAttention):
             note = _record_attention_config(layer)
-            for record in report[layer.name] if note else []:
+            for record in report[name] if note else []:
                 record.note = note
+    _composite.measure(graph, drawn, seed)
+    _composite.own_weights(graph, report)
     _residual_merges(graph, policy, drawn, report)
+    _composite.residual_streams(policy, graph, drawn, report)
     return report
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import keras
 
 from keras_glorot import _activations as acts
+from keras_glorot import composite
 from keras_glorot._graph import PASS_THROUGH, Graph
 from keras_glorot.fans import (
     compute_fans,
@@ -32,6 +33,8 @@ TRANSPOSED = (
     keras.layers.Conv3DTranspose,
 )
 RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
+# MultiHeadAttention's projections (EinsumDense sublayers), in the order it calls them.
+ATTENTION_PARTS = ("query_dense", "key_dense", "value_dense", "output_dense")
 # Layers with weights but no kernel to scale: left alone without a report row.
 NO_KERNEL = (
     keras.layers.BatchNormalization,
@@ -142,9 +145,9 @@ def _plan_einsum(layer, found) -> list[Kernel]:
 def _plan_attention(layer, found) -> list[Kernel]:
     # Query, key and value feed the attention logits and softmax weights
     # linearly; the output projection's activation is whatever follows the layer.
-    linear = acts.Found(label="linear: attention projection")
+    linear = acts.Found(label="linear: attention projection (MultiHeadAttention)")
     kernels = []
-    for name in ("query_dense", "key_dense", "value_dense", "output_dense"):
+    for name in ATTENTION_PARTS:
         sub = getattr(layer, name)
         for k in _plan_einsum(sub, found if name == "output_dense" else linear):
             k.blocks[0].part = name.replace("_dense", "")
@@ -206,17 +209,37 @@ def plan(layer, graph: Graph, node=None) -> list[Kernel]:
         return plan(layer.layer, graph, layer)
     if isinstance(layer, keras.layers.Embedding):
         raise Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
+    if is_normalization(layer):
+        raise Skip("normalization: no kernel (its scale and offset are left as they are)")
     for kinds, plan_kind in PLANS:
         if isinstance(layer, kinds):
-            found = acts.LINEAR if isinstance(layer, RNNS) else acts.for_kernel(layer, graph, node)
+            found = (
+                acts.LINEAR
+                if isinstance(layer, RNNS)
+                else composite.kernel_activation(layer, graph, node)
+            )
             return plan_kind(layer, found)
-    raise Skip(f"unknown layer kind {type(layer).__name__} (its weights are left as they are)")
+    kind = type(layer).__name__
+    if "Embedding" in kind:
+        raise Skip(f"{kind} left as is: an embedding by its name (rows are looked up)")
+    raise Skip(f"unknown layer kind {kind} (its weights are left as they are)")
+
+
+def is_normalization(layer) -> bool:
+    """Keras' normalization layers, and others' by their class name (``RMSNorm``,
+    ``LlamaLayerNorm``...): weights that scale and shift, no kernel."""
+    if isinstance(layer, NO_KERNEL) and not isinstance(layer, keras.layers.PReLU):
+        return True
+    name = type(layer).__name__
+    return "Norm" in name and not has_kernel(layer)
 
 
 def needs_report(layer) -> bool:
-    if isinstance(layer, NO_KERNEL + PASS_THROUGH) or acts.from_layer(layer) is not None:
+    """Whether a layer ``plan`` skips gets a report row: it has weights, and is not an
+    activation (PReLU) or a layer without weights of its own to speak of."""
+    if acts.from_layer(layer) is not None or not layer.weights:
         return False
-    return bool(layer.weights)
+    return is_normalization(layer) or not isinstance(layer, NO_KERNEL + PASS_THROUGH)
 
 
 def has_kernel(layer) -> bool:

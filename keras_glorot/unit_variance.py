@@ -29,9 +29,10 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
-from keras_glorot import backend
+from keras_glorot import backend, composite
 from keras_glorot._graph import Graph
 from keras_glorot.model_init import _Seeds, _validate_model, _validate_seed
+from keras_glorot.plans import ATTENTION_PARTS
 from keras_glorot.plans import CONVS as _CONVS
 from keras_glorot.plans import DEPTHWISE as _DEPTHWISE
 from keras_glorot.plans import SEPARABLE as _SEPARABLE
@@ -39,7 +40,8 @@ from keras_glorot.plans import TRANSPOSED as _TRANSPOSED
 from keras_glorot.plans import needs_report as _needs_report
 from keras_glorot.report import InitReport, KernelRecord
 
-_LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS + (keras.layers.Dense,)
+_LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS
+_LSUV_KINDS += (keras.layers.Dense, keras.layers.EinsumDense)
 
 
 class _Stopped(Exception):
@@ -84,18 +86,29 @@ def _validate_lsuv(tol, max_iters) -> None:
         raise ValueError(f"max_iters must be an int >= 1. Received: max_iters={max_iters!r}.")
 
 
-def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found]]:
-    """``(layer, reason, activation)`` in order: reason "" for layers lsuv rescales."""
+def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found, str]]:
+    """``(layer, reason, activation, name)`` in order: reason "" for layers lsuv rescales.
+
+    A ``MultiHeadAttention`` is taken apart into its four projections (EinsumDense),
+    which its call runs in turn.
+    """
     targets = []
     for layer, _ in graph.leaves:
+        name = graph.name_of(layer)
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            for part in ATTENTION_PARTS:
+                sub = getattr(layer, part)
+                found = acts.Found(label="linear: attention projection (MultiHeadAttention)")
+                targets.append((sub, "", found, f"{name}/{part.removesuffix('_dense')}"))
+            continue
         if not isinstance(layer, _LSUV_KINDS):
             if _needs_report(layer):
                 reason = f"{type(layer).__name__} not handled by lsuv (weights left as they are)"
-                targets.append((layer, reason, acts.LINEAR))
+                targets.append((layer, reason, acts.LINEAR, name))
             continue
-        found = acts.own(layer) or acts.following(layer, graph)
+        found = composite.kernel_activation(layer, graph)
         reason = f"softmax head excluded ({found.label})" if found.head else ""
-        targets.append((layer, reason, found))
+        targets.append((layer, reason, found, name))
     return targets
 
 
@@ -121,8 +134,8 @@ class _LsuvPass:
     reads them. ``finished`` lists the layers whose kernels are final.
     """
 
-    def __init__(self, targets, values: dict[int, np.ndarray], tol: float, max_iters: int):
-        self.targets, self.values = targets, values
+    def __init__(self, targets, values: dict[int, np.ndarray], tol: float, max_iters: int, names):
+        self.targets, self.values, self.names = targets, values, names
         self.tol, self.max_iters = tol, max_iters
         self.records: dict[int, KernelRecord] = {}
         self.finished: list = []
@@ -157,7 +170,7 @@ class _LsuvPass:
             if id(layer) in self.records:  # A shared layer's later calls: as is.
                 return original(*args, **kwargs)
             part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
-            record = KernelRecord(layer.name, type(layer).__name__, part, found.label)
+            record = KernelRecord(self.names[id(layer)], type(layer).__name__, part, found.label)
             self.records[id(layer)] = record
             out = self._rescale(layer, args, kwargs, record)
             self.finished.append(layer)
@@ -258,14 +271,15 @@ def lsuv(
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
     seeds, report = _Seeds(seed), InitReport("lsuv")
     targets = _lsuv_targets(Graph(model))
-    active = [(layer, found) for layer, reason, found in targets if not reason]
+    active = [(layer, found) for layer, reason, found, _ in targets if not reason]
+    names = {id(layer): name for layer, _, _, name in targets}
     values = {}
     for layer, _ in active:
         for kernel in _lsuv_kernels(layer):
             shape = tuple(int(d) for d in kernel.shape)
             start = orthonormal(shape, np.random.default_rng(seeds.next()))
             values[id(kernel)] = start.astype(_master_dtype(kernel))
-    with _LsuvPass(active, values, float(tol), max_iters) as lsuv_pass, backend.no_grad():
+    with _LsuvPass(active, values, float(tol), max_iters, names) as lsuv_pass, backend.no_grad():
         try:
             model(x, training=False)
         except _Stopped:
@@ -274,7 +288,7 @@ def lsuv(
     for layer in lsuv_pass.finished:
         for kernel in _lsuv_kernels(layer):
             kernel.assign(values[id(kernel)].astype(_master_dtype(kernel)))
-    for layer, reason, _ in targets:
+    for layer, reason, _, name in targets:
         record = lsuv_pass.records.get(id(layer))
         if record is None:
             why = reason or (
@@ -282,9 +296,9 @@ def lsuv(
                 if report.stopped
                 else "not called on x (kernel left as it was)"
             )
-            record = KernelRecord(layer.name, type(layer).__name__, skipped=why)
+            record = KernelRecord(name, type(layer).__name__, skipped=why)
         elif record.skipped:
-            report.stopped = f"layer {layer.name!r}: {record.skipped}"
+            report.stopped = f"layer {name!r}: {record.skipped}"
         report.add(record)
     if report.stopped:
         warnings.warn(f"lsuv stopped at {report.stopped}", UserWarning, stacklevel=2)

@@ -1,0 +1,240 @@
+"""Whole-model tools on kernels nested in composite layers and subclassed models.
+
+The blocks (``composite_blocks.py``) copy KerasHub's layouts by hand, so these tests run
+on every backend without keras-hub; ``test_keras_hub.py`` runs the real backbones.
+"""
+
+import math
+from statistics import NormalDist
+
+import composite_blocks as cb
+import keras
+import numpy as np
+import pytest
+from conftest import REPO, run_python, to_numpy
+
+import keras_glorot
+from keras_glorot import calculate_gain
+
+SEED = 0
+
+
+def weights_by_path(model) -> dict:
+    return {w.path: w for w in model.weights}
+
+
+def kernel_path(record) -> str:
+    """The kernel variable a report row describes (MultiHeadAttention: its projection)."""
+    if record.kind.endswith("MultiHeadAttention"):
+        sub = {"output": "attention_output"}.get(record.part, record.part)
+        return f"{record.layer}/{sub}/kernel"
+    return f"{record.layer}/kernel"
+
+
+def assert_drawn_as_reported(model, report) -> None:
+    """Each handled kernel's second moment is the report's std**2 within z standard
+    errors (estimated from the kernel's own fourth moment), and the report's std is
+    the Glorot formula of its fans and gain, times the residual factor its note states.
+
+    z bounds the family-wise false-alarm rate of the K kernels checked at 1e-4 (a
+    two-sided Bonferroni bound: 4.6 for K = 24).
+    """
+    weights = weights_by_path(model)
+    z = NormalDist().inv_cdf(1 - 1e-4 / (2 * max(len(report.handled), 1)))
+    for record in report.handled:
+        path = kernel_path(record)
+        (w,) = [v for p, v in weights.items() if p == path or p.endswith("/" + path)]
+        w = to_numpy(w).astype(np.float64).ravel()
+        if record.std == 0.0:
+            assert not w.any(), record
+            continue
+        m2 = np.mean(w**2)
+        se = math.sqrt(max(np.mean(w**4) - m2**2, 0.0) / w.size)
+        assert abs(m2 - record.std**2) < z * se, (record, m2)
+        factor = 1.0
+        if "1/sqrt(" in record.note:
+            factor = 1.0 / int(record.note.split("1/sqrt(")[1].split(")")[0])
+        expected = record.gain**2 * 2.0 / (record.fan_in + record.fan_out) * factor
+        assert record.std**2 == pytest.approx(expected, rel=1e-5), record
+
+
+def by_layer(report) -> dict:
+    return {(r.layer, r.part): r for r in report.handled}
+
+
+def test_subclassed_model_nested_three_deep():
+    model = cb.Net()
+    model(np.zeros((2, 12), "float32"))
+    report = keras_glorot.initialize(model, seed=SEED)
+    rows = {r.layer.split("/")[-1]: r for r in report.handled}
+    assert set(rows) == {"dense", "proj", "mix", "head"}
+    assert rows["dense"].activation.startswith("relu (own")
+    assert rows["dense"].gain == pytest.approx(math.sqrt(2.0))
+    # LeakyReLU(0.1) is assigned right after proj in Inner.
+    assert rows["proj"].activation.startswith("leaky_relu(0.1) (next sublayer: act")
+    assert rows["proj"].gain == pytest.approx(math.sqrt(2.0 / 1.01))
+    assert rows["mix"].activation.startswith("tanh (own")
+    assert rows["mix"].gain == pytest.approx(calculate_gain("tanh"))
+    assert [r.layer for r in report.handled][-1] == "head"
+    assert_drawn_as_reported(model, report)
+
+
+@pytest.mark.parametrize("normalize_first", [True, False])
+def test_transformer_block_stack(normalize_first):
+    model = cb.stack(cb.Block, n=4, normalize_first=normalize_first)
+    report = keras_glorot.initialize(model, seed=SEED)
+    assert len(report.handled) == 4 * 6  # Q, K, V, O and two MLP kernels per block
+    rows = by_layer(report)
+    for i in range(4):
+        attention = f"layer_{i}/self_attention"
+        for part in ("query", "key", "value"):
+            assert rows[(attention, part)].gain == 1.0
+        assert "feeds the residual stream" in rows[(attention, "output")].activation
+        assert rows[(f"layer_{i}/intermediate", "kernel")].activation.startswith("gelu (own")
+        assert "known layout" in rows[(f"layer_{i}/output", "kernel")].activation
+    assert {r.layer.split("/")[0] for r in report.skipped} == {f"layer_{i}" for i in range(4)}
+    assert all(r.skipped.startswith("normalization") for r in report.skipped)
+    streams = [m for m in report.merges if m.kind == "residual stream"]
+    assert len(streams) == 4
+    if normalize_first:
+        assert all(m.applied and "1/sqrt(8)" in m.action for m in streams)
+        assert "1/sqrt(8)" in rows[("layer_3/output", "kernel")].note
+    else:
+        assert not any(m.applied for m in streams)
+        assert all("post-norm" in m.action for m in streams)
+        assert rows[("layer_3/output", "kernel")].note == ""
+    assert_drawn_as_reported(model, report)
+
+
+def test_gated_block_gate_takes_the_block_activation():
+    model = cb.stack(cb.GatedBlock, n=2)
+    report = keras_glorot.initialize(model, seed=SEED)
+    rows = by_layer(report)
+    assert len(report.handled) == 2 * 7  # Q, K, V, O, gate, up, down
+    gate = rows[("layer_0/gate", "kernel")]
+    assert gate.activation.startswith("silu (known layout")
+    assert gate.gain == pytest.approx(calculate_gain("silu"))
+    assert rows[("layer_0/up", "kernel")].activation.startswith("linear: multiplies the gate")
+    for part in ("query", "key", "value"):
+        row = rows[(f"layer_0/self_attention/{part}", "kernel")]
+        assert "attention projection" in row.activation
+    assert "1/sqrt(4)" in rows[("layer_1/down", "kernel")].note
+    assert "1/sqrt(4)" in rows[("layer_1/self_attention/attention_output", "kernel")].note
+    assert_drawn_as_reported(model, report)
+
+
+def test_zero_policy_makes_every_pre_norm_block_the_identity():
+    model = cb.stack(cb.GatedBlock, n=3)
+    keras_glorot.initialize(model, seed=SEED, residual="zero")
+    x = np.random.default_rng(1).standard_normal((2, 8, 32)).astype("float32")
+    np.testing.assert_array_equal(to_numpy(model(x)), x)
+
+
+def test_unknown_op_gain_is_measured():
+    inputs = keras.Input((12,))
+    scale = cb.OpBetween("scale2", name="scale")
+    relu = cb.OpBetween("relu", name="rect")
+    model = keras.Model(inputs, [scale(inputs), relu(inputs)])
+    report = keras_glorot.initialize(model, seed=SEED)
+    rows = {r.layer: r for r in report.handled}
+    # b(2 a(x)): the consumer's input has 4 times a's second moment; gain exactly 1/2.
+    assert rows["scale/a"].gain == pytest.approx(0.5, rel=1e-5)
+    assert "measured: feeds b" in rows["scale/a"].activation
+    # b(relu(a(x))): E[relu(y)^2] / E[y^2] = 1/2 for a symmetric y. Its estimate R from
+    # n = 64 x 64 values has standard error sqrt(E[y^4] / (4 n E[y^2]^2)) = sqrt(3 / (4 n)).
+    ratio = 1.0 / rows["rect/a"].gain ** 2
+    assert abs(ratio - 0.5) < 4 * math.sqrt(3 / (4 * 64 * 64))
+    assert rows["rect/b"].activation.startswith("gain 1 (measured: its output leaves")
+    assert_drawn_as_reported(model, report)
+
+
+def test_shared_sublayer_is_drawn_once():
+    shared = keras.layers.Dense(16, name="shared")
+
+    class UsesShared(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first = keras.layers.Dense(16, activation="relu", name="first")
+            self.shared = shared
+
+        def call(self, x):
+            return self.shared(self.first(x))
+
+    inputs = keras.Input((16,))
+    outputs = UsesShared(name="two")(UsesShared(name="one")(inputs))
+    model = keras.Model(inputs, outputs)
+    report = keras_glorot.initialize(model, seed=SEED)
+    names = [r.layer for r in report.handled]
+    assert sum("shared" in n for n in names) == 1 and len(names) == 3
+
+
+def test_signal_report_has_a_row_per_nested_kernel():
+    model = cb.stack(cb.Block, n=2)
+    keras_glorot.initialize(model, seed=SEED)
+    x = np.random.default_rng(0).standard_normal((4, 8, 32)).astype("float32")
+    report = keras_glorot.signal_report(model, x)
+    expected = [
+        f"layer_{i}/{name}"
+        for i in range(2)
+        for name in ("ln_1", "self_attention/query", "self_attention/key",
+                     "self_attention/value", "self_attention/output", "ln_2",
+                     "intermediate", "output")
+    ]  # fmt: skip
+    assert sorted(report.layers) == sorted(expected)
+    grads = dict(zip(report.layers, report.gradient_std, strict=True))
+    assert all(grads[n] > 0 for n in expected if "ln_" not in n)
+
+
+def test_lsuv_rescales_nested_kernels_in_call_order():
+    model = cb.stack(cb.Block, n=2)
+    x = np.random.default_rng(0).standard_normal((16, 8, 32)).astype("float32")
+    report = keras_glorot.lsuv(model, x, seed=SEED)
+    names = [r.layer for r in report.handled]
+    assert names == [
+        f"layer_{i}/{name}"
+        for i in range(2)
+        for name in ("self_attention/query", "self_attention/key", "self_attention/value",
+                     "self_attention/output", "intermediate", "output")
+    ]  # fmt: skip
+    for record in report.handled:
+        variance = float(record.note.split("output var ")[1].split(" ")[0])
+        assert abs(variance - 1.0) <= 0.1, record
+
+
+def test_saved_models_reload_in_a_fresh_process(tmp_path):
+    models = {
+        "block": cb.stack(cb.Block, n=2),
+        "gated": cb.stack(cb.GatedBlock, n=2),
+        "net": cb.Net(),
+    }
+    models["net"](np.zeros((2, 12), "float32"))
+    for name, model in models.items():
+        keras_glorot.initialize(model, seed=SEED)
+        model.save(tmp_path / f"{name}.keras")
+        np.savez(tmp_path / f"{name}.npz", *[to_numpy(w) for w in model.weights])
+    code = "\n".join(
+        [
+            "import sys; sys.path.insert(0, sys.argv[2])",
+            "import numpy as np, keras, composite_blocks",
+            "for name in ('block', 'gated', 'net'):",
+            "    m = keras.saving.load_model(f'{sys.argv[1]}/{name}.keras')",
+            "    saved = np.load(f'{sys.argv[1]}/{name}.npz')",
+            "    ws = [keras.ops.convert_to_numpy(w) for w in m.weights]",
+            "    assert len(ws) == len(saved.files), name",
+            "    for i, w in enumerate(ws):",
+            "        np.testing.assert_array_equal(w, saved[f'arr_{i}'])",
+            "    shape = (2, 12) if name == 'net' else (2, 8, 32)",
+            "    out = keras.ops.convert_to_numpy(m(np.ones(shape, 'float32')))",
+            "    assert np.isfinite(out).all(), name",
+            "print('ok')",
+        ]
+    )
+    done = run_python(code, tmp_path, REPO / "tests")
+    assert done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_the_package_never_imports_keras_hub():
+    sources = (REPO / "keras_glorot").rglob("*.py")
+    assert not [p.name for p in sources if "keras_hub" in p.read_text()]
+    done = run_python("import sys, keras_glorot; print('keras_hub' in sys.modules)")
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

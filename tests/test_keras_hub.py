@@ -1,0 +1,150 @@
+"""Whole-model tools on small random-weight KerasHub backbones (4 layers, hidden 128,
+vocabulary 1,000). Skipped where keras-hub is not installed (``pip install
+keras-glorot[hub]``); tox installs it for every backend."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import run_python, to_numpy
+from test_composite import assert_drawn_as_reported, by_layer
+
+import keras_glorot
+
+keras_hub = pytest.importorskip("keras_hub")
+
+LAYERS, HIDDEN, VOCAB, LENGTH = 4, 128, 1000, 16
+BACKBONES = {
+    "bert": lambda: keras_hub.models.BertBackbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=4, hidden_dim=HIDDEN,
+        intermediate_dim=256, max_sequence_length=64,
+    ),
+    "gpt2": lambda: keras_hub.models.GPT2Backbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=4, hidden_dim=HIDDEN,
+        intermediate_dim=256, max_sequence_length=64,
+    ),
+    "llama": lambda: keras_hub.models.LlamaBackbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_query_heads=4, num_key_value_heads=2,
+        hidden_dim=HIDDEN, intermediate_dim=256,
+    ),
+    "vit": lambda: keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3), patch_size=8, num_layers=LAYERS, num_heads=4,
+        hidden_dim=HIDDEN, mlp_dim=256,
+    ),
+}  # fmt: skip
+# Kernels per transformer layer: Q, K, V, O and the MLP's (Llama's is gated: three).
+PER_LAYER = {"bert": 6, "gpt2": 6, "llama": 7, "vit": 6}
+# Kernels outside the layers: BERT's pooler, ViT's patch embedding.
+OUTSIDE = {"bert": 1, "gpt2": 0, "llama": 0, "vit": 1}
+
+
+def inputs(name: str, batch: int = 2):
+    rng = np.random.default_rng(0)
+    if name == "vit":
+        return rng.standard_normal((batch, 32, 32, 3)).astype("float32")
+    x = {
+        "token_ids": rng.integers(0, VOCAB, (batch, LENGTH)).astype("int32"),
+        "padding_mask": np.ones((batch, LENGTH), "int32"),
+    }
+    if name == "bert":
+        x["segment_ids"] = np.zeros((batch, LENGTH), "int32")
+    return x
+
+
+def finite(outputs) -> bool:
+    if isinstance(outputs, dict):
+        return all(finite(v) for v in outputs.values())
+    return bool(np.isfinite(to_numpy(outputs)).all())
+
+
+@pytest.fixture(scope="module", params=sorted(BACKBONES))
+def initialized(request):
+    model = BACKBONES[request.param]()
+    return request.param, model, keras_glorot.initialize(model, seed=0)
+
+
+def test_every_kernel_inside_the_blocks_is_handled(initialized):
+    name, model, report = initialized
+    assert len(report.handled) == LAYERS * PER_LAYER[name] + OUTSIDE[name]
+    for record in report.handled:
+        assert record.activation != "-" and "(" in record.activation, record
+        assert "to be measured" not in record.activation, record
+    skipped = {r.layer: r.skipped for r in report.skipped}
+    assert skipped, "embeddings and norms are listed with a reason"
+    assert all(("mbedding" in why) or why.startswith(("normalization", "a weight of"))
+               for why in skipped.values()), skipped  # fmt: skip
+    assert_drawn_as_reported(model, report)
+
+
+def test_the_activation_and_how_it_was_found(initialized):
+    name, _, report = initialized
+    rows = by_layer(report)
+    labels = [r.activation for r in report.handled]
+    if name in ("bert", "gpt2", "vit"):
+        mlp = [a for a in labels if a.startswith("gelu")]
+        assert len(mlp) == LAYERS and all("(own" in a for a in mlp)
+    if name == "llama":
+        gates = [r for r in report.handled if "gate" in r.layer]
+        assert len(gates) == LAYERS
+        assert all(r.activation.startswith("silu (known layout") for r in gates)
+        assert all(r.gain == pytest.approx(keras_glorot.calculate_gain("silu")) for r in gates)
+    if name == "vit":
+        patch = [r for (layer, _), r in rows.items() if layer.endswith("patch_embedding")]
+        assert patch[0].activation.startswith("linear: patch embedding (known layout")
+    ends = [a for a in labels if "feeds the residual stream" in a]
+    assert len(ends) == 2 * LAYERS
+
+
+def test_residual_streams(initialized):
+    name, _, report = initialized
+    streams = [m for m in report.merges if m.kind == "residual stream"]
+    assert len(streams) == LAYERS
+    if name == "bert":  # post-norm: each sum is normalized again
+        assert not any(m.applied for m in streams)
+        assert all("post-norm" in m.action for m in streams)
+    else:
+        assert all(m.applied for m in streams)
+        scaled = [r for r in report.handled if "residual='scaled'" in r.note]
+        assert len(scaled) == 2 * LAYERS
+        assert all(f"1/sqrt({2 * LAYERS})" in r.note for r in scaled)
+
+
+def test_saved_model_reloads_with_identical_weights(initialized, tmp_path):
+    name, model, _ = initialized
+    x = inputs(name)
+    assert finite(model(x))
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "w.npz", *[to_numpy(w) for w in model.weights])
+    code = "\n".join(
+        [
+            "import sys, numpy as np, keras, keras_hub",
+            "m = keras.saving.load_model(sys.argv[1] + '/m.keras')",
+            "saved = np.load(sys.argv[1] + '/w.npz')",
+            "ws = [keras.ops.convert_to_numpy(w) for w in m.weights]",
+            "assert len(ws) == len(saved.files)",
+            "print(all(np.array_equal(w, saved[f'arr_{i}']) for i, w in enumerate(ws)))",
+        ]
+    )
+    done = run_python(code, tmp_path)
+    assert done.stdout.strip() == "True", done.stderr[-3000:]
+
+
+def test_gpt2_signal_report_and_lsuv():
+    model = BACKBONES["gpt2"]()
+    keras_glorot.initialize(model, seed=0)
+    x = inputs("gpt2", batch=4)
+    report = keras_glorot.signal_report(model, x)
+    kernel_rows = [n for n in report.layers if n.startswith("transformer_layer_")
+                   and not n.split("/")[-1].endswith("norm")]  # fmt: skip
+    per_layer = ("self_attention/query", "self_attention/key", "self_attention/value",
+                 "self_attention/output", "feedforward_intermediate_dense",
+                 "feedforward_output_dense")  # fmt: skip
+    assert sorted(kernel_rows) == sorted(
+        f"transformer_layer_{i}/{p}" for i in range(LAYERS) for p in per_layer
+    )
+    assert all(math.isfinite(s) for s in report.activation_std)
+    lsuv = keras_glorot.lsuv(model, x, seed=0)
+    assert [r.layer for r in lsuv.handled] == [
+        f"transformer_layer_{i}/{p}" for i in range(LAYERS) for p in per_layer
+    ]
+    assert finite(model(x))
