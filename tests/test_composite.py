@@ -9,6 +9,7 @@ from statistics import NormalDist
 
 import composite_blocks as cb
 import keras
+import ml_dtypes
 import numpy as np
 import pytest
 from conftest import REPO, run_python, to_numpy
@@ -238,3 +239,29 @@ def test_the_package_never_imports_keras_hub():
     assert not [p.name for p in sources if "keras_hub" in p.read_text()]
     done = run_python("import sys, keras_glorot; print('keras_hub' in sys.modules)")
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = cb.stack(cb.GatedBlock, n=2)
+        inputs = keras.Input((12,))
+        measured = keras.Model(inputs, cb.OpBetween("scale2", name="scale")(inputs))
+        report = keras_glorot.initialize(model, seed=SEED)
+        assert_drawn_as_reported(model, report)  # before lsuv redraws them
+        gain = keras_glorot.initialize(measured, seed=SEED)["scale/a"][0].gain
+        x = np.random.default_rng(0).standard_normal((8, 8, 32)).astype("float32")
+        lsuv = keras_glorot.lsuv(model, x, seed=SEED)
+        out = to_numpy(keras.ops.cast(model(x), "float32"))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    # float32 master kernels, not rounded to the compute dtype's grid.
+    gate = to_numpy(model.get_layer("layer_0")._feedforward_gate_dense.kernel)
+    compute = np.float16 if policy == "mixed_float16" else ml_dtypes.bfloat16
+    assert gate.dtype == np.float32
+    assert not np.array_equal(gate, gate.astype(compute).astype(np.float32))
+    assert gain == pytest.approx(0.5, rel=1e-2)  # 2 y in the compute dtype: still 2 y
+    assert len(lsuv.handled) == 2 * 7 and not lsuv.stopped
+    assert np.isfinite(out).all()
