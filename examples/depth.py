@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="test accuracy in (0, 1] for epochs to target (default: %(default)s)",
     )  # fmt: skip
     p.add_argument("--out", default="runs/depth", help="(default: %(default)s)")
+    p.add_argument(
+        "--report-only", action="store_true",
+        help="train nothing: rewrite OUT/depth.md from the runs already there (default: off)",
+    )  # fmt: skip
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2, help="(default: 2)")
     return p
 
@@ -194,7 +198,7 @@ def cases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
         for activation in activations:
             name = net if family == "resnet" else f"{net}_{activation}"
             case = argparse.Namespace(**vars(args))
-            del case.nets, case.activations
+            del case.nets, case.activations, case.report_only
             case.net, case.activation = net, activation
             case.inits = args.inits or DEFAULT_INITS[family]
             case.out = str(pathlib.Path(args.out) / name)
@@ -275,10 +279,8 @@ def depth_markdown(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run every case, then write OUT/depth.md."""
-    args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def train(args: argparse.Namespace) -> int:
+    """Every case's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
     import functools
 
     import cifar10_data
@@ -295,7 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, case in cases(args):
         print(f"== {name}: {case.out}", flush=True)
         study.run_study(case, data, depth_nets.build_for_run, measure)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every case, then write OUT/depth.md."""
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not args.report_only:
+        code = train(args)
+        if code:
+            return code
     path = pathlib.Path(args.out) / "depth.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(depth_markdown(args))
     print(f"wrote {path}")
     return 0

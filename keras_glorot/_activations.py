@@ -63,9 +63,12 @@ class Found:
     label: str = "linear"
     head: bool = False
     role: str = ""
+    # A factor on the gain for what the path does besides the activation: 2 when a
+    # squeeze-excite gate, about 1/2 at initialization, multiplies the output.
+    scale: float = 1.0
 
     def gain(self, convention: str) -> float:
-        return gains.calculate_gain(
+        return self.scale * gains.calculate_gain(
             self.activation, negative_slope=self.negative_slope, convention=convention
         )
 
@@ -164,8 +167,14 @@ def following(layer, graph: Graph, depth: int = 0) -> Found:
         if id(nxt) in claimed:
             continue
         claimed.add(id(nxt))
-        found.append(_from_consumer(nxt, graph, depth))
+        found.append(_from_consumer(nxt, graph, depth, layer))
     labels = "; ".join(f.label for f in found)
+    gated = [f for f in found if f.scale != 1.0]
+    if gated and all(f.scale == 1.0 and f.activation == "linear" for f in found if f not in gated):
+        # A squeeze-excite block: the squeeze path (pooling) reads the same output linearly.
+        others = "; ".join(f.label for f in found if f not in gated)
+        extra = f" [also {others}]" if others else ""
+        return dataclasses.replace(gated[0], label=gated[0].label + extra)
     if all(f.activation == found[0].activation for f in found) and all(
         f.negative_slope == found[0].negative_slope for f in found
     ):
@@ -185,15 +194,96 @@ def _nothing_follows(layer, graph: Graph) -> Found:
     return Found(label="linear: no consumer found, yet not a model output")
 
 
-def _from_consumer(nxt, graph: Graph, depth: int) -> Found:
+def _from_consumer(nxt, graph: Graph, depth: int, source=None) -> Found:
+    gate = _gate_at(nxt, source, graph) if source is not None else None
+    if gate is not None:
+        return gate
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
     act = from_layer(nxt)
+    if act is not None and act.activation != "linear":
+        return _gated_after(act, nxt, graph, direct=depth == 0)
     if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
         act = following(nxt, graph, depth + 1)
     if act is None:
         act = Found(label=f"linear: followed by {type(nxt).__name__} {nxt.name!r}")
     return act
+
+
+def _gated_after(act: Found, layer, graph: Graph, direct: bool) -> Found:
+    """``act`` (applied by ``layer``, or fused in it), with the compensation for a
+    squeeze-excite gate that multiplies ``layer``'s output (``_gate_at``).
+
+    Only when the activation follows the kernel directly: after a normalization
+    the kernel's scale does not reach the gate, so the gate is only named.
+    """
+    if not graph.graph or graph.is_output(layer):
+        return act
+    for consumer in graph.next_operations(layer):
+        gate = _gate_at(consumer, layer, graph)
+        if gate is None:
+            continue
+        gated = gate.label.split(": ", 1)[1]
+        if direct:
+            return dataclasses.replace(act, label=f"{act.label}, x 2: {gated}", scale=gate.scale)
+        return dataclasses.replace(
+            act, label=f"{act.label}; then {gated}: not compensated (a layer between "
+            "the kernel and its activation, such as a normalization, sets the scale)",
+        )  # fmt: skip
+    return act
+
+
+# ---------------------------------------------------------------------------
+# Squeeze-excite gates.
+
+GATES = ("sigmoid", "hard_sigmoid")
+GATE_COMPENSATION = 2.0
+
+
+def _gate_at(nxt, source, graph: Graph) -> Found | None:
+    """A gain compensation when ``nxt`` multiplies ``source``'s output by a gate.
+
+    A squeeze-excite block (Hu et al. 2018) multiplies a feature map by
+    ``sigmoid(z)`` or ``hard_sigmoid(z)`` of a pooled path, ``z`` a small kernel's
+    output. At initialization the gate sits near its centre, 1/2 (exactly 1/2 at
+    ``z = 0``), so the product keeps about a quarter of the second moment: the
+    kernel before the gate gets the gain times 2. It is the centre value: for
+    ``z ~ N(0, q)``, ``E[sigmoid(z)**2]`` is 0.25 + 0.043 q for small q (0.29 at
+    q = 1), so the compensated path ends slightly above unit variance.
+    """
+    if not (isinstance(nxt, keras.layers.Multiply) or _graph.op_kind(nxt) == "multiply"):
+        return None
+    operands = _graph.operands(nxt, keras.layers.Multiply, "multiply") or []
+    mine = _graph.outputs_of(source)
+    others = [t for t in operands if isinstance(t, keras.KerasTensor)]
+    others = [t for t in others if not any(t is o for o in mine)]
+    if len(others) != 1 or len(others) == len(operands):
+        return None
+    gate = _gate_name(_graph.producer_of(others[0]), graph)
+    if gate is None:
+        return None
+    label = (
+        f"linear x {GATE_COMPENSATION:g}: gated by {gate} at {nxt.name!r} "
+        "(about 1/2 at initialization)"
+    )
+    return Found(label=label, scale=GATE_COMPENSATION)
+
+
+def _gate_name(producer, graph: Graph) -> str | None:
+    """How ``producer``'s output is a sigmoid-like gate, or None."""
+    if producer is None:
+        return None
+    if _graph.is_layer(producer):
+        found = from_layer(producer) or own(producer)
+        if found is not None and gains.activation_name(found.activation) in GATES:
+            return f"{gains.activation_name(found.activation)} ({producer.name!r})"
+        return None
+    # An ops-built hard sigmoid ends in its scaling op: walk back to its "+ 3".
+    relu = _graph.producer_of((_graph.inputs_of(producer) or [None])[0])
+    add = _graph.producer_of((_graph.inputs_of(relu) or [None])[0]) if relu else None
+    if add is not None and _hard_sigmoid_chain(add, graph) is not None:
+        return f"hard_sigmoid (relu6(x + 3) / 6 ending at {producer.name!r})"
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -325,7 +415,7 @@ def for_kernel(layer, graph: Graph, node_layer=None) -> Found:
     """
     found = own(layer)
     if found is not None:
-        return found
+        return _gated_after(found, node_layer or layer, graph, direct=True)
     found = following(node_layer or layer, graph)
     if not graph.graph and found.activation != "linear":
         found = dataclasses.replace(found, label=f"{found.label} [by layer order: no graph]")

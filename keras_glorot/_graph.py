@@ -84,6 +84,14 @@ def outputs_of(operation) -> list:
     return _call_tensors(operation, "output")
 
 
+def producer_of(tensor):
+    """The operation whose call made the symbolic ``tensor`` (None for an input or a
+    constant). Keras keeps it in the tensor's private ``_keras_history``."""
+    history = getattr(tensor, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    return None if isinstance(operation, keras.layers.InputLayer) else operation
+
+
 def is_layer(operation) -> bool:
     return isinstance(operation, keras.layers.Layer)
 

@@ -84,12 +84,18 @@ def _block_initializer(block: Block, options: dict, seed):
     gain = block.found.gain(options["convention"])
     if block.glorot_kwargs is None:
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
+    kwargs = dict(block.glorot_kwargs)
+    if block.found.scale != 1.0:
+        # A factor on the gain (a squeeze-excite gate after the kernel) goes into
+        # explicit fans, so the saved config redraws the same law.
+        squared = block.found.scale**2
+        kwargs.update(fan_in=block.fan_in / squared, fan_out=block.fan_out / squared)
     return Glorot(
         block.found.activation,
         negative_slope=block.found.negative_slope,
         seed=seed,
         **options,
-        **block.glorot_kwargs,
+        **kwargs,
     )
 
 
@@ -170,7 +176,11 @@ def initialize(
       ``Dropout``/``Flatten``; the hard sigmoid ``relu6(x + 3) / 6`` and hard
       swish ``x * hard_sigmoid(x)`` that ``keras.applications`` (MobileNetV3)
       build from ops; softmax heads and model outputs are linear, and any other
-      op after a kernel gives linear, labelled "unrecognised op".
+      op after a kernel gives linear, labelled "unrecognised op". A
+      squeeze-excite gate (``Multiply`` by a sigmoid or hard sigmoid of a pooled
+      path, about 1/2 at initialization; Hu et al. 2018) right after the kernel
+      or its activation doubles the gain; after a normalization it is only
+      named, since the normalization sets the scale there.
       Subclassed models have no graph: their layers are read as a chain in
       ``model.layers`` order (the report says so).
     - composite layers (a ``keras.layers.Layer`` subclass holding sublayers: a

@@ -88,6 +88,9 @@ def test_both_families_end_to_end_and_resume(tmp_path, npz, capsys):
     printed = capsys.readouterr().out
     assert printed.count("skip ") == 4 and "done " not in printed
     assert len((out / "resnet8" / "runs.jsonl").read_text().splitlines()) == 2
+    (out / "depth.md").unlink()
+    assert depth.main([*argv, "--report-only"]) == 0  # the table again, from the runs
+    assert (out / "depth.md").read_text() == table
 
 
 def test_case_options_do_not_depend_on_the_other_nets_asked():

@@ -507,3 +507,37 @@ def test_parametrized_activation_layer_survives_clone_and_reload(tmp_path):
         init = other.get_layer("k").kernel_initializer
         assert isinstance(init, Glorot) and init.gain == pytest.approx(gain)
         assert init.activation["registered_name"] == "keras_glorot>LayerActivation"
+
+
+def _se_model(batch_norm: bool, own_activation: str | None = None):
+    """conv -> [BN ->] act -> squeeze-excite gate (sigmoid) -> next conv."""
+    inputs = keras.Input((8, 8, 16))
+    x = keras.layers.Conv2D(16, 3, padding="same", activation=own_activation, name="conv")(inputs)
+    if batch_norm:
+        x = keras.layers.BatchNormalization()(x)
+    if own_activation is None:
+        x = keras.layers.ReLU(name="act")(x)
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Conv2D(4, 1, activation="relu", name="se_reduce")(s)
+    s = keras.layers.Conv2D(16, 1, activation="sigmoid", name="se_expand")(s)
+    x = keras.layers.Multiply(name="se_mul")([x, s])
+    return keras.Model(inputs, keras.layers.Conv2D(16, 3, padding="same", name="next")(x))
+
+
+@pytest.mark.parametrize("own_activation", [None, "relu"])
+def test_squeeze_excite_gate_is_compensated_in_the_kernel_before_it(own_activation):
+    model = _se_model(batch_norm=False, own_activation=own_activation)
+    report = initialize(model, seed=0)
+    row = only_row(report, "conv")
+    assert row.gain == pytest.approx(2 * math.sqrt(2.0))  # relu's gain, times 2 for the gate
+    assert "x 2: gated by sigmoid ('se_expand') at 'se_mul'" in row.activation
+    w = to_numpy(model.get_layer("conv").kernel)
+    assert_variance(w, glorot_var("relu", 144, 144) * 4, kurtosis=KURTOSIS_TRUNCATED)
+
+
+def test_squeeze_excite_gate_after_a_normalization_is_named_not_compensated():
+    report = initialize(_se_model(batch_norm=True), seed=0)
+    row = only_row(report, "conv")
+    assert row.gain == pytest.approx(math.sqrt(2.0))
+    assert "then gated by sigmoid ('se_expand') at 'se_mul'" in row.activation
+    assert "not compensated" in row.activation
