@@ -47,3 +47,18 @@ def cifar_npz() -> pathlib.Path:
     if not CIFAR_NPZ.exists():
         pytest.skip(f"no local CIFAR-10 copy at {CIFAR_NPZ}")
     return CIFAR_NPZ
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar_npz(tmp_path_factory) -> pathlib.Path:
+    """Random CIFAR-shaped data in keras.datasets.cifar10 layout: 64 train, 32 test images."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8),
+        y_train=rng.integers(0, 10, (64, 1), dtype=np.uint8),
+        x_test=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+        y_test=rng.integers(0, 10, (32, 1), dtype=np.uint8),
+    )
+    return path

@@ -8,7 +8,6 @@ import json
 import math
 import sys
 
-import numpy as np
 import pytest
 from conftest import BACKEND, REPO, run_python
 
@@ -20,18 +19,8 @@ TINY = ["--epochs", "1", "--batch-size", "32", "--verbose", "0", "--jit-compile"
 
 
 @pytest.fixture(scope="module")
-def npz(tmp_path_factory):
-    """Random CIFAR-shaped data: 64 train, 32 test images."""
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    rng = np.random.default_rng(0)
-    np.savez(
-        path,
-        x_train=rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8),
-        y_train=rng.integers(0, 10, (64, 1), dtype=np.uint8),
-        x_test=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
-        y_test=rng.integers(0, 10, (32, 1), dtype=np.uint8),
-    )
-    return path
+def npz(tiny_cifar_npz):
+    return tiny_cifar_npz
 
 
 @pytest.mark.parametrize(
