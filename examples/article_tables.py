@@ -75,7 +75,7 @@ from article_report import (  # noqa: E402, F401  (the reports' helpers, for imp
     seconds_to,
     write_table,
 )
-from cifar10_vgg import _seed_list  # noqa: E402  (argument parsing only, no Keras)
+from cifar10_vgg import seed_list  # noqa: E402  (argument parsing only, no Keras)
 
 
 def _table_list(value: str) -> list[int]:
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = _seed_list(args.seeds)
+    args.seeds = seed_list(args.seeds)
     for option, ok, allowed in (
         ("--epochs", args.epochs is None or args.epochs >= 1, "an integer >= 1"),
         ("--batch-size", args.batch_size >= 1, "an integer >= 1"),

@@ -56,7 +56,7 @@ WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
 INIT_NAMES = KERAS_INITIALIZERS + GLOROT_LEAKY + WHOLE_MODEL_TOOLS
 
 
-def _seed_list(values: Sequence[str]) -> list[int]:
+def seed_list(values: Sequence[str]) -> list[int]:
     """``--seeds 3`` means seeds 0, 1, 2; ``--seeds 4 7`` or ``--seeds 4,7`` or ``--seeds 5,``
     means exactly those."""
     tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
@@ -239,7 +239,7 @@ def _check(ok: bool, option: str, value, allowed: str) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = _seed_list(args.seeds)
+    args.seeds = seed_list(args.seeds)
     _check(args.model in VGG_MODELS, "--model", repr(args.model), f"one of {VGG_MODELS}")
     _check(
         args.activation in ACTIVATIONS,

@@ -44,7 +44,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cifar10_vgg import _seed_list  # noqa: E402  (argument parsing only, no Keras)
+from cifar10_vgg import seed_list  # noqa: E402  (argument parsing only, no Keras)
 
 KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
 POLICIES = ("none", "scaled", "fixup", "zero")
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = _seed_list(args.seeds)
+    args.seeds = seed_list(args.seeds)
     for net in args.nets:
         split_net(net)
     for option, values, allowed in (

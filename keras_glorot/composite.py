@@ -111,7 +111,7 @@ def _where(layer, spot: Place) -> str:
     return f"{spot.parent.name}.{spot.attribute or layer.name}"
 
 
-def _role(layer, spot: Place) -> tuple[str, object] | None:
+def _role(spot: Place) -> tuple[str, object] | None:
     """(role, activation) from the known layouts, or None."""
     name = spot.name
     if name == _GATED_UP and hasattr(spot.parent, "_feedforward_gate_dense"):
@@ -126,17 +126,11 @@ def _role(layer, spot: Place) -> tuple[str, object] | None:
 
 
 def _last_kernel_of(composite, layer) -> bool:
-    kernels = [s for s in sublayers(composite) if _has_weights(s) and not _is_norm(s)]
+    """Whether ``layer`` is the last sublayer with weights, normalizations aside."""
+    kernels = [
+        s for s in sublayers(composite) if s.weights and "norm" not in type(s).__name__.lower()
+    ]
     return bool(kernels) and kernels[-1] is layer
-
-
-def _has_weights(layer) -> bool:
-    return bool(layer.weights)
-
-
-def _is_norm(layer) -> bool:
-    name = type(layer).__name__.lower()
-    return "norm" in name
 
 
 def activation_after(layer, graph: Graph, spot: Place) -> acts.Found:
@@ -145,7 +139,7 @@ def activation_after(layer, graph: Graph, spot: Place) -> acts.Found:
     found = acts.own(layer)
     if found is not None:
         return dataclasses.replace(found, label=f"{found.label.split(' (')[0]} (own: {where})")
-    role = _role(layer, spot)
+    role = _role(spot)
     if role is not None:
         return _from_role(role, where)
     outer = place(spot.parent, graph)
