@@ -83,9 +83,9 @@ class GatedBlock(keras.layers.Layer):
         self.hidden, self.heads, self.intermediate = hidden, heads, intermediate
         self.activation = keras.activations.get(activation)
         self.normalize_first = True
-        self._self_attention_layernorm = keras.layers.LayerNormalization(rms_scaling=True)
+        self._self_attention_layernorm = keras.layers.RMSNormalization()
         self._self_attention_layer = Attention(hidden, heads, name="self_attention")
-        self._feedforward_layernorm = keras.layers.LayerNormalization(rms_scaling=True)
+        self._feedforward_layernorm = keras.layers.RMSNormalization()
         self._feedforward_intermediate_dense = keras.layers.Dense(
             intermediate, use_bias=False, name="up"
         )
