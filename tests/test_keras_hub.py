@@ -27,15 +27,20 @@ BACKBONES = {
         vocabulary_size=VOCAB, num_layers=LAYERS, num_query_heads=4, num_key_value_heads=2,
         hidden_dim=HIDDEN, intermediate_dim=256,
     ),
+    "gemma": lambda: keras_hub.models.GemmaBackbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_query_heads=4, num_key_value_heads=1,
+        hidden_dim=HIDDEN, intermediate_dim=256, head_dim=32,
+    ),
     "vit": lambda: keras_hub.models.ViTBackbone(
         image_shape=(32, 32, 3), patch_size=8, num_layers=LAYERS, num_heads=4,
         hidden_dim=HIDDEN, mlp_dim=256,
     ),
 }  # fmt: skip
-# Kernels per transformer layer: Q, K, V, O and the MLP's (Llama's is gated: three).
-PER_LAYER = {"bert": 6, "gpt2": 6, "llama": 7, "vit": 6}
+# Kernels per transformer layer: Q, K, V, O and the MLP's (Llama's and Gemma's are gated:
+# three).
+PER_LAYER = {"bert": 6, "gpt2": 6, "llama": 7, "gemma": 7, "vit": 6}
 # Kernels outside the layers: BERT's pooler, ViT's patch embedding.
-OUTSIDE = {"bert": 1, "gpt2": 0, "llama": 0, "vit": 1}
+OUTSIDE = {"bert": 1, "gpt2": 0, "llama": 0, "gemma": 0, "vit": 1}
 
 
 def inputs(name: str, batch: int = 2):
@@ -88,6 +93,10 @@ def test_the_activation_and_how_it_was_found(initialized):
         assert len(gates) == LAYERS
         assert all(r.activation.startswith("silu (known layout") for r in gates)
         assert all(r.gain == pytest.approx(keras_glorot.calculate_gain("silu")) for r in gates)
+    if name == "gemma":  # Gemma applies gelu (tanh approximation) to its gate in call()
+        gates = [r for r in report.handled if r.layer.endswith("ffw_gating")]
+        assert len(gates) == LAYERS
+        assert all(r.activation.startswith("gelu (known layout") for r in gates)
     if name == "vit":
         patch = [r for (layer, _), r in rows.items() if layer.endswith("patch_embedding")]
         assert patch[0].activation.startswith("linear: patch embedding (known layout")
