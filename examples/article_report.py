@@ -183,7 +183,7 @@ def _loss_at_lines(args, table, runs) -> list[str]:
 
 def table_markdown(args: argparse.Namespace, table: int) -> str:
     """table.md: the article's claim, our runs per case and init, the derived quantities."""
-    from cifar10_report import epochs_to_target, init_row
+    from cifar10_report import epochs_to_target, init_row, provenance
 
     spec, runs = TABLES[table], table_runs(args, table)
     target = args.target or spec.target
@@ -204,6 +204,13 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         f"lr {opts.get('lr')} ({opts.get('schedule')}), batch {opts.get('batch_size')}. "
         "Nets and initializers: examples/article_nets.py.",
         "",
+    ]
+    if every:
+        code, problems = provenance(every)
+        lines += [code, ""]
+        if problems:
+            lines += ["**Not for publication:** " + "; ".join(problems) + ".", ""]
+    lines += [
         "Final test accuracy in %: mean ± sample std over seeds and the 95% t-interval of "
         f"the mean; epochs to {100 * target:g}% test accuracy: median (runs that reached it).",
         "",

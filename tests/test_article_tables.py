@@ -113,7 +113,36 @@ def test_table9_resumes_and_a_rerun_trains_nothing(tmp_path, npz, monkeypatch, c
     assert capsys.readouterr().out.count("skip ") == 2
     for case, text in before.items():
         assert (tmp_path / "table9" / case / "runs.jsonl").read_text() == text
-    assert "| cnn5_tanh | `glorot_uniform` | 1 |" in table_md(tmp_path, 9)
+    text = table_md(tmp_path, 9)
+    assert "| cnn5_tanh | `glorot_uniform` | 1 |" in text
+    commit = lines(tmp_path / "table9" / "cnn5_tanh" / "runs.jsonl")[0]["git_commit"]
+    assert f"Code: commit {str(commit)[:12]}" in text
+
+
+def test_table_of_mixed_or_dirty_commits_is_marked(tmp_path, npz):
+    """table.md names the commit its runs came from, and says "not for publication" when
+    they come from a modified tree or from two commits."""
+    argv = ["--table", "9", "--subset", "48", "--seeds", "0,", "--cases", "cnn5_relu"]
+    argv += ["--inits", "random_normal", "glorot_uniform"]
+    run_table(tmp_path, npz, *argv)
+    args = article_tables.parse_args([*TINY, "--npz", str(npz), "--out", str(tmp_path), *argv])
+    path = tmp_path / "table9" / "cnn5_relu" / "runs.jsonl"
+    first, second = lines(path)
+    for commit, dirty, problem in (
+        ("a" * 40, False, "runs come from 2 commits (aaaaaaaa, bbbbbbbb)"),
+        ("b" * 40, True, "1 run(s) ran from a tree with uncommitted changes"),
+    ):
+        first["git_commit"], first["git_dirty"] = commit, False
+        second["git_commit"], second["git_dirty"] = "b" * 40, dirty
+        path.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+        article_tables.write_table(args, 9)
+        text = table_md(tmp_path, 9)
+        assert "**Not for publication:**" in text and problem in text, text
+    first["git_dirty"] = second["git_dirty"] = False
+    path.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    article_tables.write_table(args, 9)
+    text = table_md(tmp_path, 9)
+    assert "Code: commit bbbbbbbbbbbb" in text and "Not for publication" not in text
 
 
 def test_table4_kl_equals_cce_with_one_hot_targets(tmp_path, npz):
