@@ -145,14 +145,16 @@ def _record_attention_config(layer) -> str:
     for name in plans.ATTENTION_PARTS:
         sub = getattr(layer, name)
         shape = tuple(int(d) for d in sub.kernel.shape)
-        config = {**sub.kernel_initializer.get_config(), "seed": None}
-        if shape in cases and cases[shape] != config:
+        config = sub.kernel_initializer.get_config()
+        if "seed" in config:
+            config["seed"] = None
+        if shape in cases and cases[shape] != (type(sub.kernel_initializer), config):
             return (
                 f"config not rewritten: two projections of shape {shape} need different "
                 "initializers, which one kernel_initializer cannot express"
             )
-        cases[shape] = config
-    layer._kernel_initializer = ByShape([(s, Glorot.from_config(c)) for s, c in cases.items()])
+        cases[shape] = (type(sub.kernel_initializer), config)
+    layer._kernel_initializer = ByShape([(s, t.from_config(c)) for s, (t, c) in cases.items()])
     return ""
 
 
@@ -222,13 +224,16 @@ def initialize(
     ``"zero"`` zeroes the branch's last kernel (De & Smith 2020). Scaled kernels
     keep their ``Glorot`` with the factor folded into explicit fans (same seed),
     zeroed ones get ``keras.initializers.Zeros``, so saved configs redraw the
-    same law. Merges whose branch is normalized after its last kernel, or whose
-    branch and shortcut cannot be told apart, are left alone; the report's
-    merge table says what was done at each merge, and why not. In pre-norm
-    transformer blocks the attention and MLP output projections are the branch
-    ends: ``"scaled"`` multiplies them by ``1/sqrt(N)`` for N such projections
-    (GPT-2's rule), ``"zero"`` zeroes them; post-norm blocks are left alone
-    (``composite.residual_streams``).
+    same law. A branch normalized before its last kernel and not after it
+    (pre-norm transformer blocks, pre-activation ResNets) has a scale of its own
+    whatever the stream's: ``"scaled"`` multiplies its last kernels' std by
+    ``1/sqrt(N)``, N such branch ends (GPT-2's rule, Radford et al. 2019), and
+    ``"zero"`` zeroes them. This holds for merges of a functional model and for
+    the attention and MLP output projections inside composite blocks
+    (``composite.residual_streams``). Merges whose branch is normalized after
+    its last kernel (post-norm blocks), or whose branch and shortcut cannot be
+    told apart, are left alone; the report's merge table says what was done at
+    each merge, and why not.
 
     Args:
         model: A built ``keras.Model``.
@@ -285,14 +290,16 @@ def initialize(
         drawn[id(layer)] = [
             _draw(kernel, options, seeds, layer, report, name) for kernel in kernels
         ]
-        if isinstance(layer, keras.layers.MultiHeadAttention):
-            note = _record_attention_config(layer)
-            for record in report[name] if note else []:
-                record.note = note
     _composite.measure(graph, drawn, seed)
     _composite.own_weights(graph, report)
     _residual_merges(graph, policy, drawn, report)
     _composite.residual_streams(policy, graph, drawn, report)
+    # After the residual policies, which may have rescaled or zeroed an output projection.
+    for layer, _ in graph.leaves:
+        if isinstance(layer, keras.layers.MultiHeadAttention) and id(layer) in drawn:
+            note = _record_attention_config(layer)
+            for record in report[graph.name_of(layer)] if note else []:
+                record.note = note
     return report
 
 

@@ -362,6 +362,7 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
     depth = len(residual)
     report.residual, report.depth = policy, depth
     done: set[int] = set()
+    pre_norm = sum(len(m.branches) for m in residual if _pre_norm(m))
     for merge in merges:
         record = MergeRecord(
             merge.name, merge.kind, merge.describe_shortcut(), merge.describe_branches(), policy
@@ -371,13 +372,22 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
         elif policy == "none":
             record.action = "left as drawn (residual=None)"
         else:
-            record.action, record.applied = _apply_one(policy, merge, graph, drawn, depth, done)
+            record.action, record.applied = _apply_one(
+                policy, merge, graph, drawn, depth, done, pre_norm
+            )
         report.merges.append(record)
 
 
-def _apply_one(policy, merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
+def _pre_norm(merge: Merge) -> bool:
+    """Every branch passes a normalization before its last kernel, none after it."""
+    return all(b.normalized is not None and b.norm_after_last is None for b in merge.branches)
+
+
+def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
     lasts = [la for b in merge.branches for la in b.last]
     normed = [b.norm_after_last for b in merge.branches if b.norm_after_last is not None]
+    if policy == "scaled" and not normed and _pre_norm(merge):
+        return _scaled_pre_norm(merge, drawn, pre_norm, done)
     if policy == "scaled":
         normed += [b.normalized for b in merge.branches if b.normalized is not None]
     if normed:
@@ -418,6 +428,27 @@ def _fixup(merge: Merge, drawn, depth, done) -> str:
         parts.append(f"m={m}: std x L^(-1/{2 * m - 2}) = {scale:.4g}" if m > 1 else "m=1")
     zeroed = ", ".join(la.name for b in merge.branches for la in b.last)
     return f"{'; '.join(parts)}; zeroed {zeroed}"
+
+
+def _scaled_pre_norm(merge: Merge, drawn, n: int, done) -> tuple[str, bool]:
+    """A pre-norm branch's last kernels get std x 1/sqrt(N), N the pre-norm branches.
+
+    The normalization fixes the branch's output scale whatever the stream's, so
+    the stream's variance grows by one branch's worth per block. GPT-2's rule
+    (Radford et al. 2019, §2.3) makes the N branches add no more than one branch in
+    all; the same rule ``residual_streams`` applies to pre-norm composite blocks.
+    """
+    lasts = [la for b in merge.branches for la in b.last]
+    for layer in lasts:
+        if _output_kernel(layer, drawn) is None:
+            return f"nothing done: the kernel of {layer.name!r} is not one Glorot draw", False
+        if id(layer) in done:
+            return f"nothing done: {layer.name!r} was already changed at another merge", False
+    note = f"std x 1/sqrt({n}) (residual='scaled', pre-norm branch, N = {n} pre-norm branches)"
+    for layer in lasts:
+        _output_kernel(layer, drawn).rescale(1.0 / n, f"residual=scaled at {merge.name}: {note}")
+        done.add(id(layer))
+    return ", ".join(la.name for la in lasts) + f" {note}", True
 
 
 def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:

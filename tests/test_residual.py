@@ -232,9 +232,13 @@ def test_keras_applications_report_every_kernel_and_merge(name):
     assert {r.layer for r in report.handled} == {p.rsplit("/", 1)[-1] for p in with_kernel}
     adds = [la.name for la in model.layers if isinstance(la, keras.layers.Add)]
     assert [m.merge for m in report.merges] == adds and all(m.action for m in report.merges)
-    # Batch-normalized branches: the report says the policy is not applied there.
     assert report.depth == len(adds)
-    assert all("BatchNormalization" in m.action for m in report.merges)
+    if name.endswith("V2") and name.startswith("ResNet"):
+        # Pre-activation blocks: BN before each conv, none after the last, so the
+        # branch ends take GPT-2's 1/sqrt(N), N the number of such branches.
+        assert all(m.applied and f"1/sqrt({len(adds)})" in m.action for m in report.merges)
+    else:  # BN after the branch's last kernel sets its scale: not applied there.
+        assert all("BatchNormalization" in m.action for m in report.merges)
     x = np.random.default_rng(0).standard_normal((2, *model.input_shape[1:])).astype("float32")
     assert np.isfinite(to_numpy(model(x))).all()
 
@@ -279,3 +283,37 @@ def test_merges_inside_nested_models_are_found_and_one_around_a_nested_model_is_
         inner = model.get_layer(f"block{k}")
         a, b = (inner.get_layer(f"{n}{k}").kernel_initializer for n in "ab")
         assert b.stddev((32, 32)) ** 2 / a.stddev((32, 32)) ** 2 == pytest.approx(1 / 6)
+
+
+def pre_norm_transformer(blocks=4, width=32, seq=8):
+    """Pre-norm attention blocks written as a functional model: x + MHA(LN(x))."""
+    x = inputs = keras.Input((seq, width))
+    for i in range(blocks):
+        h = keras.layers.LayerNormalization(name=f"ln{i}")(x)
+        h = keras.layers.MultiHeadAttention(4, width // 4, name=f"mha{i}")(h, h)
+        x = keras.layers.Add(name=f"add{i}")([x, h])
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("policy", ["scaled", "zero"])
+def test_pre_norm_branches_of_a_functional_model_take_the_streams_rule(policy):
+    """A normalization before the branch's last kernel (and none after) fixes the branch's
+    scale whatever the stream's: "scaled" multiplies the branch end's std by 1/sqrt(N)
+    (GPT-2), as for composite pre-norm blocks. The attention layer's saved initializer
+    follows, so a clone redraws the scaled output projection, not the unscaled one."""
+    blocks, width = 4, 32
+    model = pre_norm_transformer(blocks, width)
+    report = init(model, residual=policy)
+    assert [m.applied for m in report.merges] == [True] * blocks
+    glorot = np.sqrt(6 / (2 * width) / 3)  # uniform Glorot: Var = 2 / (fan_in + fan_out)
+    want = 0.0 if policy == "zero" else glorot / np.sqrt(blocks)
+    clone = keras.models.clone_model(model)
+    for i in range(blocks):
+        for m in (model, clone):
+            mha = m.get_layer(f"mha{i}")
+            out = to_numpy(mha._output_dense.kernel).ravel()
+            query = to_numpy(mha._query_dense.kernel).ravel()
+            # Uniform draws: the sample variance's standard error is Var * sqrt(4/5 / n).
+            for w, std in ((out, want), (query, glorot)):
+                se = std**2 * np.sqrt(0.8 / w.size)
+                assert abs(np.mean(w**2) - std**2) <= 5 * se + 1e-12, (i, std)
