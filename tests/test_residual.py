@@ -55,7 +55,7 @@ def kernels(model):
 
 
 @pytest.mark.parametrize("ops", [False, True], ids=["Add", "x+y"])
-@pytest.mark.parametrize("depth", [20, 56])
+@pytest.mark.parametrize("depth", [20, 56, 110])
 def test_scaled_keeps_every_residual_sum_within_2x_of_the_first(depth, ops):
     model = resnet(depth, "pre", ops)
     report = init(model)
