@@ -75,7 +75,7 @@ from article_report import (  # noqa: E402, F401  (the reports' helpers, for imp
     seconds_to,
     write_table,
 )
-from cifar10_vgg import seed_list  # noqa: E402  (argument parsing only, no Keras)
+from cli_args import add_data_arguments, seed_list  # noqa: E402
 
 
 def _table_list(value: str) -> list[int]:
@@ -109,13 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"initializers (default: none, each table's own); of {', '.join(INIT_NAMES)}",
     )
-    d = p.add_argument_group("data")
-    d.add_argument("--npz", metavar="PATH", help="offline cifar10 .npz (default: none, TFDS)")
-    d.add_argument("--data-dir", metavar="DIR", help="a TFDS data directory (default: none)")
-    d.add_argument(
-        "--subset", type=int, metavar="N",
-        help="the first N training images (default: none, all 50,000; Table 8 at most 1,000)",
-    )  # fmt: skip
+    add_data_arguments(p, "all 50,000; Table 8 at most 1,000")
     s = p.add_argument_group("training")
     s.add_argument(
         "--epochs", type=int,

@@ -35,6 +35,8 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+
 # The static lists below let the arguments be checked without importing Keras; a test
 # compares them with Keras, keras_glorot and vgg_model, so that they cannot drift.
 VGG_MODELS = ("vgg11", "vgg13", "vgg16", "vgg19")
@@ -56,26 +58,6 @@ WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
 INIT_NAMES = KERAS_INITIALIZERS + GLOROT_LEAKY + WHOLE_MODEL_TOOLS
 
 
-def seed_list(values: Sequence[str]) -> list[int]:
-    """``--seeds 3`` means seeds 0, 1, 2; ``--seeds 4 7`` or ``--seeds 4,7`` or ``--seeds 5,``
-    means exactly those."""
-    tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
-    shown = " ".join(values)
-    if not tokens or not all(t.lstrip("-").isdigit() for t in tokens):
-        raise ValueError(
-            f"--seeds {shown}: give a count N >= 1 (seeds 0..N-1) or a list of integer seeds "
-            "such as 4 7, 4,7 or 5,."
-        )
-    seeds = [int(t) for t in tokens]
-    if len(values) == 1 and "," not in values[0]:
-        if seeds[0] < 1:
-            raise ValueError(f"--seeds {shown}: a count N must be >= 1 (for seed 0 alone: 0,).")
-        return list(range(seeds[0]))
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds {shown}: give distinct seeds.")
-    return seeds
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option is recorded with each run."""
     p = argparse.ArgumentParser(
@@ -84,24 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Runs resume: rerunning a command skips the (init, seed) pairs already in "
         "OUT/runs.jsonl. python examples/cifar10_report.py OUT rebuilds the reports.",
     )
-    d = p.add_argument_group("data")
-    d.add_argument(
-        "--npz",
-        metavar="PATH",
-        help="offline .npz with x_train, y_train, x_test, y_test (uint8) in "
-        "keras.datasets.cifar10 layout (default: none, load cifar10 through tensorflow_datasets)",
-    )
-    d.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="an existing TFDS data directory (default: none, TFDS' own, ~/tensorflow_datasets)",
-    )
-    d.add_argument(
-        "--subset",
-        type=int,
-        metavar="N",
-        help="train on the first N training images only (default: none, all 50,000)",
-    )
+    add_data_arguments(p)
     m = p.add_argument_group("model")
     m.add_argument(
         "--model", default="vgg11", help=f"one of {', '.join(VGG_MODELS)} (default: %(default)s)"
@@ -291,12 +256,7 @@ def mismatch_warnings(args: argparse.Namespace) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check the arguments; nothing here imports Keras or a backend."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        check_args(args)
-    except ValueError as e:
-        parser.error(str(e))
+    args = parse_checked(build_parser(), check_args, argv)
     if args.lr is None:
         args.lr = 0.05 if args.optimizer == "sgd" else 1e-3
     return args

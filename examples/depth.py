@@ -44,7 +44,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cifar10_vgg import seed_list  # noqa: E402  (argument parsing only, no Keras)
+from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
 POLICIES = ("none", "scaled", "fixup", "zero")
@@ -95,13 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{k}: {' '.join(v)}" for k, v in DEFAULT_INITS.items())
         + f"); of {', '.join(INIT_NAMES)}",
     )  # fmt: skip
-    d = p.add_argument_group("data")
-    d.add_argument("--npz", metavar="PATH", help="offline cifar10 .npz (default: none, TFDS)")
-    d.add_argument("--data-dir", metavar="DIR", help="a TFDS data directory (default: none)")
-    d.add_argument(
-        "--subset", type=int, metavar="N",
-        help="the first N training images (default: none, all 50,000)",
-    )  # fmt: skip
+    d = add_data_arguments(p)
     d.add_argument(
         "--test-subset", type=int, metavar="N",
         help="the first N test images (default: none, all 10,000)",
@@ -177,12 +171,7 @@ def check_args(args: argparse.Namespace) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check; nothing here imports Keras or a backend. A bad value exits with
     code 2 and a message naming its option."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        check_args(args)
-    except ValueError as e:
-        parser.error(str(e))
+    args = parse_checked(build_parser(), check_args, argv)
     args.lr = args.lr or {"sgd": 0.05, "adam": 1e-3}[args.optimizer]
     return args
 

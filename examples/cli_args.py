@@ -1,0 +1,69 @@
+"""Command-line pieces the study scripts share: seeds, the data options, checked parsing.
+
+Imports nothing heavy (no NumPy, Keras or backend), so that every script checks its
+arguments before it loads any of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+
+def seed_list(values: Sequence[str]) -> list[int]:
+    """``--seeds 3`` means seeds 0, 1, 2; ``--seeds 4 7`` or ``--seeds 4,7`` or ``--seeds 5,``
+    means exactly those."""
+    tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
+    shown = " ".join(values)
+    if not tokens or not all(t.lstrip("-").isdigit() for t in tokens):
+        raise ValueError(
+            f"--seeds {shown}: give a count N >= 1 (seeds 0..N-1) or a list of integer seeds "
+            "such as 4 7, 4,7 or 5,."
+        )
+    seeds = [int(t) for t in tokens]
+    if len(values) == 1 and "," not in values[0]:
+        if seeds[0] < 1:
+            raise ValueError(f"--seeds {shown}: a count N must be >= 1 (for seed 0 alone: 0,).")
+        return list(range(seeds[0]))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {shown}: give distinct seeds.")
+    return seeds
+
+
+def add_data_arguments(
+    parser: argparse.ArgumentParser, subset_help: str = "all 50,000"
+) -> argparse._ArgumentGroup:
+    """The ``data`` group: ``--npz``, ``--data-dir`` and ``--subset``; returns the group."""
+    d = parser.add_argument_group("data")
+    d.add_argument(
+        "--npz",
+        metavar="PATH",
+        help="offline .npz with x_train, y_train, x_test, y_test (uint8) in "
+        "keras.datasets.cifar10 layout (default: none, load cifar10 through tensorflow_datasets)",
+    )
+    d.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="an existing TFDS data directory (default: none, TFDS' own, ~/tensorflow_datasets)",
+    )
+    d.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help=f"train on the first N training images only (default: none, {subset_help})",
+    )
+    return d
+
+
+def parse_checked(
+    parser: argparse.ArgumentParser,
+    check: Callable[[argparse.Namespace], None],
+    argv: Sequence[str] | None = None,
+) -> argparse.Namespace:
+    """Parse, then ``check``: a ValueError it raises exits with code 2 and its message."""
+    args = parser.parse_args(argv)
+    try:
+        check(args)
+    except ValueError as e:
+        parser.error(str(e))
+    return args
