@@ -224,6 +224,8 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
     inits = inits_of(args, table)
     pairs = [(a, b) for a, b in ((XAVIER, RANDOM), (OURS, RANDOM), (OURS, XAVIER))
              if a in inits and b in inits]  # fmt: skip
+    if table == 1:  # the article ranks every method, He and zero included, against random
+        pairs += [(a, RANDOM) for a in ("he_normal", "zeros") if a in inits and RANDOM in inits]
     if table == 2:
         pairs = [(a, "article") for a in (OURS, XAVIER) if a in inits and "article" in inits]
     if table == 3:
@@ -248,7 +250,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
             f"{k} +{v}" for k, v in spec.numbers.items()) + ".", ""]  # fmt: skip
     if table == 8:
         lines += _loss_at_lines(args, table, runs)
-    if table in (2, 5, 7, 9) and pairs:
+    if table in (1, 2, 5, 7, 9) and pairs:
         lines += _diff_lines(runs, pairs)
     return "\n".join(lines)
 
