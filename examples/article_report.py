@@ -158,17 +158,21 @@ def _kl_lines(runs) -> list[str]:
     return lines + [""]
 
 
-def _loss_at_lines(args, table, runs) -> list[str]:
+def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
+    """Training loss at the given epochs (Table 8: the article's 100/200/500; Table 1: how
+    fast each method converges)."""
     epochs = args.epochs or TABLES[table].epochs
-    at = sorted({min(e, epochs) for e in CHECKPOINTS})
+    at = sorted({min(e, epochs) for e in checkpoints})
     numbers = TABLES[table].numbers
+    quoted = table == 8
     lines = [
         "Training loss (mean over the epoch) at epochs " + ", ".join(map(str, at))
-        + ("" if at == list(CHECKPOINTS) else f" (runs of {epochs} epochs: the article's "
-           "later epochs are not reached)") + ".",
+        + ("" if not quoted or at == list(checkpoints) else f" (runs of {epochs} epochs: "
+           "the article's later epochs are not reached)") + ": mean ± std [95% t-interval].",
         "",
-        "| case | init | " + " | ".join(f"loss at {e}" for e in at) + " | article 100/200/500 |",
-        "|---|---|" + "---|" * len(at) + "---|",
+        "| case | init | " + " | ".join(f"loss at {e}" for e in at)
+        + (" | article 100/200/500 |" if quoted else " |"),
+        "|---|---|" + "---|" * len(at) + ("---|" if quoted else ""),
     ]  # fmt: skip
     for case, by_init in runs.items():
         for init, rs in by_init.items():
@@ -176,8 +180,8 @@ def _loss_at_lines(args, table, runs) -> list[str]:
                 interval(r["train_loss"][e - 1] for r in rs if len(r["train_loss"]) >= e)
                 for e in at
             ]
-            article = "/".join(map(str, numbers.get(init, ()))) or "–"
-            lines.append(f"| {case} | `{init}` | " + " | ".join(cells) + f" | {article} |")
+            article = f" {'/'.join(map(str, numbers.get(init, ()))) or '–'} |" if quoted else ""
+            lines.append(f"| {case} | `{init}` | " + " | ".join(cells) + f" |{article}")
     return lines + [""]
 
 
@@ -250,6 +254,8 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
             f"{k} +{v}" for k, v in spec.numbers.items()) + ".", ""]  # fmt: skip
     if table == 8:
         lines += _loss_at_lines(args, table, runs)
+    if table == 1:
+        lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
     if table in (1, 2, 5, 7, 9) and pairs:
         lines += _diff_lines(runs, pairs)
     return "\n".join(lines)

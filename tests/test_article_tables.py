@@ -72,7 +72,7 @@ SLICES = [
         1,
         ["cnn5_relu"],
         ["zeros", "random_normal"],
-        ["zero: slow convergence", "zeros − random_normal"],
+        ["zero: slow convergence", "zeros − random_normal", "| cnn5_relu | `zeros` | 2.3"],
     ),
     (2, ["cnn11_leaky_relu"], ["article", "glorot_act"], ["2/((1 + a²) fan_in + fan_out)"]),
     (3, ["mlp_4"], ["random_normal"], ["180/500/980/1400", "| mlp_4 | `random_normal` | 1 |"]),
