@@ -386,9 +386,8 @@ def _pre_norm(merge: Merge) -> bool:
 def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
     lasts = [la for b in merge.branches for la in b.last]
     normed = [b.norm_after_last for b in merge.branches if b.norm_after_last is not None]
-    if policy == "scaled" and not normed and _pre_norm(merge):
-        return _scaled_pre_norm(merge, drawn, pre_norm, done)
-    if policy == "scaled":
+    by_gpt2 = policy == "scaled" and not normed and _pre_norm(merge)
+    if policy == "scaled" and not by_gpt2:
         normed += [b.normalized for b in merge.branches if b.normalized is not None]
     if normed:
         return (
@@ -410,6 +409,8 @@ def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tup
         return "zeroed " + ", ".join(la.name for la in lasts) + " (block = shortcut)", True
     if policy == "fixup":
         return _fixup(merge, drawn, depth, done), True
+    if by_gpt2:
+        return _scaled_pre_norm(lasts, merge.name, drawn, pre_norm, done), True
     return _scaled(merge, graph, drawn, depth, done)
 
 
@@ -430,7 +431,7 @@ def _fixup(merge: Merge, drawn, depth, done) -> str:
     return f"{'; '.join(parts)}; zeroed {zeroed}"
 
 
-def _scaled_pre_norm(merge: Merge, drawn, n: int, done) -> tuple[str, bool]:
+def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done) -> str:
     """A pre-norm branch's last kernels get std x 1/sqrt(N), N the pre-norm branches.
 
     The normalization fixes the branch's output scale whatever the stream's, so
@@ -438,17 +439,11 @@ def _scaled_pre_norm(merge: Merge, drawn, n: int, done) -> tuple[str, bool]:
     (Radford et al. 2019, §2.3) makes the N branches add no more than one branch in
     all; the same rule ``residual_streams`` applies to pre-norm composite blocks.
     """
-    lasts = [la for b in merge.branches for la in b.last]
-    for layer in lasts:
-        if _output_kernel(layer, drawn) is None:
-            return f"nothing done: the kernel of {layer.name!r} is not one Glorot draw", False
-        if id(layer) in done:
-            return f"nothing done: {layer.name!r} was already changed at another merge", False
     note = f"std x 1/sqrt({n}) (residual='scaled', pre-norm branch, N = {n} pre-norm branches)"
     for layer in lasts:
-        _output_kernel(layer, drawn).rescale(1.0 / n, f"residual=scaled at {merge.name}: {note}")
+        _output_kernel(layer, drawn).rescale(1.0 / n, f"residual=scaled at {merge_name}: {note}")
         done.add(id(layer))
-    return ", ".join(la.name for la in lasts) + f" {note}", True
+    return ", ".join(la.name for la in lasts) + f" {note}"
 
 
 def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
