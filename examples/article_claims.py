@@ -168,12 +168,13 @@ def case_args(args: argparse.Namespace, table: int, case: str, options: dict) ->
     spec = TABLES[table]
     if options["model"] == "vgg16":
         options = {**options, "width": args.width}
-    subset = args.subset
+    subset, test_subset = args.subset, args.test_subset
     if table == 8:
         subset = min(subset or SMALL_SUBSET, SMALL_SUBSET)
+        test_subset = min(test_subset or SMALL_TEST, SMALL_TEST)
     return argparse.Namespace(
         table=table, case=case, **options,
-        subset=subset, test_subset=SMALL_TEST if table == 8 else None,
+        subset=subset, test_subset=test_subset,
         epochs=args.epochs or spec.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, momentum=args.momentum,
         weight_decay=args.weight_decay, jit_compile=args.jit_compile, mixed_precision=False,

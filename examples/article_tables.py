@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"initializers (default: none, each table's own); of {', '.join(INIT_NAMES)}",
     )
-    add_data_arguments(p, "all 50,000; Table 8 at most 1,000")
+    add_data_arguments(p, "all 50,000; Table 8 at most 1,000", "all 10,000; Table 8 at most 1,000")
     s = p.add_argument_group("training")
     s.add_argument(
         "--epochs", type=int,
@@ -158,6 +158,7 @@ def check_args(args: argparse.Namespace) -> None:
         ("--epochs", args.epochs is None or args.epochs >= 1, "an integer >= 1"),
         ("--batch-size", args.batch_size >= 1, "an integer >= 1"),
         ("--subset", args.subset is None or args.subset >= 1, "an integer >= 1"),
+        ("--test-subset", args.test_subset is None or args.test_subset >= 1, "an integer >= 1"),
         ("--lr", args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "> 0"),
         ("--momentum", 0 <= args.momentum < 1, "in [0, 1)"),
         ("--weight-decay", args.weight_decay >= 0, ">= 0"),

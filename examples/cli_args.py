@@ -31,9 +31,12 @@ def seed_list(values: Sequence[str]) -> list[int]:
 
 
 def add_data_arguments(
-    parser: argparse.ArgumentParser, subset_help: str = "all 50,000"
+    parser: argparse.ArgumentParser,
+    subset_help: str = "all 50,000",
+    test_subset_help: str | None = None,
 ) -> argparse._ArgumentGroup:
-    """The ``data`` group: ``--npz``, ``--data-dir`` and ``--subset``; returns the group."""
+    """The ``data`` group: ``--npz``, ``--data-dir``, ``--subset`` and, with
+    ``test_subset_help`` (its default's description), ``--test-subset``; returns the group."""
     d = parser.add_argument_group("data")
     d.add_argument(
         "--npz",
@@ -52,6 +55,13 @@ def add_data_arguments(
         metavar="N",
         help=f"train on the first N training images only (default: none, {subset_help})",
     )
+    if test_subset_help is not None:
+        d.add_argument(
+            "--test-subset",
+            type=int,
+            metavar="N",
+            help=f"evaluate on the first N test images only (default: none, {test_subset_help})",
+        )
     return d
 
 

@@ -95,11 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{k}: {' '.join(v)}" for k, v in DEFAULT_INITS.items())
         + f"); of {', '.join(INIT_NAMES)}",
     )  # fmt: skip
-    d = add_data_arguments(p)
-    d.add_argument(
-        "--test-subset", type=int, metavar="N",
-        help="the first N test images (default: none, all 10,000)",
-    )  # fmt: skip
+    add_data_arguments(p, test_subset_help="all 10,000")
     s = p.add_argument_group("training")
     s.add_argument("--epochs", type=int, default=3, help="(default: %(default)s)")
     s.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")

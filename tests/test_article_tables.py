@@ -105,13 +105,14 @@ def test_table_slice_end_to_end(tmp_path, npz, table, cases, inits, strings):
 def test_table9_resumes_and_a_rerun_trains_nothing(tmp_path, npz, monkeypatch, capsys):
     """The acceptance command at tiny size; its rerun skips every run and keeps the lines."""
     cases = ["cnn5_tanh"]
-    argv = ["--table", "9", "--subset", "48", "--seeds", "1", "--cases", *cases]
-    argv += ["--inits", "random_normal", "glorot_uniform"]
+    argv = ["--table", "9", "--subset", "48", "--test-subset", "24", "--seeds", "1"]
+    argv += ["--cases", *cases, "--inits", "random_normal", "glorot_uniform"]
     run_table(tmp_path, npz, *argv)
     before = {c: (tmp_path / "table9" / c / "runs.jsonl").read_text() for c in cases}
     for case in before:
         runs = check_case(tmp_path / "table9" / case, 9, case, ["random_normal", "glorot_uniform"])
         assert all(r["n_train"] == 48 and r["options"]["subset"] == 48 for r in runs)
+        assert all(r["n_test"] == 24 and r["options"]["test_subset"] == 24 for r in runs)
     monkeypatch.setattr(study, "train_one", lambda *a, **k: pytest.fail("trained again"))
     capsys.readouterr()
     run_table(tmp_path, npz, *argv)
@@ -209,6 +210,25 @@ def test_run_keys_hold_table_and_case(npz):
     assert {t for t, _ in keys} == {1, 2, 3, 4, 5, 6, 8, 9}
 
 
+def test_test_subset_enters_the_key_and_table8_keeps_its_small_test_set(npz):
+    import keras  # noqa: F401  (run_options reads the backend)
+
+    def test_subset(table, *extra):
+        args = article_tables.parse_args(["--npz", str(npz), "--table", str(table), *extra])
+        return [article_tables.case_args(args, *c).test_subset for c in
+                article_tables.selected_cases(args)]  # fmt: skip
+
+    assert set(test_subset(9)) == {None} and set(test_subset(9, "--test-subset", "2000")) == {2000}
+    assert set(test_subset(8)) == {1000} and set(test_subset(8, "--test-subset", "5000")) == {1000}
+    assert set(test_subset(8, "--test-subset", "200")) == {200}
+    args = article_tables.parse_args(["--npz", str(npz), "--table", "9"])
+    other = article_tables.parse_args(["--npz", str(npz), "--table", "9", "--test-subset", "9"])
+    table, case, opts = next(article_tables.selected_cases(args))
+    assert study.run_options(article_tables.case_args(args, table, case, opts)) != (
+        study.run_options(article_tables.case_args(other, table, case, opts))
+    )
+
+
 def test_derived_quantities_on_known_numbers():
     assert article_tables.interval([1.0, 2.0, 3.0]) == "2 ± 1 [-0.4843, 4.484] (n=3)"
     assert article_tables.interval([None, float("nan")]) == "–"
@@ -269,6 +289,7 @@ def test_initializer_definitions():
         (["--table", "3", "--loss-target", "0"], "--loss-target", "--loss-target 0.0: must be"),
         (["--table", "9", "--target", "2"], "--target", "--target 2.0: must be in (0, 1]"),
         (["--table", "9", "--width", "0"], "--width", "--width 0.0: must be > 0"),
+        (["--table", "9", "--test-subset", "0"], "--test-subset", "--test-subset 0: must be"),
         (["--table", "9", "--npz", "no/such.npz"], "--npz", "--npz no/such.npz: no such file"),
         (["--epochs", "3"], "--table", "the following arguments are required: --table"),
     ],
