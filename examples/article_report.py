@@ -256,7 +256,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         lines += _loss_at_lines(args, table, runs)
     if table == 1:
         lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
-    if table in (1, 2, 5, 7, 9) and pairs:
+    if table in (1, 2, 4, 5, 7, 9) and pairs:
         lines += _diff_lines(runs, pairs)
     return "\n".join(lines)
 

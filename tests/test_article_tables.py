@@ -154,12 +154,18 @@ def test_table_of_mixed_or_dirty_commits_is_marked(tmp_path, npz):
 def test_table4_kl_equals_cce_with_one_hot_targets(tmp_path, npz):
     """Same init and seed under KL and CCE: the same training curve up to Keras' clipping."""
     run_table(tmp_path, npz, "--table", "4", "--cases", "mlp_kl", "mlp_cce", "--epochs", "2",
-              "--seeds", "0,", "--inits", "glorot_uniform")  # fmt: skip
-    kl, cce = (lines(tmp_path / "table4" / c / "runs.jsonl")[0] for c in ("mlp_kl", "mlp_cce"))
-    assert kl["options"]["loss"] == "kl" and cce["options"]["loss"] == "cce"
-    np.testing.assert_allclose(kl["train_loss"], cce["train_loss"], atol=1e-3)
+              "--seeds", "0,", "--inits", "glorot_uniform", "random_normal")  # fmt: skip
+    for init in ("glorot_uniform", "random_normal"):
+        kl, cce = (
+            next(r for r in lines(tmp_path / "table4" / c / "runs.jsonl") if r["init"] == init)
+            for c in ("mlp_kl", "mlp_cce")
+        )
+        assert kl["options"]["loss"] == "kl" and cce["options"]["loss"] == "cce"
+        np.testing.assert_allclose(kl["train_loss"], cce["train_loss"], atol=1e-3)
     text = table_md(tmp_path, 4)
     assert "KL divergence is not" in text and "KL(y‖p) = −log p_true = CCE" in text
+    # The table's question per loss: Xavier against random, paired by seed.
+    assert "| case | glorot_uniform − random_normal |" in text and "| mlp_kl | " in text
 
 
 def test_tables_6_and_7_share_their_runs(tmp_path, npz, capsys):
