@@ -159,8 +159,8 @@ def _kl_lines(runs) -> list[str]:
 
 
 def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
-    """Training loss at the given epochs (Table 8: the article's 100/200/500; Table 1: how
-    fast each method converges)."""
+    """Training loss at the given epochs (Table 8: the article's 100/200/500; Tables 1 and 3:
+    how fast each method converges)."""
     epochs = args.epochs or TABLES[table].epochs
     at = sorted({min(e, epochs) for e in checkpoints})
     numbers = TABLES[table].numbers
@@ -256,6 +256,8 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         lines += _loss_at_lines(args, table, runs)
     if table == 1:
         lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
+    if table == 3:  # finer than whole epochs to the target: the curves at fixed epochs
+        lines += _loss_at_lines(args, table, runs, (1, 2, 3, 5, args.epochs or spec.epochs))
     if table in (1, 2, 4, 5, 7, 9) and pairs:
         lines += _diff_lines(runs, pairs)
     return "\n".join(lines)
