@@ -185,6 +185,28 @@ def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
     return lines + [""]
 
 
+def _epochs_to_loss_lines(runs, losses) -> list[str]:
+    """Table 8: the first epoch at which the training loss is at or below each of the
+    article's values, so its numbers can be placed on our curves."""
+    losses = sorted(set(losses), reverse=True)
+    lines = [
+        "First epoch with training loss at or below each of the article's values: mean ± std "
+        "[95% t-interval], and how many runs reached it.",
+        "",
+        "| case | init | " + " | ".join(f"loss ≤ {v:g}" for v in losses) + " |",
+        "|---|---|" + "---|" * len(losses),
+    ]
+    for case, by_init in runs.items():
+        for init, rs in by_init.items():
+            cells = []
+            for v in losses:
+                epochs = [first_epoch(r["train_loss"], lambda x, v=v: x <= v) for r in rs]
+                reached = [e for e in epochs if e is not None]
+                cells.append(f"{interval(reached)}, {len(reached)}/{len(rs)}")
+            lines.append(f"| {case} | `{init}` | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def table_markdown(args: argparse.Namespace, table: int) -> str:
     """table.md: the article's claim, our runs per case and init, the derived quantities."""
     from cifar10_report import epochs_to_target, init_row, provenance
@@ -254,6 +276,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
             f"{k} +{v}" for k, v in spec.numbers.items()) + ".", ""]  # fmt: skip
     if table == 8:
         lines += _loss_at_lines(args, table, runs)
+        lines += _epochs_to_loss_lines(runs, [v for vs in spec.numbers.values() for v in vs])
     if table == 1:
         lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
     if table == 3:  # finer than whole epochs to the target: the curves at fixed epochs

@@ -19,6 +19,7 @@ from conftest import BACKEND, REPO, run_python
 
 sys.path.insert(0, str(REPO / "examples"))
 import article_nets  # noqa: E402
+import article_report  # noqa: E402
 import article_tables  # noqa: E402
 import study  # noqa: E402
 
@@ -255,6 +256,11 @@ def test_derived_quantities_on_known_numbers():
     b = [r(0, 0.4), r(1, 0.4), r(2, 0.3)]  # paired by seed; the diverged seed 2 left out
     assert article_tables.paired(a, b, article_tables.final_accuracy).endswith("(n=2)")
     assert article_tables.paired(a, b, article_tables.final_accuracy).startswith("15 ± 7.1")
+    # Table 8: where the article's losses fall on our curves (first epoch at or below each).
+    curves = [{"train_loss": [0.5, 0.3, 0.1]}, {"train_loss": [0.5, 0.4, 0.2, 0.1]}]
+    text = "\n".join(article_report._epochs_to_loss_lines({"c": {"i": curves}}, [0.05, 0.45, 0.25]))
+    assert "| case | init | loss ≤ 0.45 | loss ≤ 0.25 | loss ≤ 0.05 |" in text
+    assert "| c | `i` | 2 ± 0 [2, 2] (n=2), 2/2 | 3 ± 0 [3, 3] (n=2), 2/2 | –, 0/2 |" in text
 
 
 def test_initializer_definitions():
