@@ -45,8 +45,8 @@ test images after every epoch, ~40% of a cnn5 epoch)::
     $T --table 9 --subset 10000 --epochs 15            # 36 runs, 1.5 h (measured)
 
 Table 5's Inception-v3 (at 75x75) needs roughly 15 times the multiply-adds of a width-1/4
-VGG-16 per image, so that table evaluates on 2,000 test images (``--test-subset``): a standard error of about 1.1 points
-per run at 55% accuracy, against 0.5 with all 10,000.
+VGG-16 per image, so that table evaluates on 2,000 test images (``--test-subset``): a
+standard error of about 1.1 points per run at 55% accuracy, against 0.5 with all 10,000.
 
 Every argument is checked before Keras or a backend is imported.
 """
