@@ -15,7 +15,7 @@ Initializers (the names a run records as ``init``):
   which finds that activation for each kernel (each LSTM gate) itself.
 - ``article``: the article's variances, per layer: sigmoid/tanh ``1 / (fan_in + fan_out)``,
   ReLU ``2 / (fan_in + fan_out)``, leaky ReLU ``2 / ((1 + a²) fan_in + fan_out)``
-  (``signal_measure.article_initializer`` for the last two), the logits glorot_normal.
+  (``signal_measure.article_initializer``), the logits glorot_normal.
   docs/derivation.md shows why they are wrong. Only in the nets written here layer by layer.
 - ``initialize`` / ``lsuv``: ``keras_glorot.initialize(model)`` / ``keras_glorot.lsuv(model,
   x)`` on the glorot_uniform net (lsuv measures on 256 training images).
@@ -80,14 +80,10 @@ NUM_CLASSES = 10
 
 
 def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
-    """The article's variance for one layer (see the module docstring)."""
-    if activation in signal_measure.ARTICLE_SLOPES:  # relu, leaky_relu
-        return signal_measure.article_initializer(activation, fan_in, fan_out, seed)
-    # sigmoid and tanh: Var = 1 / (fan_in + fan_out), half of Glorot's; linear: Glorot's.
-    scale = 0.5 if activation in ("sigmoid", "tanh") else 1.0
-    return keras.initializers.VarianceScaling(
-        scale, mode="fan_avg", distribution="truncated_normal", seed=seed
-    )
+    """The article's variance for one layer; Glorot's for the logits (``linear``)."""
+    if activation == "linear":
+        return keras.initializers.GlorotNormal(seed=seed)
+    return signal_measure.article_initializer(activation, fan_in, fan_out, seed)
 
 
 def kernel_initializer(init: str, activation: str, fan_in: int, fan_out: int, seed: int):

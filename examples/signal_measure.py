@@ -18,17 +18,31 @@ from keras_glorot import Glorot
 
 LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope.
 ARTICLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
+# The activations the article gives a variance for.
+ARTICLE_ACTIVATIONS = ("sigmoid", "tanh", *ARTICLE_SLOPES)
 
 
 def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
-    """The article's Var(W) = 2 / ((1 + a^2) fan_in + fan_out), as VarianceScaling.
+    """The popular article's variance for one layer, as ``VarianceScaling``.
 
-    ``VarianceScaling(scale, "fan_avg")`` draws Var = 2 scale / (fan_in + fan_out),
-    so scale = (fan_in + fan_out) / ((1 + a^2) fan_in + fan_out); a = 0 for ReLU
-    gives 2 / (fan_in + fan_out), i.e. plain glorot.
+    The article gives Var(W) = 1 / (fan_in + fan_out) for sigmoid and tanh, and
+    2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU of slope a (a = 0: ReLU).
+    ``VarianceScaling(scale, "fan_avg")`` draws Var = 2 scale / (fan_in + fan_out), so
+    sigmoid and tanh take scale = 1/2 (half of Glorot's variance) and the rectifiers
+    scale = (fan_in + fan_out) / ((1 + a^2) fan_in + fan_out); for ReLU that is 1, plain
+    Glorot. docs/derivation.md shows why the rectifier formulas are wrong: the gain must
+    multiply the whole Glorot variance, ``4 / ((1 + a^2)(fan_in + fan_out))``.
     """
-    a = ARTICLE_SLOPES[activation]
-    scale = (fan_in + fan_out) / ((1 + a * a) * fan_in + fan_out)
+    if activation in ("sigmoid", "tanh"):
+        scale = 0.5
+    elif activation in ARTICLE_SLOPES:
+        a = ARTICLE_SLOPES[activation]
+        scale = (fan_in + fan_out) / ((1 + a * a) * fan_in + fan_out)
+    else:
+        raise ValueError(
+            f"activation={activation!r}: the article gives a variance only for "
+            f"{', '.join(ARTICLE_ACTIVATIONS)}."
+        )
     return keras.initializers.VarianceScaling(
         scale=scale, mode="fan_avg", distribution="truncated_normal", seed=seed
     )

@@ -41,7 +41,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-ACTIVATIONS = ("tanh", "relu", "leaky_relu", "gelu", "selu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
 INITS = (
     "glorot_uniform",
@@ -58,11 +58,11 @@ HOW_TO_READ = (
     "network. 1 means the signal keeps its size through the depth; below 1 it vanishes "
     "(0.01: 100 times smaller), above 1 it explodes. Columns: glorot_uniform, he_normal and "
     "lecun_normal are Keras' initializers; article is the variance a popular article "
-    "proposes, 2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU and 2 / (fan_in + fan_out) "
-    "for ReLU (n/a for other activations); Glorot(act) is keras_glorot.Glorot with the row's "
-    "activation; initialize and lsuv are keras_glorot.initialize(model) and "
-    "keras_glorot.lsuv(model, x) applied to the glorot_uniform network. With --seeds N > 1 a "
-    "cell is the median [min, max] over the seeds."
+    "proposes, 1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) "
+    "for leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
+    "Glorot(act) is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
+    "keras_glorot.initialize(model) and keras_glorot.lsuv(model, x) applied to the "
+    "glorot_uniform network. With --seeds N > 1 a cell is the median [min, max] over the seeds."
 )
 
 
@@ -119,8 +119,8 @@ def main(argv=None) -> dict:
     for arch in args.arch:
         for act in args.activations:
             for init in args.inits:
-                if init == "article" and act not in sm.ARTICLE_SLOPES:
-                    continue  # The article only gives relu and leaky_relu variances.
+                if init == "article" and act not in sm.ARTICLE_ACTIVATIONS:
+                    continue  # The article gives no variance for GELU or SELU.
                 results[(arch, act, init)] = [
                     sm.measure(arch, act, init, x, args.depth, args.width, seed)
                     for seed in seeds

@@ -32,18 +32,18 @@ def test_help_lists_options(example, capsys):
 def test_small_run_tables_and_plots(example, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     args = ["--arch", "mlp", "cnn", "--depth", "6", "--width", "8", "--batch", "16"]
-    args += ["--activations", "leaky_relu", "tanh", "--plot-dir", str(tmp_path)]
+    args += ["--activations", "leaky_relu", "gelu", "--plot-dir", str(tmp_path)]
     args += ["--inits", "glorot_uniform", "he_normal", "article", "initialize", "lsuv"]
     results = example.main(args)
     out = capsys.readouterr().out
     assert out.count("| leaky_relu |") == 4  # two tables per architecture
     assert "| activation | glorot_uniform | he_normal |" in out
-    # The article's variance is defined for leaky_relu only, not tanh.
-    assert ("mlp", "tanh", "article") not in results and ("cnn", "leaky_relu", "article") in results
+    # The article gives a variance for leaky_relu, none for GELU.
+    assert ("mlp", "gelu", "article") not in results and ("cnn", "leaky_relu", "article") in results
     for key, reports in results.items():
         assert len(reports) == 1 and len(reports[0].layers) == 6, key
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == [f"signal_{a}_{f}.png" for a in ("cnn", "mlp") for f in ("leaky_relu", "tanh")]
+    assert pngs == [f"signal_{a}_{f}.png" for a in ("cnn", "mlp") for f in ("gelu", "leaky_relu")]
 
 
 def test_depth_shows_vanishing_signal_and_its_fix(example):
