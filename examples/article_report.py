@@ -159,7 +159,7 @@ def _kl_lines(runs) -> list[str]:
 
 
 def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
-    """Training loss at the given epochs (Table 8: the article's 100/200/500; Tables 1 and 3:
+    """Training loss at the given epochs (Table 8: the article's 100/200/500; Tables 1 to 3:
     how fast each method converges)."""
     epochs = args.epochs or TABLES[table].epochs
     at = sorted({min(e, epochs) for e in checkpoints})
@@ -277,7 +277,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
     if table == 8:
         lines += _loss_at_lines(args, table, runs)
         lines += _epochs_to_loss_lines(runs, [v for vs in spec.numbers.values() for v in vs])
-    if table == 1:
+    if table in (1, 2):  # how fast each formula fits, besides where it ends
         lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
     if table == 3:  # finer than whole epochs to the target: the curves at fixed epochs
         lines += _loss_at_lines(args, table, runs, (1, 2, 3, 5, args.epochs or spec.epochs))

@@ -75,7 +75,12 @@ SLICES = [
         ["zeros", "random_normal"],
         ["zero: slow convergence", "zeros − random_normal", "| cnn5_relu | `zeros` | 2.3"],
     ),
-    (2, ["cnn11_leaky_relu"], ["article", "glorot_act"], ["2/((1 + a²) fan_in + fan_out)"]),
+    (
+        2,
+        ["cnn11_leaky_relu"],
+        ["article", "glorot_act"],
+        ["2/((1 + a²) fan_in + fan_out)", "| case | init | loss at 1 |", "glorot_act − article"],
+    ),
     (
         3,
         ["mlp_4"],
