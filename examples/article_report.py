@@ -57,6 +57,40 @@ def final_accuracy(run: dict) -> float | None:
     return None if acc is None else 100 * acc
 
 
+def peak_accuracy(run: dict) -> float | None:
+    """The best test accuracy over the epochs, in %."""
+    accs = [a for a in run.get("test_accuracy", []) if a is not None]
+    return 100 * max(accs) if accs else None
+
+
+def _peak_lines(runs) -> list[str]:
+    """Peak against final test accuracy: how much of the end is overfitting, not training."""
+    lines = [
+        "Peak test accuracy over the epochs, % (chosen on the test set: a diagnostic of "
+        "overfitting, not a result), the epoch of each seed's peak, and final − peak, points:",
+        "",
+        "| case | init | peak test acc % | epoch of peak | final − peak |",
+        "|---|---|---|---|---|",
+    ]
+    for case, by_init in runs.items():
+        for init, rs in by_init.items():
+            if not rs:
+                continue
+            peaks = [peak_accuracy(r) for r in rs]
+            epochs = [
+                1 + [100 * a if a is not None else None for a in r["test_accuracy"]].index(p)
+                for r, p in zip(rs, peaks, strict=True)
+                if p is not None
+            ]
+            finals = [final_accuracy(r) for r in rs]
+            drop = [f - p for f, p in zip(finals, peaks, strict=True) if None not in (f, p)]
+            lines.append(
+                f"| {case} | `{init}` | {interval(peaks)} | "
+                f"{', '.join(map(str, epochs))} | {interval(drop)} |"
+            )
+    return lines + [""]
+
+
 def first_epoch(values: list, reached) -> int | None:
     """First epoch (1-based) whose value satisfies ``reached``; None if none does."""
     return next((i + 1 for i, v in enumerate(values) if v is not None and reached(v)), None)
@@ -279,6 +313,8 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         lines += _epochs_to_loss_lines(runs, [v for vs in spec.numbers.values() for v in vs])
     if table in (1, 2):  # how fast each formula fits, besides where it ends
         lines += _loss_at_lines(args, table, runs, (1, 5, args.epochs or spec.epochs))
+    if table in (1, 2, 9):
+        lines += _peak_lines(runs)
     if table == 3:  # finer than whole epochs to the target: the curves at fixed epochs
         lines += _loss_at_lines(args, table, runs, (1, 2, 3, 5, args.epochs or spec.epochs))
     if table in (1, 2, 4, 5, 7, 9) and pairs:

@@ -79,7 +79,12 @@ SLICES = [
         2,
         ["cnn11_leaky_relu"],
         ["article", "glorot_act"],
-        ["2/((1 + a²) fan_in + fan_out)", "| case | init | loss at 1 |", "glorot_act − article"],
+        [
+            "2/((1 + a²) fan_in + fan_out)",
+            "| loss at 1 |",
+            "peak test acc %",
+            "glorot_act − article",
+        ],
     ),
     (
         3,
@@ -266,6 +271,14 @@ def test_derived_quantities_on_known_numbers():
     text = "\n".join(article_report._epochs_to_loss_lines({"c": {"i": curves}}, [0.05, 0.45, 0.25]))
     assert "| case | init | loss ≤ 0.45 | loss ≤ 0.25 | loss ≤ 0.05 |" in text
     assert "| c | `i` | 2 ± 0 [2, 2] (n=2), 2/2 | 3 ± 0 [3, 3] (n=2), 2/2 | –, 0/2 |" in text
+    # Peak against final accuracy: seed 0 peaks at epoch 2 (62%) and ends 2 points lower.
+    curves = [
+        {"test_accuracy": [0.5, 0.62, 0.6], "final_test_accuracy": 0.6},
+        {"test_accuracy": [0.4, 0.5, 0.55], "final_test_accuracy": 0.55},
+    ]
+    assert article_report.peak_accuracy(curves[0]) == pytest.approx(62.0)
+    row = article_report._peak_lines({"c": {"i": curves}})[-2]
+    assert row.startswith("| c | `i` | 58.5 ± 4.9 ") and "| 2, 3 | -1 ± 1.4 " in row, row
 
 
 def test_initializer_definitions():
