@@ -334,8 +334,12 @@ def plot_table(args: argparse.Namespace, table: int, path: pathlib.Path) -> bool
     import matplotlib.pyplot as plt
 
     runs = table_runs(args, table)
-    fig, axes = plt.subplots(1, max(1, len(runs)), figsize=(4 * max(1, len(runs)), 3))
-    for ax, (case, by_init) in zip(np.atleast_1d(axes), runs.items(), strict=False):
+    cols = min(4, max(1, len(runs)))  # rows of at most four cases, so that each stays legible
+    rows = -(-max(1, len(runs)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(runs) :]:
+        ax.set_visible(False)
+    for ax, (case, by_init) in zip(axes.flat, runs.items(), strict=False):
         for init, rs in by_init.items():
             curves = [r["train_loss"] for r in rs if r["train_loss"]]
             if not curves:
