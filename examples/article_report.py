@@ -57,10 +57,13 @@ def final_accuracy(run: dict) -> float | None:
     return None if acc is None else 100 * acc
 
 
-def peak_accuracy(run: dict) -> float | None:
-    """The best test accuracy over the epochs, in %."""
-    accs = [a for a in run.get("test_accuracy", []) if a is not None]
-    return 100 * max(accs) if accs else None
+def peak(run: dict) -> tuple[float, int] | None:
+    """The best test accuracy over the epochs, in %, and its (first, 1-based) epoch."""
+    accs = [(a, e) for e, a in enumerate(run.get("test_accuracy", []), 1) if a is not None]
+    if not accs:
+        return None
+    best = max(a for a, _ in accs)
+    return 100 * best, next(e for a, e in accs if a == best)
 
 
 def _peak_lines(runs) -> list[str]:
@@ -74,19 +77,15 @@ def _peak_lines(runs) -> list[str]:
     ]
     for case, by_init in runs.items():
         for init, rs in by_init.items():
-            if not rs:
+            peaks = [(r, p) for r in rs if (p := peak(r)) is not None]
+            if not peaks:
                 continue
-            peaks = [peak_accuracy(r) for r in rs]
-            epochs = [
-                1 + [100 * a if a is not None else None for a in r["test_accuracy"]].index(p)
-                for r, p in zip(rs, peaks, strict=True)
-                if p is not None
+            drop = [
+                final_accuracy(r) - acc for r, (acc, _) in peaks if final_accuracy(r) is not None
             ]
-            finals = [final_accuracy(r) for r in rs]
-            drop = [f - p for f, p in zip(finals, peaks, strict=True) if None not in (f, p)]
             lines.append(
-                f"| {case} | `{init}` | {interval(peaks)} | "
-                f"{', '.join(map(str, epochs))} | {interval(drop)} |"
+                f"| {case} | `{init}` | {interval(acc for _, (acc, _) in peaks)} | "
+                f"{', '.join(str(e) for _, (_, e) in peaks)} | {interval(drop)} |"
             )
     return lines + [""]
 

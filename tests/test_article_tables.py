@@ -276,7 +276,8 @@ def test_derived_quantities_on_known_numbers():
         {"test_accuracy": [0.5, 0.62, 0.6], "final_test_accuracy": 0.6},
         {"test_accuracy": [0.4, 0.5, 0.55], "final_test_accuracy": 0.55},
     ]
-    assert article_report.peak_accuracy(curves[0]) == pytest.approx(62.0)
+    assert article_report.peak(curves[0]) == (pytest.approx(62.0), 2)
+    assert article_report.peak({"test_accuracy": [None, None]}) is None  # diverged at once
     row = article_report._peak_lines({"c": {"i": curves}})[-2]
     assert row.startswith("| c | `i` | 58.5 ± 4.9 ") and "| 2, 3 | -1 ± 1.4 " in row, row
 
