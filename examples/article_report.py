@@ -101,13 +101,10 @@ def seconds_to(run: dict, epoch: int | None) -> float | None:
 
 
 def paired(a_runs: list[dict], b_runs: list[dict], value) -> str:
-    """value(a) - value(b) over the seeds both have (same seed: same data order)."""
-    b = {r["seed"]: value(r) for r in b_runs}
-    return interval(
-        value(r) - b[r["seed"]]
-        for r in a_runs
-        if r["seed"] in b and None not in (value(r), b[r["seed"]])
-    )
+    """``cifar10_report.paired``, imported when used (see ``interval``)."""
+    from cifar10_report import paired as paired_interval
+
+    return paired_interval(a_runs, b_runs, value)
 
 
 def _diff_lines(runs, pairs, what="final test accuracy, points") -> list[str]:

@@ -24,6 +24,9 @@ _T95.update({9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042})
 _HEADLINE = ("table", "case", "model", "width", "batch_norm", "activation", "loss")
 _HEADLINE += ("hidden_layers", "epochs", "subset", "backend")
 TITLE = "CIFAR-10 VGG study: summary"
+# The references every other initializer is compared with, seed by seed: Keras' default
+# and Keras' own rectifier initializer.
+BASELINES = ("glorot_uniform", "he_normal")
 
 
 def t95(dof: int) -> float:
@@ -43,6 +46,42 @@ def interval(values) -> str:
     sd = v.std(ddof=1)
     half = t95(len(v) - 1) * sd / math.sqrt(len(v))
     return f"{v.mean():.4g} ± {sd:.2g} [{v.mean() - half:.4g}, {v.mean() + half:.4g}] (n={len(v)})"
+
+
+def paired(a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]], value) -> str:
+    """``interval`` of value(a) - value(b) over the seeds both have: a seed fixes the data
+    order and augmentation, so pairing removes that share of the run-to-run spread."""
+    b = {r["seed"]: value(r) for r in b_runs}
+    return interval(
+        value(r) - b[r["seed"]]
+        for r in a_runs
+        if r["seed"] in b and None not in (value(r), b[r["seed"]])
+    )
+
+
+def _final_percent(run: dict[str, Any]) -> float | None:
+    acc = run.get("final_test_accuracy")
+    return None if acc is None or run.get("diverged") else 100 * acc
+
+
+def difference_lines(
+    settings: dict[str, list[dict[str, Any]]], baselines: Sequence[str]
+) -> list[str]:
+    """Each initializer's final accuracy minus each baseline's, paired by seed."""
+    present = [b for b in baselines if settings.get(b)]
+    if not present or len(settings) < 2:
+        return []
+    lines = [
+        "Differences in final test accuracy, points, paired by seed (diverged runs "
+        "excluded): mean ± std [95% t-interval] (number of seed pairs).",
+        "",
+        "| init | " + " | ".join(f"− `{b}`" for b in present) + " |",
+        "|---|" + "---|" * len(present),
+    ]
+    for init, runs in settings.items():
+        cells = ["–" if init == b else paired(runs, settings[b], _final_percent) for b in present]
+        lines.append(f"| `{init}` | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def setting_key(options: dict[str, Any]) -> str:
@@ -108,8 +147,14 @@ def provenance(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return line, problems
 
 
-def summary_markdown(runs: list[dict[str, Any]], target: float, title: str = TITLE) -> str:
-    """summary.md: one table per setting, one row per initializer."""
+def summary_markdown(
+    runs: list[dict[str, Any]],
+    target: float,
+    title: str = TITLE,
+    baselines: Sequence[str] = BASELINES,
+) -> str:
+    """summary.md: one table per setting, one row per initializer, then each initializer's
+    paired difference from each of ``baselines`` that has runs."""
     lines = [f"# {title}", ""]
     if not runs:
         return "\n".join(lines + ["No finished runs yet.", ""])
@@ -137,6 +182,7 @@ def summary_markdown(runs: list[dict[str, Any]], target: float, title: str = TIT
         ]
         lines += [init_row(init, rs, target) for init, rs in settings.items()]
         lines.append("")
+        lines += difference_lines(settings, baselines)
     return "\n".join(lines)
 
 
@@ -201,10 +247,14 @@ def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
 
 
 def write_reports(
-    runs: list[dict[str, Any]], out: pathlib.Path, target: float = 0.5, title: str = TITLE
+    runs: list[dict[str, Any]],
+    out: pathlib.Path,
+    target: float = 0.5,
+    title: str = TITLE,
+    baselines: Sequence[str] = BASELINES,
 ) -> None:
     """Rewrite OUT/summary.md and OUT/curves.png from all finished runs."""
-    (out / "summary.md").write_text(summary_markdown(runs, target, title))
+    (out / "summary.md").write_text(summary_markdown(runs, target, title, baselines))
     if not runs:
         return
     try:
@@ -225,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="test accuracy in (0, 1] for the epochs-to-target column (default: %(default)s)",
     )
     p.add_argument(
+        "--baselines",
+        nargs="+",
+        default=list(BASELINES),
+        metavar="INIT",
+        help="initializers the others are compared with, paired by seed (default: %(default)s)",
+    )
+    p.add_argument(
         "--require-clean",
         action="store_true",
         help="refuse (exit 2) when the runs come from several commits or a modified tree",
@@ -241,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = provenance(runs)[1]
     if args.require_clean and problems:
         p.error(f"out {args.out}: " + "; ".join(problems) + ".")
-    write_reports(runs, out, target=args.target)
+    write_reports(runs, out, target=args.target, baselines=args.baselines)
     print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
     return 0
 

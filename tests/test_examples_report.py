@@ -102,3 +102,37 @@ def test_summary_marks_and_require_clean_refuses_mixed_or_dirty_code(
     with pytest.raises(SystemExit) as e:
         cifar10_report.main([str(tmp_path), "--require-clean"])
     assert e.value.code == 2 and problem in capsys.readouterr().err
+
+
+def accuracy_run(init, seed, acc, diverged=False):
+    return {"init": init, "seed": seed, "options": {"model": "vgg11"}, "test_accuracy": [acc],
+            "final_test_accuracy": acc, "diverged": diverged, "wall_seconds": 1.0,
+            "images_per_second": 1.0}  # fmt: skip
+
+
+def test_summary_gives_differences_paired_by_seed_against_each_baseline():
+    runs = [accuracy_run("glorot_uniform", s, a) for s, a in enumerate([0.70, 0.72, 0.68, 0.6])]
+    runs += [accuracy_run("he_normal", s, a) for s, a in [(0, 0.73), (2, 0.70)]]
+    runs += [accuracy_run("glorot_leaky", s, a) for s, a in enumerate([0.75, 0.78, 0.71])]
+    runs.append(accuracy_run("glorot_leaky", 3, 0.1, diverged=True))
+    text = cifar10_report.summary_markdown(runs, target=0.5)
+    assert "| init | − `glorot_uniform` | − `he_normal` |" in text
+    # leaky − uniform over seeds 0-2 (seed 3 diverged): 5, 6, 3 points; mean 4.667, sd √(7/3),
+    # 95% half-width 4.303 · √(7/3) / √3 = 3.7949.
+    # leaky − he over the seeds he_normal has (0, 2): 2, 1; half-width 12.71 · 0.7071 / √2.
+    leaky = (
+        "| `glorot_leaky` | 4.667 ± 1.5 [0.8718, 8.462] (n=3) | 1.5 ± 0.71 [-4.853, 7.853] (n=2) |"
+    )
+    assert leaky in text
+    # he − uniform over seeds 0, 2: 3, 2 points.
+    assert "| `glorot_uniform` | – | -2.5 ± 0.71 [-8.853, 3.853] (n=2) |" in text
+    assert "| `he_normal` | 2.5 ± 0.71 [-3.853, 8.853] (n=2) | – |" in text
+
+
+def test_no_difference_table_without_a_baseline_or_a_second_initializer():
+    one = [accuracy_run("glorot_uniform", s, 0.5 + s / 100) for s in range(3)]
+    others = [accuracy_run(i, 0, 0.5) for i in ("lsuv", "initialize")]
+    for runs in (one, others):
+        assert "paired by seed" not in cifar10_report.summary_markdown(runs, target=0.5)
+    text = cifar10_report.summary_markdown(others, target=0.5, baselines=("lsuv",))
+    assert "| `initialize` | 0 (n=1) |" in text
