@@ -36,26 +36,34 @@ def t95(dof: int) -> float:
     return _T95[max(k for k in _T95 if k <= dof)]
 
 
-def interval(values) -> str:
-    """'mean ± std [95% t-interval] (n)' of the finite values, or '–'."""
+def interval(values, fmt: str = ".4g") -> str:
+    """'mean ± std [95% t-interval] (n)' of the finite values, each number in format
+    ``fmt``, or '–'."""
     v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
     if not len(v):
         return "–"
     if len(v) == 1:
-        return f"{v[0]:.4g} (n=1)"
+        return f"{v[0]:{fmt}} (n=1)"
     sd = v.std(ddof=1)
     half = t95(len(v) - 1) * sd / math.sqrt(len(v))
-    return f"{v.mean():.4g} ± {sd:.2g} [{v.mean() - half:.4g}, {v.mean() + half:.4g}] (n={len(v)})"
+    mean, lo, hi = v.mean(), v.mean() - half, v.mean() + half
+    sd_fmt = ".2g" if fmt == ".4g" else fmt
+    return f"{mean:{fmt}} ± {sd:{sd_fmt}} [{lo:{fmt}}, {hi:{fmt}}] (n={len(v)})"
 
 
-def paired(a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]], value) -> str:
+def paired(
+    a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]], value, fmt: str = ".4g"
+) -> str:
     """``interval`` of value(a) - value(b) over the seeds both have: a seed fixes the data
     order and augmentation, so pairing removes that share of the run-to-run spread."""
     b = {r["seed"]: value(r) for r in b_runs}
     return interval(
-        value(r) - b[r["seed"]]
-        for r in a_runs
-        if r["seed"] in b and None not in (value(r), b[r["seed"]])
+        (
+            value(r) - b[r["seed"]]
+            for r in a_runs
+            if r["seed"] in b and None not in (value(r), b[r["seed"]])
+        ),
+        fmt,
     )
 
 
@@ -79,7 +87,9 @@ def difference_lines(
         "|---|" + "---|" * len(present),
     ]
     for init, runs in settings.items():
-        cells = ["–" if init == b else paired(runs, settings[b], _final_percent) for b in present]
+        cells = [
+            "–" if init == b else paired(runs, settings[b], _final_percent, ".2f") for b in present
+        ]
         lines.append(f"| `{init}` | " + " | ".join(cells) + " |")
     return lines + [""]
 

@@ -120,13 +120,11 @@ def test_summary_gives_differences_paired_by_seed_against_each_baseline():
     # leaky − uniform over seeds 0-2 (seed 3 diverged): 5, 6, 3 points; mean 4.667, sd √(7/3),
     # 95% half-width 4.303 · √(7/3) / √3 = 3.7949.
     # leaky − he over the seeds he_normal has (0, 2): 2, 1; half-width 12.71 · 0.7071 / √2.
-    leaky = (
-        "| `glorot_leaky` | 4.667 ± 1.5 [0.8718, 8.462] (n=3) | 1.5 ± 0.71 [-4.853, 7.853] (n=2) |"
-    )
+    leaky = "| `glorot_leaky` | 4.67 ± 1.53 [0.87, 8.46] (n=3) | 1.50 ± 0.71 [-4.85, 7.85] (n=2) |"
     assert leaky in text
     # he − uniform over seeds 0, 2: 3, 2 points.
-    assert "| `glorot_uniform` | – | -2.5 ± 0.71 [-8.853, 3.853] (n=2) |" in text
-    assert "| `he_normal` | 2.5 ± 0.71 [-3.853, 8.853] (n=2) | – |" in text
+    assert "| `glorot_uniform` | – | -2.50 ± 0.71 [-8.85, 3.85] (n=2) |" in text
+    assert "| `he_normal` | 2.50 ± 0.71 [-3.85, 8.85] (n=2) | – |" in text
 
 
 def test_no_difference_table_without_a_baseline_or_a_second_initializer():
@@ -135,4 +133,4 @@ def test_no_difference_table_without_a_baseline_or_a_second_initializer():
     for runs in (one, others):
         assert "paired by seed" not in cifar10_report.summary_markdown(runs, target=0.5)
     text = cifar10_report.summary_markdown(others, target=0.5, baselines=("lsuv",))
-    assert "| `initialize` | 0 (n=1) |" in text
+    assert "| `initialize` | 0.00 (n=1) |" in text
