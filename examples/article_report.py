@@ -348,7 +348,10 @@ def plot_table(args: argparse.Namespace, table: int, path: pathlib.Path) -> bool
                 label=f"{init} (n={len(curves)})",
             )
         ax.set(title=f"Table {table}: {case}", xlabel="epoch", ylabel="training loss")
-        ax.legend(fontsize=7)
+        if ax.lines:
+            ax.legend(fontsize=7)
+        else:  # a table reported while its runs are still going
+            ax.text(0.5, 0.5, "no finished runs yet", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -214,6 +214,21 @@ def test_table5_applications_build_and_train_one_tiny_epoch(tmp_path, npz):
         check_case(tmp_path / "table5" / case, 5, case, ["glorot_act"])
 
 
+def test_a_table_plotted_before_its_runs_says_so_without_a_warning(tmp_path, npz):
+    """A case without finished runs gets a note instead of an empty legend (which
+    matplotlib would warn about)."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    import keras  # noqa: F401  (run_options reads the backend)
+
+    args = article_tables.parse_args(["--table", "4", "--npz", str(npz), "--out", str(tmp_path)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert article_report.plot_table(args, 4, tmp_path / "table.png")
+    assert (tmp_path / "table.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_run_keys_hold_table_and_case(npz):
     """Table and case enter the key, report-only options do not; Table 7 runs are Table 6's."""
     import keras  # noqa: F401  (run_options reads the backend)
