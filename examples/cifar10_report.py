@@ -37,8 +37,8 @@ def t95(dof: int) -> float:
 
 
 def interval(values, fmt: str = ".4g") -> str:
-    """'mean ± std [95% t-interval] (n)' of the finite values, each number in format
-    ``fmt``, or '–'."""
+    """'mean ± std [95% t-interval] (n)' of the finite values, or '–'. Numbers take the
+    format ``fmt``; with the default (4 significant digits) the std takes 2."""
     v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
     if not len(v):
         return "–"
