@@ -39,9 +39,9 @@ test images after every epoch, ~40% of a cnn5 epoch)::
     $T --table 3 --subset 10000 --epochs 10            # 36 runs, 11 min (measured)
     $T --table 4 --subset 10000 --epochs 10            # 24 runs, 8 min (measured)
     $T --table 5 --subset 5000 --test-subset 2000 --epochs 10 --seeds 2
-                                # 24 runs, 3-7 h: a VGG-16 run 1-1.5 min and a ResNet-50
-                                # run 11-16 min (measured), an Inception-v3 run 20-60 min
-                                # (estimated from multiply-adds) (a GPU: full size)
+                                # 24 runs, ~3 h (measured): a VGG-16 run 1-1.5 min,
+                                # ResNet-50 11-16 min, Inception-v3 about 12 min
+                                # (66 s an epoch) (a GPU: full size)
     $T --table 6,7 --subset 10000 --epochs 15          # 27 runs, ~1 h (7 reads 6's runs)
     $T --table 8 --seeds 2                             # 6 runs of 500 epochs, 14 min (measured)
     $T --table 9 --subset 10000 --epochs 15            # 36 runs, 1.5 h (measured)
