@@ -48,8 +48,10 @@ from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
 POLICIES = ("none", "scaled", "fixup", "zero")
+# Fixup as published: He fan-out normal base draw, and the classifier zero too.
+REFERENCE = ("fixup_reference",)
 CONV_INITS = ("glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1")
-INIT_NAMES = KERAS_INITS + POLICIES + CONV_INITS
+INIT_NAMES = KERAS_INITS + POLICIES + REFERENCE + CONV_INITS
 DEFAULT_INITS = {
     "resnet": ["glorot_uniform", "he_normal", "none", "scaled", "fixup", "zero"],
     "plain": ["glorot_normal", "glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1"],

@@ -10,6 +10,9 @@
 Initializers (``apply_init``): Keras' names draw every kernel with that initializer
 (one seed per layer); the residual policies ``none``, ``scaled``, ``fixup`` and ``zero``
 are ``keras_glorot.initialize(model, residual=...)`` (``none``: residual=None);
+``fixup_reference`` is Fixup as Zhang et al. publish it (hongyi-zhang/Fixup): He's
+fan-out normal base draw (``initialize(mode="fan_out", distribution=
+"untruncated_normal", residual="fixup")``) and the classifier's kernel zero as well;
 ``glorot_gaussian`` is ``keras_glorot.Glorot(activation, distribution=
 "untruncated_normal")`` on every conv and ``delta_orthogonal`` is
 ``keras_glorot.DeltaOrthogonal(activation)`` (``delta_orthogonal_gain1``: with gain 1,
@@ -105,6 +108,13 @@ def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu
     """Initialize ``model``'s kernels in place by ``init`` (see the module docstring)."""
     if init in POLICIES:
         keras_glorot.initialize(model, seed=seed, residual=None if init == "none" else init)
+        return
+    if init == "fixup_reference":
+        keras_glorot.initialize(
+            model, seed=seed, mode="fan_out", distribution="untruncated_normal", residual="fixup"
+        )
+        head = model.get_layer("head")
+        head.kernel.assign(keras.ops.zeros_like(head.kernel))
         return
     for index, layer in enumerate(_kernel_layers(model)):
         # One seed per layer: a seeded initializer repeats its draw.

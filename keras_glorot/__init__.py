@@ -27,7 +27,7 @@ from keras_glorot.model_init import initialize
 from keras_glorot.report import InitReport, KernelRecord
 from keras_glorot.unit_variance import lsuv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "custom_objects",

@@ -367,9 +367,10 @@ def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
     every block) is scaled by ``1 / sqrt(N)``, as GPT-2 does (Radford et al. 2019,
     §2.3): with unit-gain branches fed by a normalization, each branch then adds
     ``1 / N`` of one branch's second moment, and the N branches together no more
-    than one, whatever the depth. ``"zero"``: the output projections are zero, so
-    every block starts as the identity (as SkipInit's alpha = 0). ``"fixup"`` is
-    defined for convolutional ResNets and is not applied here; None leaves them.
+    than one, whatever the depth. ``"fixup"`` (the default) does the same: Fixup is
+    defined for norm-free branches, and a pre-norm branch's scale is set by its
+    normalization. ``"zero"``: the output projections are zero, so every block
+    starts as the identity (as SkipInit's alpha = 0). None leaves them.
     Post-norm blocks, and blocks whose norm placement is unknown, are left alone.
     """
     from keras_glorot.report import MergeRecord
@@ -398,12 +399,10 @@ def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
             record.action = f"nothing done: {why}"
         elif policy == "none":
             record.action = "left as drawn (residual=None)"
-        elif policy == "fixup":
-            record.action = "nothing done: Fixup is defined for convolutional ResNets"
         else:
             factor = 0.0 if policy == "zero" else 1.0 / n
             note = "zero (residual='zero')" if policy == "zero" else (
-                f"x 1/sqrt({n}) (residual='scaled', N = {n} branch ends)"
+                f"x 1/sqrt({n}) (residual='{policy}', N = {n} branch ends)"
             )  # fmt: skip
             for _, d in members:
                 d.rescale(factor, note)

@@ -165,7 +165,7 @@ def initialize(
     distribution: str = "truncated_normal",
     convention: str = "moment",
     seed: int | None = None,
-    residual: str | None = "scaled",
+    residual: str | None = "fixup",
 ) -> InitReport:
     """Re-draws every kernel of a built model with its true fans and following activation.
 
@@ -217,17 +217,21 @@ def initialize(
     policy, every merge of two unit-gain paths doubles the variance, so a
     norm-free ResNet grows like 2^L (Balduzzi et al. 2017; Hanin & Rolnick 2018).
     ``residual`` then changes the kernels drawn above (``keras_glorot.residual``;
-    docs/derivation.md, "Residual networks"): ``"scaled"`` makes each branch add
-    1/L of its shortcut's second moment (and a projection keep the signal), so
-    the signal grows at most ``(1 + 1/L)**L < e``; ``"fixup"`` scales branch
-    kernels by ``L**(-1/(2m-2))`` and zeroes the last (Zhang et al. 2019);
-    ``"zero"`` zeroes the branch's last kernel (De & Smith 2020). Scaled kernels
-    keep their ``Glorot`` with the factor folded into explicit fans (same seed),
-    zeroed ones get ``keras.initializers.Zeros``, so saved configs redraw the
-    same law. A branch normalized before its last kernel and not after it
-    (pre-norm transformer blocks, pre-activation ResNets) has a scale of its own
-    whatever the stream's: ``"scaled"`` multiplies its last kernels' std by
-    ``1/sqrt(N)``, N such branch ends (GPT-2's rule, Radford et al. 2019), and
+    docs/derivation.md, "Residual networks"). ``"fixup"`` (the default) scales
+    the branch's other kernels by ``L**(-1/(2m-2))`` (m kernels per branch) and
+    zeroes its last (Zhang et al. 2019): the forward signal is the shortcut's,
+    and the output's change after the first SGD step does not grow with L, so a
+    deep norm-free ResNet trains (docs/depth.md). ``"scaled"`` makes each branch
+    add 1/L of its shortcut's second moment (and a projection keep the signal),
+    so the signal grows at most ``(1 + 1/L)**L < e``, but the first update still
+    grows with L; ``"zero"`` zeroes the branch's last kernel (De & Smith 2020).
+    Scaled kernels keep their ``Glorot`` with the factor folded into explicit
+    fans (same seed), zeroed ones get ``keras.initializers.Zeros``, so saved
+    configs redraw the same law. A branch normalized before its last kernel and
+    not after it (pre-norm transformer blocks, pre-activation ResNets) has a
+    scale of its own whatever the stream's: ``"fixup"`` and ``"scaled"``
+    multiply its last kernels' std by ``1/sqrt(N)``, N such branch ends (GPT-2's
+    rule, Radford et al. 2019; Fixup is defined for norm-free branches), and
     ``"zero"`` zeroes them. This holds for merges of a functional model and for
     the attention and MLP output projections inside composite blocks
     (``composite.residual_streams``). Merges whose branch is normalized after
@@ -243,7 +247,7 @@ def initialize(
         seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
             mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
             config. None: unseeded draws.
-        residual: ``"scaled"`` (default), ``"fixup"``, ``"zero"`` or None (no
+        residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
             change at merges: every kernel drawn as for a plain network).
 
     Returns:

@@ -13,9 +13,13 @@ finds the merges here and changes the branches' kernels:
   adds 1/L of the shortcut's second moment: the signal entering each block grows
   by at most ``(1 + 1/L)`` per block, ``e`` over L blocks (docs/derivation.md,
   "Residual networks").
-- ``"fixup"``: the branch's kernels are scaled by ``L**(-1 / (2m - 2))`` (m
-  kernel layers per branch) and its last kernel is zero (Zhang et al. 2019,
-  Fixup, §3; only the initialization, no scalar multipliers or biases added).
+- ``"fixup"`` (``initialize``'s default): the branch's kernels are scaled by
+  ``L**(-1 / (2m - 2))`` (m kernel layers per branch) and its last kernel is
+  zero (Zhang et al. 2019, Fixup, §3; only the initialization, no scalar
+  multipliers or biases added). Each block starts as its shortcut, and the
+  output's change after one SGD step stays O(rate) whatever L (their §2): with
+  the last kernel zero, only it moves at first, by the branch's hidden signal,
+  whose second moment the scaling makes 1/L of one block's.
 - ``"zero"``: the branch's last kernel is zero, so every block is its shortcut
   at initialization (SkipInit's alpha = 0; De & Smith 2020).
 
@@ -386,7 +390,9 @@ def _pre_norm(merge: Merge) -> bool:
 def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
     lasts = [la for b in merge.branches for la in b.last]
     normed = [b.norm_after_last for b in merge.branches if b.norm_after_last is not None]
-    by_gpt2 = policy == "scaled" and not normed and _pre_norm(merge)
+    # Fixup is defined for norm-free branches; a pre-norm branch has a scale of its
+    # own, and both policies give it GPT-2's rule.
+    by_gpt2 = policy in ("scaled", "fixup") and not normed and _pre_norm(merge)
     if policy == "scaled" and not by_gpt2:
         normed += [b.normalized for b in merge.branches if b.normalized is not None]
     if normed:
@@ -407,10 +413,10 @@ def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tup
             outputs[id(la)].rescale(0.0, f"residual=zero at {merge.name}")
             done.add(id(la))
         return "zeroed " + ", ".join(la.name for la in lasts) + " (block = shortcut)", True
+    if by_gpt2:
+        return _scaled_pre_norm(lasts, merge.name, drawn, pre_norm, done, policy), True
     if policy == "fixup":
         return _fixup(merge, drawn, depth, done), True
-    if by_gpt2:
-        return _scaled_pre_norm(lasts, merge.name, drawn, pre_norm, done), True
     return _scaled(merge, graph, drawn, depth, done)
 
 
@@ -431,7 +437,7 @@ def _fixup(merge: Merge, drawn, depth, done) -> str:
     return f"{'; '.join(parts)}; zeroed {zeroed}"
 
 
-def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done) -> str:
+def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done, policy: str) -> str:
     """A pre-norm branch's last kernels get std x 1/sqrt(N), N the pre-norm branches.
 
     The normalization fixes the branch's output scale whatever the stream's, so
@@ -439,9 +445,9 @@ def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done) -> str:
     (Radford et al. 2019, §2.3) makes the N branches add no more than one branch in
     all; the same rule ``residual_streams`` applies to pre-norm composite blocks.
     """
-    note = f"std x 1/sqrt({n}) (residual='scaled', pre-norm branch, N = {n} pre-norm branches)"
+    note = f"std x 1/sqrt({n}) (residual='{policy}', pre-norm branch, N = {n} pre-norm branches)"
     for layer in lasts:
-        _output_kernel(layer, drawn).rescale(1.0 / n, f"residual=scaled at {merge_name}: {note}")
+        _output_kernel(layer, drawn).rescale(1.0 / n, f"residual={policy} at {merge_name}: {note}")
         done.add(id(layer))
     return ", ".join(la.name for la in lasts) + f" {note}"
 

@@ -113,7 +113,7 @@ def test_residual_streams(initialized):
         assert all("post-norm" in m.action for m in streams)
     else:
         assert all(m.applied for m in streams)
-        scaled = [r for r in report.handled if "residual='scaled'" in r.note]
+        scaled = [r for r in report.handled if "residual='fixup'" in r.note]  # the default
         assert len(scaled) == 2 * LAYERS
         assert all(f"1/sqrt({2 * LAYERS})" in r.note for r in scaled)
 
