@@ -155,15 +155,37 @@ def _plan_attention(layer, found) -> list[Kernel]:
     return kernels
 
 
+# Each gated-cell pre-activation sums an input path and a recurrent path
+# (docs/derivation.md, "Recurrent cells"): each gets half of the second moment.
+PATH_SHARE = 0.5**0.5
+
+
 def _gate_activations(layer) -> list[tuple[str, acts.Found]]:
+    """Per gate block, the ``Found`` its input and recurrent kernels are drawn with.
+
+    A gate's output (and an LSTM's candidate) multiplies a state and feeds no
+    kernel, so no activation gain applies: its pre-activation is kept at unit
+    variance, near the sensitive range of the sigmoid and tanh, both paths
+    counted (gain 1 shared as 1/sqrt(2) each). A ``SimpleRNN``'s output feeds the
+    next kernels and its own recurrent kernel, so it keeps its activation's gain,
+    shared by the two paths in the same way.
+    """
     cell = layer.cell
-    act = acts.from_function(cell.activation, "cell activation")
+    both = "input and recurrent paths add: each x 1/sqrt(2)"
     if isinstance(layer, keras.layers.SimpleRNN):
-        return [("h", act)]
-    gate = acts.from_function(cell.recurrent_activation, "recurrent_activation")
+        act = acts.from_function(cell.activation, "cell activation")
+        label = f"{act.label}; {both}"
+        return [("h", dataclasses.replace(act, scale=act.scale * PATH_SHARE, label=label))]
+
+    def multiplies(what: str) -> acts.Found:
+        label = f"linear: {what} multiplies a state, feeds no kernel; {both}"
+        return acts.Found(label=label, scale=PATH_SHARE)
+
+    gate = multiplies("gate")
     if isinstance(layer, keras.layers.GRU):
-        return [("z", gate), ("r", gate), ("h", act)]
-    return [("i", gate), ("f", gate), ("c", act), ("o", gate)]
+        # h = z h + (1 - z) h~: the candidate is multiplied by 1 - z as well.
+        return [("z", gate), ("r", gate), ("h", multiplies("candidate"))]
+    return [("i", gate), ("f", gate), ("c", multiplies("candidate")), ("o", gate)]
 
 
 def _plan_rnn(layer, found) -> list[Kernel]:

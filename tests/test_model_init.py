@@ -207,15 +207,20 @@ def test_multi_head_attention_projections_use_einsum_fans():
     assert_variance(to_numpy(clone_layer.query_dense.kernel), glorot_var("linear", 64, 128))
 
 
+# The gain each gate block gets, before the two paths share it: a gate or candidate that
+# multiplies a state gets 1 (linear); SimpleRNN's output feeds kernels: its tanh gain.
 RNN_GATES = {
-    keras.layers.LSTM: ["sigmoid", "sigmoid", "tanh", "sigmoid"],
-    keras.layers.GRU: ["sigmoid", "sigmoid", "tanh"],
+    keras.layers.LSTM: ["linear", "linear", "linear", "linear"],
+    keras.layers.GRU: ["linear", "linear", "linear"],
     keras.layers.SimpleRNN: ["tanh"],
 }
 
 
 @pytest.mark.parametrize("rnn", list(RNN_GATES), ids=lambda c: c.__name__)
 def test_rnn_kernels_per_gate_block(rnn):
+    """Per gate block: the input kernel is Glorot with the block's gain times 1/sqrt(2)
+    and the recurrent kernel orthogonal with the same gain, so that the two paths
+    that add in the pre-activation share one unit of variance."""
     units, input_dim = 48, 64
     model = seq((7, input_dim), rnn(units, name="k"))
     report = uniform_init(model, seed=5)
@@ -223,13 +228,57 @@ def test_rnn_kernels_per_gate_block(rnn):
     kernel, recurrent = to_numpy(cell.kernel), to_numpy(cell.recurrent_kernel)
     for i, act in enumerate(RNN_GATES[rnn]):
         block = kernel[:, i * units : (i + 1) * units]
-        assert_variance(block, glorot_var(act, input_dim, units))
-        gain = calculate_gain(act)
+        assert_variance(block, glorot_var(act, input_dim, units) / 2)
+        gain2 = calculate_gain(act) ** 2 / 2
         u = recurrent[:, i * units : (i + 1) * units]
         # Orthogonal with gain g: U^T U = g^2 I (exactly, up to float32 rounding).
-        np.testing.assert_allclose(u.T @ u, gain**2 * np.eye(units), atol=2e-4 * gain**2)
+        np.testing.assert_allclose(u.T @ u, gain2 * np.eye(units), atol=2e-4 * gain2)
     rows = [r for r in report["k"] if r.part.startswith("kernel[")]
     assert [(r.fan_in, r.fan_out) for r in rows] == [(input_dim, units)] * len(RNN_GATES[rnn])
+
+
+def gate_preactivations(layer, x):
+    """Per gate block, the pre-activations ``x_t W + h_{t-1} U`` (biases left out) of a
+    ``return_sequences`` LSTM or GRU over the sequence ``x``, from its own outputs."""
+    h = to_numpy(layer(x))
+    x, cell = np.asarray(x, np.float64), layer.cell
+    previous = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
+    w, u = to_numpy(cell.kernel), to_numpy(cell.recurrent_kernel)
+    n = cell.units
+    blocks = w.shape[1] // n
+    z_in = [x @ w[:, g * n : (g + 1) * n] for g in range(blocks)]
+    z_rec = [previous @ u[:, g * n : (g + 1) * n] for g in range(blocks)]
+    return z_in, z_rec, h
+
+
+@pytest.mark.parametrize("rnn", [keras.layers.LSTM, keras.layers.GRU], ids=lambda c: c.__name__)
+def test_gates_start_unsaturated_with_unit_variance_over_both_paths(rnn):
+    """A 2-layer LSTM/GRU(128) on N(0, 1) sequences of 32 x 96. Each gate's
+    pre-activation must have the variance the rule predicts from the two paths,
+    ``(1/2) (2 fan_in / (fan_in + units)) E[x^2] + (1/2) E[h^2]`` (Glorot fans, an
+    orthogonal recurrent block), and at most 5% of gates may start with |z| > 2
+    (the sigmoid's gain rule gave 19 to 33%)."""
+    x = np.random.default_rng(0).standard_normal((16, 32, 96)).astype("float32")
+    model = seq(
+        (32, 96), rnn(128, return_sequences=True, name="a"),
+        rnn(128, return_sequences=True, name="b"),
+    )  # fmt: skip
+    initialize(model, seed=0)
+    inputs = x
+    for name in ("a", "b"):
+        layer = model.get_layer(name)
+        z_in, z_rec, h = gate_preactivations(layer, inputs)
+        fan_in = inputs.shape[-1]
+        x2 = float(np.mean(np.asarray(inputs, np.float64) ** 2))
+        h2 = float(np.mean(h[:, :-1] ** 2)) * 31 / 32  # h_0 = 0 in the first step
+        for z_i, z_r in zip(z_in, z_rec, strict=True):
+            z = z_i + z_r
+            predicted = 0.5 * 2 * fan_in / (fan_in + 128) * x2 + 0.5 * h2
+            # 128 units' row norms carry the randomness: relative SE about
+            # sqrt(2 / fan_in / 128) < 1.5% per path; 8% is over 5 SEs.
+            assert np.mean(z**2) == pytest.approx(predicted, rel=0.08), name
+            assert np.mean(np.abs(z) > 2) < 0.05, name
+        inputs = h
 
 
 def test_bidirectional_and_time_distributed_are_entered():
