@@ -66,6 +66,9 @@ class Found:
     # A factor on the gain for what the path does besides the activation: 2 when a
     # squeeze-excite gate, about 1/2 at initialization, multiplies the output.
     scale: float = 1.0
+    # A normalization follows (behind positively homogeneous ops only): the forward
+    # pass cannot see the kernel's scale, which then sets only its step size.
+    normalized: bool = False
 
     def gain(self, convention: str) -> float:
         return self.scale * gains.calculate_gain(
@@ -194,14 +197,56 @@ def _nothing_follows(layer, graph: Graph) -> Found:
     return Found(label="linear: no consumer found, yet not a model output")
 
 
+# Positively homogeneous: f(c z) = c f(z) for c > 0, so a kernel's scale passes
+# through them to a normalization after them.
+HOMOGENEOUS = ("linear", "relu", "leaky_relu")
+
+
+def normalized(found: Found, label: str) -> Found:
+    """Linear with Keras' default scale (``Glorot("linear")``, fan_avg) for a kernel that
+    a normalization follows (docs/derivation.md, "A kernel under normalization").
+
+    The normalization divides by the kernel's scale, so the forward pass is the same
+    whatever the gain; the gradient relative to the weight is proportional to
+    1/scale**2 (Arora et al. 2019; van Laarhoven 2017), so a gain above 1 only
+    shrinks the first steps.
+    """
+    then = "" if found.activation == "linear" else f"; then {found.label}"
+    text = f"linear: {label} follows, Keras' default scale kept (it sets only the step){then}"
+    return Found(label=text, normalized=True)
+
+
+def _normalization_after(layer, graph: Graph, depth: int = 0):
+    """The normalization every consumer of ``layer`` reaches through dropout, noise and
+    reshapes only, or None."""
+    if depth > 32 or not graph.graph or graph.is_output(layer):
+        return None
+    consumers = graph.next_operations(layer)
+    found = []
+    for nxt in consumers:
+        if _graph.is_normalization(nxt):
+            found.append(nxt)
+        elif isinstance(nxt, PASS_THROUGH):
+            found.append(_normalization_after(nxt, graph, depth + 1))
+        else:
+            return None
+    return found[0] if found and all(f is not None for f in found) else None
+
+
 def _from_consumer(nxt, graph: Graph, depth: int, source=None) -> Found:
     gate = _gate_at(nxt, source, graph) if source is not None else None
     if gate is not None:
         return gate
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
+    if _graph.is_normalization(nxt):
+        after = following(nxt, graph, depth + 1)
+        return normalized(after, f"{type(nxt).__name__} {nxt.name!r}")
     act = from_layer(nxt)
     if act is not None and act.activation != "linear":
+        norm = _normalization_after(nxt, graph) if act.activation in HOMOGENEOUS else None
+        if norm is not None:
+            return normalized(act, f"{act.label}, then {type(norm).__name__} {norm.name!r},")
         return _gated_after(act, nxt, graph, direct=depth == 0)
     if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
         act = following(nxt, graph, depth + 1)
@@ -415,6 +460,13 @@ def for_kernel(layer, graph: Graph, node_layer=None) -> Found:
     """
     found = own(layer)
     if found is not None:
+        norm = None
+        if found.activation in HOMOGENEOUS:
+            norm = _normalization_after(node_layer or layer, graph)
+        if norm is not None:
+            return normalized(
+                found, f"own {found.label}, then {type(norm).__name__} {norm.name!r},"
+            )
         return _gated_after(found, node_layer or layer, graph, direct=True)
     found = following(node_layer or layer, graph)
     if not graph.graph and found.activation != "linear":

@@ -51,6 +51,23 @@ PASS_THROUGH = (
 )
 
 
+NORMALIZATIONS = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+)
+
+
+def is_normalization(layer) -> bool:
+    """Keras' normalization layers, and others' by their class name (``RMSNorm``,
+    ``LlamaLayerNorm``...) when they hold no kernel: layers that divide their input
+    by its own scale."""
+    if isinstance(layer, NORMALIZATIONS):
+        return True
+    return is_layer(layer) and "Norm" in type(layer).__name__ and not hasattr(layer, "kernel")
+
+
 def _flat(x) -> list:
     return keras.tree.flatten(x) if x is not None else []
 

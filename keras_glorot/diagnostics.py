@@ -251,6 +251,16 @@ def _resolve_loss(y, loss):
         ) from None
 
 
+# float16 gradients below 6e-5 lose precision and below 6e-8 vanish: as Keras'
+# LossScaleOptimizer does, the loss is multiplied before the backward pass and the
+# gradients divided after it (2**12, less where a gradient then overflows).
+LOSS_SCALE = 2.0**12
+
+
+def _computes_in_float16(layers) -> bool:
+    return any(getattr(la, "compute_dtype", None) == "float16" for la in layers)
+
+
 def _scalar_loss(loss_fn, y, outputs):
     # In float32, as Keras computes losses under mixed precision: a float16 mean
     # of squares overflows past 65504, and a bfloat16 one keeps 8 bits.
@@ -322,19 +332,26 @@ def signal_report(
     kernels = {id(la): _main_kernel(la) for la in layers}
     variables = list({id(k): k for k in kernels.values() if k is not None}.values())
     with _Recorder(layers, names) as recorder:
+        scale = LOSS_SCALE if _computes_in_float16(layers) else 1.0
+        while True:
 
-        def forward():
-            recorder.reset()
-            outputs = model(x, training=training)
-            return _scalar_loss(loss_fn, y, outputs), list(recorder.outputs)
+            def forward(scale=scale):
+                recorder.reset()
+                outputs = model(x, training=training)
+                return _scalar_loss(loss_fn, y, outputs) * scale, list(recorder.outputs)
 
-        # Outermost, so that JAX's own scope (the kernels' traced values) sits inside
-        # it: a variable read consults only the innermost scope.
-        with keras.StatelessScope():
-            loss_value, outputs, grads = backend.value_and_grads(model, forward, variables)
+            # Outermost, so that JAX's own scope (the kernels' traced values) sits
+            # inside it: a variable read consults only the innermost scope.
+            with keras.StatelessScope():
+                loss_value, outputs, grads = backend.value_and_grads(model, forward, variables)
+            grads = [None if g is None else _to_numpy(g).astype(np.float64) / scale for g in grads]
+            if scale == 1.0 or all(g is None or np.isfinite(g).all() for g in grads):
+                break
+            scale = max(scale / 2.0**4, 1.0)  # a gradient overflowed float16: scale less
+        loss_value = _to_numpy(loss_value) / scale
         names, layer_of = list(recorder.names), list(recorder.layer_of)
     grad_std = {
-        id(v): float(np.std(_to_numpy(g))) if g is not None else None
+        id(v): float(np.std(g)) if g is not None else None
         for v, g in zip(variables, grads, strict=True)
     }
     values = [_to_numpy(o) for o in outputs]
@@ -348,7 +365,7 @@ def signal_report(
         activation_mean=[float(v.mean()) for v in values],
         activation_std=[float(v.std()) for v in values],
         gradient_std=gradient_std,
-        loss=float(_to_numpy(loss_value)),
+        loss=float(loss_value),
         training=training,
         predicted_std=predicted,
         prediction_note=notes,

@@ -82,6 +82,9 @@ class _Seeds:
 
 def _block_initializer(block: Block, options: dict, seed):
     gain = block.found.gain(options["convention"])
+    if block.found.normalized:
+        # Keras' default scale (glorot_uniform's variance) whatever the mode asked.
+        options = {**options, "mode": "fan_avg"}
     if block.glorot_kwargs is None:
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
     kwargs = dict(block.glorot_kwargs)
@@ -198,8 +201,11 @@ def initialize(
       (depthwise part linear, pointwise part with the activation),
       Conv*DTranspose (fans swapped), EinsumDense and MultiHeadAttention (axes
       from the equation), SimpleRNN/GRU/LSTM (input kernel per gate with fan_out
-      = units and the gate's activation; recurrent kernel orthogonal per gate
-      with that gain), also inside ``Bidirectional`` and ``TimeDistributed``.
+      = units; recurrent kernel orthogonal per gate; a gate or candidate that
+      multiplies a state gets unit pre-activation variance over both paths, gain
+      1/sqrt(2) on each, a SimpleRNN its activation's gain over sqrt(2): see
+      ``plans._gate_activations``), also inside ``Bidirectional`` and
+      ``TimeDistributed``.
       With strides the fans are the mean over output positions (see
       ``keras_glorot.fans``): a convolution's fan_out and a transposed
       convolution's fan_in are divided by the product of the strides.

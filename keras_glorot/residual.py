@@ -51,12 +51,7 @@ from keras_glorot.plans import NO_KERNEL, has_kernel
 from keras_glorot.report import MergeRecord
 
 POLICIES = ("scaled", "fixup", "zero")
-_NORMS = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.UnitNormalization,
-)
+_NORMS = _graph.NORMALIZATIONS
 
 
 def validate_policy(residual) -> str:

@@ -67,7 +67,7 @@ KIND_CASES = {
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.1),
         ),
-        "leaky_relu",
+        "linear",  # batch norm follows: Keras' default scale
         0.1,
         3 * 3 * 8,
         3 * 3 * 64 // 4,
@@ -134,7 +134,7 @@ KIND_CASES = {
             keras.layers.LayerNormalization(),
             keras.layers.Activation("silu"),
         ),
-        "silu",
+        "linear",  # layer norm follows: Keras' default scale
         0.2,
         64,
         128,
@@ -154,6 +154,40 @@ def test_kernel_variance_uses_true_fans_and_following_activation(case):
     expected = glorot_var(activation, fan_in, fan_out, slope)
     assert row.std == pytest.approx(math.sqrt(expected))
     assert_variance(to_numpy(layer.kernel), expected)
+
+
+L = keras.layers
+NORMALIZED_CASES = {
+    # name: (the layers after the kernel "k", whether a normalization makes its scale moot)
+    "bn_then_leaky": (lambda: [L.BatchNormalization(), L.LeakyReLU(0.2)], True),
+    "dropout_groupnorm": (lambda: [L.Dropout(0.1), L.GroupNormalization(4)], True),
+    "relu_then_bn": (lambda: [L.ReLU(), L.BatchNormalization()], True),
+    "leaky_dropout_bn": (lambda: [L.LeakyReLU(0.2), L.Dropout(0.1), L.BatchNormalization()], True),
+    # tanh is not homogeneous: the kernel's scale sets where tanh works, even before a norm.
+    "tanh_then_bn": (lambda: [L.Activation("tanh"), L.BatchNormalization()], False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NORMALIZED_CASES))
+@pytest.mark.parametrize("mode", ["fan_avg", "fan_in"])
+def test_kernel_that_a_normalization_follows_keeps_keras_default_scale(case, mode):
+    """A normalization divides by the kernel's scale, so a gain cannot change the forward
+    pass and only shrinks the step (gradient relative to the weight ~ 1/scale**2): the
+    kernel keeps Keras' glorot_uniform variance, 2 / (fan_in + fan_out), whatever the
+    mode. Through relu or leaky ReLU the scale still reaches the normalization; through
+    tanh it does not, and tanh's gain stays."""
+    after, moot = NORMALIZED_CASES[case]
+    model = seq((8, 8, 16), keras.layers.Conv2D(32, 3, name="k"), *after())
+    report = uniform_init(model, seed=1, mode=mode)
+    row, kernel = only_row(report, "k"), to_numpy(model.get_layer("k").kernel)
+    fan_in, fan_out = 9 * 16, 9 * 32
+    if moot:
+        assert row.gain == 1.0 and "Keras' default scale kept" in row.activation
+        assert_variance(kernel, 2 / (fan_in + fan_out))
+    else:
+        fan = fan_in if mode == "fan_in" else (fan_in + fan_out) / 2
+        assert row.activation.startswith("tanh")
+        assert_variance(kernel, calculate_gain("tanh") ** 2 / fan)
 
 
 def test_depthwise_fan_in_is_receptive_field_not_times_channels():
@@ -343,13 +377,22 @@ ACTIVATION_PATTERNS = {
     "prelu_rms": (_prelu_model, "leaky_relu", math.sqrt((0.1**2 + 0.3**2) / 2)),
     "behind_bn": (
         lambda: _dense_then(keras.layers.BatchNormalization(), keras.layers.ReLU()),
-        "relu",
+        "linear",  # batch norm sets the scale: Keras' default kept
         0.2,
     ),
     "behind_ln_dropout": (
         lambda: _dense_then(
             keras.layers.LayerNormalization(),
             keras.layers.Dropout(0.2),
+            keras.layers.Activation("tanh"),
+        ),
+        "linear",  # layer norm sets the scale: Keras' default kept
+        0.2,
+    ),
+    "behind_dropout_noise": (
+        lambda: _dense_then(
+            keras.layers.Dropout(0.2),
+            keras.layers.GaussianNoise(0.1),
             keras.layers.Activation("tanh"),
         ),
         "tanh",
@@ -395,7 +438,7 @@ def test_functional_branches_that_disagree_give_linear():
 
 
 def test_functional_branches_that_agree_and_nested_model():
-    inner = seq((32,), keras.layers.BatchNormalization(), keras.layers.LeakyReLU(0.1))
+    inner = seq((32,), keras.layers.Dropout(0.1), keras.layers.LeakyReLU(0.1))
     inputs = keras.Input((16,))
     h = keras.layers.Dense(32, name="k")(inputs)
     model = keras.Model(inputs, inner(h))
@@ -587,6 +630,6 @@ def test_squeeze_excite_gate_is_compensated_in_the_kernel_before_it(own_activati
 def test_squeeze_excite_gate_after_a_normalization_is_named_not_compensated():
     report = initialize(_se_model(batch_norm=True), seed=0)
     row = only_row(report, "conv")
-    assert row.gain == pytest.approx(math.sqrt(2.0))
+    assert row.gain == 1.0 and "Keras' default scale kept" in row.activation  # BN's scale
     assert "then gated by sigmoid ('se_expand') at 'se_mul'" in row.activation
     assert "not compensated" in row.activation

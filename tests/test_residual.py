@@ -58,11 +58,16 @@ def kernels(model):
 @pytest.mark.parametrize("depth", [20, 56, 110])
 def test_scaled_keeps_every_residual_sum_within_2x_of_the_first(depth, ops):
     model = resnet(depth, "pre", ops)
-    report = init(model)
+    report = init(model, residual="scaled")
     assert report.depth == len(report.merges) == (depth - 2) // 2
     stds = np.array([s.std() for s in merge_sums(model)])
     ratios = stds / stds[0]
     assert 0.5 < ratios.min() and ratios.max() < 2.0, np.round(ratios, 2)
+    # The default, Fixup: every block is its shortcut, so the sum never grows; each of
+    # the two stride-2 projections (Glorot fans, C to 2C channels) keeps about 0.7 of it.
+    init(model)
+    fixup = np.array([s.std() for s in merge_sums(model)])
+    assert 1 / 3 < (fixup / fixup[0]).min() and (fixup / fixup[0]).max() < 1 + 1e-6
     if depth == 56:  # Today's draws (residual=None) let the sum grow with depth.
         init(model, residual=None)
         plain = np.array([s.std() for s in merge_sums(model)])
@@ -75,7 +80,7 @@ def test_scaled_post_activation_resnet_keeps_the_signal_into_each_block(ops):
     # The projection merges' sums are pre-activations, sqrt(2) larger by design
     # (docs/derivation.md, "Residual networks"); every sum stays within 3x.
     model = resnet(56, "post", ops)
-    init(model)
+    init(model, residual="scaled")
     outs = [model.get_layer(f"b{k}_out").output for k in range(27)]
     rms = np.array([np.sqrt(np.mean(y**2)) for y in probe(model, outs)])
     assert 0.5 < (rms / rms[0]).min() and (rms / rms[0]).max() < 2.0, np.round(rms / rms[0], 2)
