@@ -53,6 +53,8 @@ def _validate_seed(seed) -> int | None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int or None. Received: seed={seed!r}.")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None. Received: seed={seed!r}.")
     return int(seed)
 
 

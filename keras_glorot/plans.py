@@ -201,6 +201,25 @@ def _plan_rnn(layer, found) -> list[Kernel]:
     ]
 
 
+def _untied_reverse_projection(layer) -> Kernel | None:
+    """The ``(hidden, vocab)`` matrix of an untied ``ReversibleEmbedding`` (Llama's,
+    Mistral's and Phi-3's language-model head), or None.
+
+    ``call(x, reverse=True)`` computes ``x @ reverse_embeddings``: a matmul that
+    sums over ``hidden``, so it is drawn as a Dense kernel producing logits, linear.
+    Its rows are not looked up; the lookup table ``embeddings`` is left as it is.
+    The layer has one initializer for both matrices, so its config is not
+    rewritten (the attribute set here is read by nothing in Keras).
+    """
+    reverse = getattr(layer, "reverse_embeddings", None)
+    if reverse is None or getattr(layer, "tie_weights", True) or len(reverse.shape) != 2:
+        return None
+    fan_in, fan_out = compute_fans(reverse.shape)
+    found = acts.Found(label="linear: logits of the reverse projection (x @ reverse_embeddings)")
+    block = Block("reverse_embeddings", found, fan_in, fan_out, {})
+    return Kernel(reverse, layer, "_keras_glorot_reverse_initializer", [block])
+
+
 class Skip(Exception):
     """A layer ``initialize`` leaves alone, with the reason."""
 
@@ -229,6 +248,9 @@ def plan(layer, graph: Graph, node=None) -> list[Kernel]:
         return kernels
     if isinstance(layer, keras.layers.TimeDistributed):
         return plan(layer.layer, graph, layer)
+    reverse = _untied_reverse_projection(layer)
+    if reverse is not None:
+        return [reverse]
     if isinstance(layer, keras.layers.Embedding):
         raise Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
     if is_normalization(layer):

@@ -29,6 +29,8 @@ def kernel_path(record) -> str:
     if record.kind.endswith("MultiHeadAttention"):
         sub = {"output": "attention_output"}.get(record.part, record.part)
         return f"{record.layer}/{sub}/kernel"
+    if record.part == "reverse_embeddings":  # an untied language-model head
+        return f"{record.layer}/reverse_embeddings"
     return f"{record.layer}/kernel"
 
 

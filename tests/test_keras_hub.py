@@ -39,8 +39,9 @@ BACKBONES = {
 # Kernels per transformer layer: Q, K, V, O and the MLP's (Llama's and Gemma's are gated:
 # three).
 PER_LAYER = {"bert": 6, "gpt2": 6, "llama": 7, "gemma": 7, "vit": 6}
-# Kernels outside the layers: BERT's pooler, ViT's patch embedding.
-OUTSIDE = {"bert": 1, "gpt2": 0, "llama": 0, "gemma": 0, "vit": 1}
+# Kernels outside the layers: BERT's pooler, ViT's patch embedding, Llama's untied LM head
+# (the reverse projection of its token embedding).
+OUTSIDE = {"bert": 1, "gpt2": 0, "llama": 1, "gemma": 0, "vit": 1}
 
 
 def inputs(name: str, batch: int = 2):

@@ -564,6 +564,7 @@ def test_report_table_lists_each_kernel():
         ({"distribution": "gamma"}, ValueError),
         ({"convention": "keras"}, ValueError),
         ({"seed": "1"}, TypeError),
+        ({"seed": -1}, ValueError),
     ],
 )
 def test_bad_options(kwargs, error):
@@ -633,3 +634,17 @@ def test_squeeze_excite_gate_after_a_normalization_is_named_not_compensated():
     assert row.gain == 1.0 and "Keras' default scale kept" in row.activation  # BN's scale
     assert "then gated by sigmoid ('se_expand') at 'se_mul'" in row.activation
     assert "not compensated" in row.activation
+
+
+def test_untied_reverse_embeddings_are_drawn_as_the_logits_kernel():
+    """An untied ReversibleEmbedding (Llama's LM head) computes x @ reverse_embeddings:
+    a Dense kernel on the logits, drawn linear with fans (hidden, vocab); the lookup
+    table is left as it is."""
+    layer = keras.layers.ReversibleEmbedding(500, 64, tie_weights=False, name="k")
+    inputs = keras.Input((8,), dtype="int32")
+    model = keras.Model(inputs, layer(layer(inputs), reverse=True))
+    table = to_numpy(layer.embeddings).copy()
+    row = only_row(initialize(model, seed=0, distribution="uniform"), "k")
+    assert (row.part, row.fan_in, row.fan_out, row.gain) == ("reverse_embeddings", 64, 500, 1.0)
+    assert_variance(to_numpy(layer.reverse_embeddings), glorot_var("linear", 64, 500))
+    np.testing.assert_array_equal(to_numpy(layer.embeddings), table)
