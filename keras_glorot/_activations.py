@@ -233,10 +233,37 @@ def _normalization_after(layer, graph: Graph, depth: int = 0):
     return found[0] if found and all(f is not None for f in found) else None
 
 
+# Keras' elementwise activation ops (``keras.ops.relu(x)``, ``keras.activations.gelu``
+# on a symbolic tensor) by class name, and the activation each computes.
+OP_ACTIVATIONS = {
+    "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu", "Silu": "silu",
+    "Elu": "elu", "Selu": "selu", "Softplus": "softplus", "Softsign": "softsign",
+    "LeakyRelu": "leaky_relu", "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu",
+    "Mish": "mish",
+}  # fmt: skip
+
+
+def from_op(operation) -> Found | None:
+    """The activation a Keras op node applies elementwise (``keras.ops.relu``...), or None."""
+    if _graph.is_layer(operation) or not type(operation).__module__.startswith("keras."):
+        return None
+    name = OP_ACTIVATIONS.get(type(operation).__name__)
+    if name is None:
+        return None
+    where = f"op {type(operation).__name__} {operation.name!r}"
+    if name == "leaky_relu":
+        slope = float(getattr(operation, "negative_slope", 0.2))
+        return Found("leaky_relu", slope, f"leaky_relu({slope:g}) ({where})")
+    return Found(name, 0.2, f"{name} ({where})")
+
+
 def _from_consumer(nxt, graph: Graph, depth: int, source=None) -> Found:
     gate = _gate_at(nxt, source, graph) if source is not None else None
     if gate is not None:
         return gate
+    op_act = from_op(nxt)
+    if op_act is not None:
+        return _gated_after(op_act, nxt, graph, direct=depth == 0)
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
     if _graph.is_normalization(nxt):

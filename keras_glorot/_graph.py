@@ -7,9 +7,10 @@ Public Keras attributes are used where Keras has them: ``model.layers``,
 identity. Two things Keras does not expose publicly are read here and only here:
 the scalar arguments of an op node (``call_arguments``) and the classes of its
 elementwise ops (``op_kind``). Nested functional models are entered and left at
-their inputs and outputs. A subclassed model has no graph; its layers are taken
-as a chain in the order ``model.layers`` lists them (the order they were
-assigned in ``__init__``).
+their inputs and outputs. A subclassed model has no graph of its own: ``Trace``
+runs its ``call`` on symbolic inputs and reads the functional graph that makes;
+where that fails, its layers are taken as a chain in the order ``model.layers``
+lists them (the order they were assigned in ``__init__``).
 """
 
 from __future__ import annotations
@@ -246,11 +247,76 @@ def _feeds(outputs: list, operation) -> bool:
     return any(t is o for t in inputs_of(operation) for o in outputs)
 
 
-class Graph:
-    """Answers "which operations consume this one's output?" for a built model."""
+def built_shape(layer) -> tuple | None:
+    """The one input shape ``layer`` was built for (Keras records it in the private
+    ``_build_shapes_dict``), None when unknown or when it had several inputs."""
+    shapes = getattr(layer, "_build_shapes_dict", None)
+    if not isinstance(shapes, dict) or len(shapes) != 1:
+        return None
+    shape = next(iter(shapes.values()))
+    if not isinstance(shape, (tuple, list)) or not all(
+        d is None or isinstance(d, int) for d in shape
+    ):
+        return None
+    return tuple(shape)
+
+
+class Trace:
+    """What a subclassed model's ``call`` does, as a functional model of the same layers.
+
+    ``model.call`` is run once on symbolic inputs (``keras.Input`` of the shape the
+    model was built for): each sublayer it calls and each ``keras.ops`` function it
+    applies (``x + y``, ``keras.ops.relu``) then records a node, exactly as when a
+    functional model is built, on every backend. The nodes show the order of the
+    calls, what is added to what and which elementwise op follows a kernel.
+    Sublayers' earlier nodes are set aside while the trace is read and put back by
+    ``close``: nothing of the model is changed. A call that cannot run on symbolic
+    tensors (backend-native code, data-dependent Python) gives no trace.
+    """
 
     def __init__(self, model: keras.Model):
+        self.model, self.functional, self.reason = model, None, ""
+        self._saved = []
+        shape = built_shape(model)
+        if shape is None:
+            self.reason = "the shape the model was built for is unknown"
+            return
+        specs = [(None, *shape[1:])]
+        layers = list(model._flatten_layers(include_self=False, recursive=True))
+        self._saved = [(la, la._inbound_nodes, la._outbound_nodes) for la in layers]
+        for layer in layers:
+            layer._inbound_nodes, layer._outbound_nodes = [], []
+        try:
+            inputs = [keras.Input(batch_shape=shape) for shape in specs]
+            outputs = model.call(*inputs)
+            self.functional = keras.Model(inputs, outputs)
+        except Exception as err:  # any failure of user code on symbolic tensors
+            self.reason = f"its call does not run on symbolic tensors ({type(err).__name__})"
+            self.close()
+
+    def close(self) -> None:
+        """Puts back the sublayers' own nodes (once)."""
+        for layer, inbound, outbound in self._saved:
+            layer._inbound_nodes, layer._outbound_nodes = inbound, outbound
+        self._saved = []
+
+
+class Graph:
+    """Answers "which operations consume this one's output?" for a built model.
+
+    ``trace=True`` reads a subclassed model through a ``Trace`` of its ``call``;
+    ``close()`` then puts its sublayers back as they were.
+    """
+
+    def __init__(self, model: keras.Model, trace: bool = False):
         self.model = model
+        self.trace = None
+        if (
+            trace
+            and not has_graph(model)
+            and not any(isinstance(la, keras.Model) for la in model.layers)
+        ):
+            self.trace = Trace(model)
         self.leaves = leaf_layers(model)
         self.container = {id(la): c for la, c in self.leaves}
         # Composite layers (and the composites holding them): their sublayers have
@@ -262,6 +328,13 @@ class Graph:
         self._parents = {}
         self._index_parents(model)
         self.graph = has_graph(model) and all(has_graph(m) for m in self.models())
+        traced = self.trace is not None and self.trace.functional is not None
+        if traced:
+            # The model's own layers are read in the traced functional model.
+            self.graph = True
+            for layer, container in self.leaves:
+                if container is model:
+                    self.container[id(layer)] = self.trace.functional
         # Op nodes are not in model.layers: where each one lives, for the walk.
         for m in self.models():
             for operation in operations(m):
@@ -295,8 +368,15 @@ class Graph:
         """The composite layer or model holding ``layer`` (None for the model itself)."""
         return self.composite_parent.get(id(layer)) or self._parents.get(id(layer))
 
+    def close(self) -> None:
+        """Ends a ``Trace``: the sublayers get their own nodes back."""
+        if self.trace is not None:
+            self.trace.close()
+
     def models(self) -> list[keras.Model]:
-        """The model and every nested model in it."""
+        """The model (its trace, for a traced subclassed model) and every nested model."""
+        if self.trace is not None and self.trace.functional is not None:
+            return [self.trace.functional]
         return [self.model] + [m for m in self._all_models(self.model)]
 
     def _all_models(self, model):
@@ -312,7 +392,7 @@ class Graph:
         """
         if not self.graph:
             return self._next_in_order(operation)
-        container = container or self.container.get(id(operation), self.model)
+        container = container or self.container.get(id(operation), self.models()[0])
         outputs = outputs_of(operation)
         found = []
         for other in operations(container):
@@ -327,7 +407,7 @@ class Graph:
 
     def is_output(self, operation, container=None) -> bool:
         """Whether ``operation``'s output is an output of the whole model."""
-        container = container or self.container.get(id(operation), self.model)
+        container = container or self.container.get(id(operation), self.models()[0])
         outputs = outputs_of(operation)
         if not any(t is o for t in _flat(container.outputs) for o in outputs):
             return False

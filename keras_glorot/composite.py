@@ -50,7 +50,7 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
-from keras_glorot._graph import Graph, attribute_of, is_composite, sublayers
+from keras_glorot._graph import Graph, attribute_of, built_shape, is_composite, sublayers
 
 # Attribute names of KerasHub's blocks (and common ones elsewhere) and their role.
 ATTENTION = "attention projection"
@@ -193,13 +193,8 @@ def kernel_activation(layer, graph: Graph, node_layer=None) -> acts.Found:
 
 def _input_shape(composite) -> tuple | None:
     """The shape ``composite`` was built for (Keras records it), None if unknown."""
-    shapes = getattr(composite, "_build_shapes_dict", None)
-    if not isinstance(shapes, dict) or len(shapes) != 1:
-        return None
-    shape = next(iter(shapes.values()))
-    if not isinstance(shape, (tuple, list)) or not all(
-        d is None or isinstance(d, int) for d in shape
-    ):
+    shape = built_shape(composite)
+    if shape is None:
         return None
     # A batch of 8, sequences of 16 where the length is free.
     return tuple(8 if i == 0 else (16 if d is None else int(d)) for i, d in enumerate(shape))

@@ -188,8 +188,12 @@ def initialize(
       path, about 1/2 at initialization; Hu et al. 2018) right after the kernel
       or its activation doubles the gain; after a normalization it is only
       named, since the normalization sets the scale there.
-      Subclassed models have no graph: their layers are read as a chain in
-      ``model.layers`` order (the report says so).
+      A subclassed model is read by tracing its ``call`` on symbolic inputs of
+      the shape it was built for (``_graph.Trace``): the order of the calls, the
+      sums (``x + y``) and the ``keras.ops`` activations (``keras.ops.relu(x)``)
+      it applies, on every backend. Where its call cannot run on symbolic
+      tensors, its layers are read as a chain in ``model.layers`` order (the
+      report says so).
     - composite layers (a ``keras.layers.Layer`` subclass holding sublayers: a
       user's block, KerasHub's transformer layers) are entered at any depth and
       their kernels drawn like the model's own; a sublayer shared by several
@@ -289,7 +293,15 @@ def initialize(
     options = {"mode": mode, "distribution": distribution, "convention": convention}
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
     policy = _residual.validate_policy(residual)
-    graph, seeds, report = Graph(model), _Seeds(seed), InitReport("initialize")
+    graph = Graph(model, trace=True)
+    try:
+        return _initialize(graph, options, seed, policy)
+    finally:
+        graph.close()
+
+
+def _initialize(graph: Graph, options: dict, seed, policy: str) -> InitReport:
+    seeds, report = _Seeds(seed), InitReport("initialize")
     drawn: dict[int, list[_residual.Drawn]] = {}
     for layer, _ in graph.leaves:
         name = graph.name_of(layer)
@@ -322,5 +334,8 @@ def _residual_merges(graph: Graph, policy: str, drawn: dict, report: InitReport)
     report.residual = policy
     for layer, _ in graph.leaves:
         if isinstance(layer, keras.layers.Add):
-            action = "nothing done: a subclassed model has no graph to tell branch from shortcut"
+            action = (
+                "nothing done: the subclassed model's call could not be traced, so branch "
+                "and shortcut cannot be told apart"
+            )
             report.merges.append(MergeRecord(layer.name, "Add", policy=policy, action=action))

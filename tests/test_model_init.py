@@ -446,7 +446,44 @@ def test_functional_branches_that_agree_and_nested_model():
     assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
 
 
-def test_subclassed_model_uses_layer_order():
+class _CallOrderNet(keras.Model):
+    """``head(act(enc(x)))`` with the attributes assigned ``enc, head, act``, an
+    activation applied with ``keras.ops`` and a leaky ReLU with its slope as an op."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = keras.layers.Dense(32, name="enc")
+        self.head = keras.layers.Dense(4, name="head")
+        self.act = keras.layers.LeakyReLU(0.1)
+        self.mid = keras.layers.Dense(32, name="mid")
+        self.last = keras.layers.Dense(32, name="last")
+
+    def call(self, x):
+        x = self.mid(self.act(self.enc(x)))
+        x = self.last(keras.ops.relu(x))
+        return self.head(keras.ops.leaky_relu(x, negative_slope=0.3))
+
+
+def test_subclassed_model_is_read_in_call_order_with_its_ops():
+    """The activation after each kernel is the one its call applies, whatever the
+    order of the attributes, also when applied with keras.ops; the model's sublayers
+    keep no node of the reading (a second initialize reads it the same way)."""
+    model = _CallOrderNet()
+    model(np.zeros((2, 16), "float32"))
+    for _ in range(2):
+        report = uniform_init(model, seed=0)
+        rows = {r.layer: r for r in report.handled}
+        assert rows["enc"].gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
+        assert "LeakyReLU" in rows["enc"].activation
+        assert rows["mid"].gain == pytest.approx(calculate_gain("relu"))
+        assert rows["mid"].activation.startswith("relu (op Relu")
+        assert rows["last"].gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.3))
+        assert rows["head"].gain == 1.0 and rows["head"].activation == "linear: none follows"
+        assert model.enc._inbound_nodes == [] and model.head._inbound_nodes == []
+    assert_variance(to_numpy(model.enc.kernel), glorot_var("leaky_relu", 16, 32, 0.1))
+
+
+def test_subclassed_model_whose_call_cannot_be_traced_uses_layer_order():
     class Net(keras.Model):
         def __init__(self):
             super().__init__()
@@ -455,10 +492,12 @@ def test_subclassed_model_uses_layer_order():
             self.out = keras.layers.Dense(4, activation="tanh", name="out")
 
         def call(self, x):
-            return self.out(self.act(self.k(x)))
+            # Reads values: only possible on concrete tensors, not on symbolic ones.
+            scale = float(keras.ops.convert_to_numpy(keras.ops.max(x))) or 1.0
+            return self.out(self.act(self.k(x / scale)))
 
     model = Net()
-    model(np.zeros((2, 16), "float32"))
+    model(np.ones((2, 16), "float32"))
     report = uniform_init(model, seed=0)
     row = only_row(report, "k")
     assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
