@@ -147,16 +147,18 @@ def own(layer) -> Found | None:
     return None if found is LINEAR else found
 
 
-def following(layer, graph: Graph, depth: int = 0) -> Found:
+def following(layer, graph: Graph, depth: int = 0, outputs=None) -> Found:
     """The activation applied to ``layer``'s output by the operations after it.
 
     Walks through ``PASS_THROUGH`` layers (normalization, dropout, noise,
     reshapes) and recognises the hard sigmoid and hard swish that
     keras.applications build from op nodes (``ops_activation``). Any other op
     node gives linear, labelled unrecognised. Several consumers that disagree
-    give linear, with the reason.
+    give linear, with the reason. ``outputs``: only what these outputs of
+    ``layer`` feed (one call of a layer called several times).
     """
-    consumers = graph.next_operations(layer)
+    mine = _graph.outputs_of(layer) if outputs is None else outputs
+    consumers = graph.next_operations(layer, outputs=mine)
     if not consumers:
         return _nothing_follows(layer, graph)
     found, claimed = [], set()
@@ -170,7 +172,7 @@ def following(layer, graph: Graph, depth: int = 0) -> Found:
         if id(nxt) in claimed:
             continue
         claimed.add(id(nxt))
-        found.append(_from_consumer(nxt, graph, depth, layer))
+        found.append(_from_consumer(nxt, graph, depth, layer, mine))
     labels = "; ".join(f.label for f in found)
     gated = [f for f in found if f.scale != 1.0]
     if gated and all(f.scale == 1.0 and f.activation == "linear" for f in found if f not in gated):
@@ -216,7 +218,7 @@ def normalized(found: Found, label: str) -> Found:
     return Found(label=text, normalized=True)
 
 
-def _normalization_after(layer, graph: Graph, depth: int = 0):
+def normalization_after(layer, graph: Graph, depth: int = 0):
     """The normalization every consumer of ``layer`` reaches through dropout, noise and
     reshapes only, or None."""
     if depth > 32 or not graph.graph or graph.is_output(layer):
@@ -227,7 +229,7 @@ def _normalization_after(layer, graph: Graph, depth: int = 0):
         if _graph.is_normalization(nxt):
             found.append(nxt)
         elif isinstance(nxt, PASS_THROUGH):
-            found.append(_normalization_after(nxt, graph, depth + 1))
+            found.append(normalization_after(nxt, graph, depth + 1))
         else:
             return None
     return found[0] if found and all(f is not None for f in found) else None
@@ -241,6 +243,11 @@ OP_ACTIVATIONS = {
     "LeakyRelu": "leaky_relu", "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu",
     "Mish": "mish",
 }  # fmt: skip
+
+
+# Keras op nodes that move or retype values without changing them: what follows
+# them follows the kernel.
+SHAPE_OPS = ("Cast", "Reshape", "Transpose", "ExpandDims", "Squeeze")
 
 
 def from_op(operation) -> Found | None:
@@ -257,26 +264,56 @@ def from_op(operation) -> Found | None:
     return Found(name, 0.2, f"{name} ({where})")
 
 
-def _from_consumer(nxt, graph: Graph, depth: int, source=None) -> Found:
+def _scaled_by_constant(operation, graph: Graph, depth: int, fed) -> Found | None:
+    """What follows ``y * c`` or ``y / c`` (a scalar ``c``), with the gain divided by
+    ``|c|`` (multiplied for ``/``): the scaling multiplies the second moment by ``c**2``,
+    so the kernel before it compensates. None for any other op."""
+    product = _with_scalar(operation, "multiply")
+    quotient = _with_scalar(operation, "divide", scalar_second=True)
+    if product is not None and product[1] != 0.0:
+        constant, factor, sign = product[1], 1.0 / abs(product[1]), "x"
+    elif quotient is not None and quotient[1] != 0.0:
+        constant, factor, sign = quotient[1], abs(quotient[1]), "/"
+    else:
+        return None
+    if graph.is_output(operation):  # a scaled output: nothing to give its scale back to
+        return None
+    after = following(operation, graph, depth + 1, _graph.outputs_fed_by(operation, fed))
+    label = f"{after.label} [after {sign} {constant:g} at {operation.name!r}: gain x {factor:.4g}]"
+    return dataclasses.replace(after, scale=after.scale * factor, label=label)
+
+
+def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
+    """What ``nxt``, fed the tensors ``fed`` (``source``'s outputs), applies to them."""
+    onward = _graph.outputs_fed_by(nxt, list(fed))
     gate = _gate_at(nxt, source, graph) if source is not None else None
     if gate is not None:
         return gate
     op_act = from_op(nxt)
     if op_act is not None:
         return _gated_after(op_act, nxt, graph, direct=depth == 0)
+    scaled = _scaled_by_constant(nxt, graph, depth, list(fed))
+    if scaled is not None:
+        return scaled
+    if type(nxt).__name__ in SHAPE_OPS and not _graph.is_layer(nxt) and depth < 32:
+        # A cast, reshape or transpose moves values without changing them.
+        return following(nxt, graph, depth + 1, onward)
+    summed = _graph.operands(nxt, keras.layers.Add, "add") if not _graph.is_layer(nxt) else None
+    if summed and len(summed) > 1 and all(isinstance(t, keras.KerasTensor) for t in summed):
+        return Found(label=f"linear: added to another path at {nxt.name!r}")
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
     if _graph.is_normalization(nxt):
-        after = following(nxt, graph, depth + 1)
+        after = following(nxt, graph, depth + 1, onward)
         return normalized(after, f"{type(nxt).__name__} {nxt.name!r}")
     act = from_layer(nxt)
     if act is not None and act.activation != "linear":
-        norm = _normalization_after(nxt, graph) if act.activation in HOMOGENEOUS else None
+        norm = normalization_after(nxt, graph) if act.activation in HOMOGENEOUS else None
         if norm is not None:
             return normalized(act, f"{act.label}, then {type(norm).__name__} {norm.name!r},")
         return _gated_after(act, nxt, graph, direct=depth == 0)
     if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
-        act = following(nxt, graph, depth + 1)
+        act = following(nxt, graph, depth + 1, onward)
     if act is None:
         act = Found(label=f"linear: followed by {type(nxt).__name__} {nxt.name!r}")
     return act
@@ -489,7 +526,7 @@ def for_kernel(layer, graph: Graph, node_layer=None) -> Found:
     if found is not None:
         norm = None
         if found.activation in HOMOGENEOUS:
-            norm = _normalization_after(node_layer or layer, graph)
+            norm = normalization_after(node_layer or layer, graph)
         if norm is not None:
             return normalized(
                 found, f"own {found.label}, then {type(norm).__name__} {norm.name!r},"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_glorot.trace import Trace
+
 try:
     # Keras' own op classes: ``x + 3.0`` on a KerasTensor and ``keras.ops.add`` make
     # an ``Add`` node. They are not exported; an isinstance test against them is
@@ -69,7 +71,7 @@ def is_normalization(layer) -> bool:
     return is_layer(layer) and "Norm" in type(layer).__name__ and not hasattr(layer, "kernel")
 
 
-def _flat(x) -> list:
+def flat(x) -> list:
     return keras.tree.flatten(x) if x is not None else []
 
 
@@ -81,15 +83,20 @@ def _symbolic(operation, attr: str):
 
 
 def _call_tensors(operation, which: str) -> list:
+    nodes = getattr(operation, "_inbound_nodes", None) or []
+    if len(nodes) > 1 and not isinstance(operation, keras.Model):
+        # A layer called more than once (a dropout reused in a block, a shared
+        # Dense): its inputs and outputs are those of every call.
+        return [t for node in nodes for t in flat(getattr(node, f"{which}_tensors", None))]
     if isinstance(operation, keras.Model):
         # A functional model's .input and .output are its own Input tensors and
         # outputs, not those of its call in the model around it; that call is
         # only in its private inbound node. (Sequential's are the call's.)
         try:
-            return _flat(getattr(operation._inbound_nodes[0], f"{which}_tensors"))
+            return flat(getattr(operation._inbound_nodes[0], f"{which}_tensors"))
         except (AttributeError, IndexError):
             pass
-    return _flat(_symbolic(operation, which))
+    return flat(_symbolic(operation, which))
 
 
 def inputs_of(operation) -> list:
@@ -100,6 +107,21 @@ def inputs_of(operation) -> list:
 def outputs_of(operation) -> list:
     """The symbolic tensors of ``operation``'s first call."""
     return _call_tensors(operation, "output")
+
+
+def outputs_fed_by(operation, tensors: list) -> list:
+    """The outputs of the calls of ``operation`` that took one of ``tensors`` (all its
+    outputs for a layer called once)."""
+    nodes = getattr(operation, "_inbound_nodes", None) or []
+    if len(nodes) <= 1 or isinstance(operation, keras.Model):
+        return outputs_of(operation)
+    out = [
+        t
+        for node in nodes
+        if any(i is x for i in flat(node.input_tensors) for x in tensors)
+        for t in flat(node.output_tensors)
+    ]
+    return out or outputs_of(operation)
 
 
 def producer_of(tensor):
@@ -247,76 +269,27 @@ def _feeds(outputs: list, operation) -> bool:
     return any(t is o for t in inputs_of(operation) for o in outputs)
 
 
-def built_shape(layer) -> tuple | None:
-    """The one input shape ``layer`` was built for (Keras records it in the private
-    ``_build_shapes_dict``), None when unknown or when it had several inputs."""
-    shapes = getattr(layer, "_build_shapes_dict", None)
-    if not isinstance(shapes, dict) or len(shapes) != 1:
-        return None
-    shape = next(iter(shapes.values()))
-    if not isinstance(shape, (tuple, list)) or not all(
-        d is None or isinstance(d, int) for d in shape
-    ):
-        return None
-    return tuple(shape)
-
-
-class Trace:
-    """What a subclassed model's ``call`` does, as a functional model of the same layers.
-
-    ``model.call`` is run once on symbolic inputs (``keras.Input`` of the shape the
-    model was built for): each sublayer it calls and each ``keras.ops`` function it
-    applies (``x + y``, ``keras.ops.relu``) then records a node, exactly as when a
-    functional model is built, on every backend. The nodes show the order of the
-    calls, what is added to what and which elementwise op follows a kernel.
-    Sublayers' earlier nodes are set aside while the trace is read and put back by
-    ``close``: nothing of the model is changed. A call that cannot run on symbolic
-    tensors (backend-native code, data-dependent Python) gives no trace.
-    """
-
-    def __init__(self, model: keras.Model):
-        self.model, self.functional, self.reason = model, None, ""
-        self._saved = []
-        shape = built_shape(model)
-        if shape is None:
-            self.reason = "the shape the model was built for is unknown"
-            return
-        specs = [(None, *shape[1:])]
-        layers = list(model._flatten_layers(include_self=False, recursive=True))
-        self._saved = [(la, la._inbound_nodes, la._outbound_nodes) for la in layers]
-        for layer in layers:
-            layer._inbound_nodes, layer._outbound_nodes = [], []
-        try:
-            inputs = [keras.Input(batch_shape=shape) for shape in specs]
-            outputs = model.call(*inputs)
-            self.functional = keras.Model(inputs, outputs)
-        except Exception as err:  # any failure of user code on symbolic tensors
-            self.reason = f"its call does not run on symbolic tensors ({type(err).__name__})"
-            self.close()
-
-    def close(self) -> None:
-        """Puts back the sublayers' own nodes (once)."""
-        for layer, inbound, outbound in self._saved:
-            layer._inbound_nodes, layer._outbound_nodes = inbound, outbound
-        self._saved = []
+def _entered(layer) -> bool:
+    """Layers a trace enters instead of reading as one node: composites, nested models."""
+    return is_composite(layer) or isinstance(layer, keras.Model)
 
 
 class Graph:
     """Answers "which operations consume this one's output?" for a built model.
 
-    ``trace=True`` reads a subclassed model through a ``Trace`` of its ``call``;
-    ``close()`` then puts its sublayers back as they were.
+    ``trace=True`` reads a subclassed model, or a model holding composite layers,
+    through a ``keras_glorot.trace.Trace`` of its ``call`` with every composite
+    layer and nested model entered; ``close()`` then puts its sublayers back as
+    they were. Layers the trace did not reach keep the readings below.
     """
 
     def __init__(self, model: keras.Model, trace: bool = False):
         self.model = model
         self.trace = None
-        if (
-            trace
-            and not has_graph(model)
-            and not any(isinstance(la, keras.Model) for la in model.layers)
-        ):
-            self.trace = Trace(model)
+        self._traced: set[int] = set()
+        inner = model._flatten_layers(include_self=False, recursive=True)
+        if trace and (not has_graph(model) or any(is_composite(la) for la in inner)):
+            self.trace = Trace(model, inline=_entered)
         self.leaves = leaf_layers(model)
         self.container = {id(la): c for la, c in self.leaves}
         # Composite layers (and the composites holding them): their sublayers have
@@ -328,13 +301,14 @@ class Graph:
         self._parents = {}
         self._index_parents(model)
         self.graph = has_graph(model) and all(has_graph(m) for m in self.models())
-        traced = self.trace is not None and self.trace.functional is not None
-        if traced:
-            # The model's own layers are read in the traced functional model.
+        if self.trace is not None and self.trace.graph is not None:
+            # Every layer the trace reached is read in the traced graph, one flat level.
             self.graph = True
-            for layer, container in self.leaves:
-                if container is model:
-                    self.container[id(layer)] = self.trace.functional
+            self._traced = {id(op) for op in self.trace.graph.operations}
+            for layer, _ in self.leaves:
+                if id(layer) in self._traced:
+                    self.container[id(layer)] = self.trace.graph
+            self._parents = {}
         # Op nodes are not in model.layers: where each one lives, for the walk.
         for m in self.models():
             for operation in operations(m):
@@ -368,15 +342,19 @@ class Graph:
         """The composite layer or model holding ``layer`` (None for the model itself)."""
         return self.composite_parent.get(id(layer)) or self._parents.get(id(layer))
 
+    def traced(self, layer) -> bool:
+        """Whether ``layer`` is read in a trace of ``call`` (``keras_glorot.trace``)."""
+        return id(layer) in self._traced
+
     def close(self) -> None:
         """Ends a ``Trace``: the sublayers get their own nodes back."""
         if self.trace is not None:
             self.trace.close()
 
     def models(self) -> list[keras.Model]:
-        """The model (its trace, for a traced subclassed model) and every nested model."""
-        if self.trace is not None and self.trace.functional is not None:
-            return [self.trace.functional]
+        """The model and every nested model in it; the traced graph alone when traced."""
+        if self._traced:
+            return [self.trace.graph]
         return [self.model] + [m for m in self._all_models(self.model)]
 
     def _all_models(self, model):
@@ -385,7 +363,7 @@ class Graph:
                 yield layer
                 yield from self._all_models(layer)
 
-    def next_operations(self, operation, container=None) -> list:
+    def next_operations(self, operation, container=None, outputs=None) -> list:
         """The leaf layers and op nodes fed by ``operation``'s output ([] at the output).
 
         Without a graph (subclassed models): the next layer in ``model.layers`` order.
@@ -393,7 +371,7 @@ class Graph:
         if not self.graph:
             return self._next_in_order(operation)
         container = container or self.container.get(id(operation), self.models()[0])
-        outputs = outputs_of(operation)
+        outputs = outputs_of(operation) if outputs is None else outputs
         found = []
         for other in operations(container):
             if other is operation or isinstance(other, keras.layers.InputLayer):
@@ -401,7 +379,7 @@ class Graph:
             if _feeds(outputs, other):
                 found.extend(self._entry_operations(other))
         parent = self._parents.get(id(container))
-        if parent is not None and any(t is o for t in _flat(container.outputs) for o in outputs):
+        if parent is not None and any(t is o for t in flat(container.outputs) for o in outputs):
             found.extend(self.next_operations(container, parent))
         return found
 
@@ -409,7 +387,7 @@ class Graph:
         """Whether ``operation``'s output is an output of the whole model."""
         container = container or self.container.get(id(operation), self.models()[0])
         outputs = outputs_of(operation)
-        if not any(t is o for t in _flat(container.outputs) for o in outputs):
+        if not any(t is o for t in flat(container.outputs) for o in outputs):
             return False
         parent = self._parents.get(id(container))
         return parent is None or self.is_output(container, parent)
@@ -417,7 +395,7 @@ class Graph:
     def _entry_operations(self, operation) -> list:
         if not isinstance(operation, keras.Model):
             return [operation]
-        inputs = _flat(operation.inputs)
+        inputs = flat(operation.inputs)
         entries = []
         for inner in operations(operation):
             if isinstance(inner, keras.layers.InputLayer):

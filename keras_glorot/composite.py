@@ -2,8 +2,11 @@
 
 A composite layer (a user's ``keras.layers.Layer`` subclass, a KerasHub
 ``TransformerEncoder``, a ViT MLP) holds Dense, EinsumDense, convolution or
-attention sublayers and wires them in Python: no graph says what follows each
-kernel. ``activation_after`` reads, in this order, and the report says which:
+attention sublayers and wires them in Python. ``initialize`` first reads what its
+``call`` does from a trace (``keras_glorot.trace``): then the model's graph
+answers for its kernels as for any other, residual sums in ``call`` included.
+Where the call cannot be traced, no graph says what follows each kernel, and
+``activation_after`` reads, in this order, and the report says which:
 
 1. ``own``: the sublayer's own ``activation``.
 2. ``known layout``: the attribute under which the composite holds the sublayer,
@@ -50,7 +53,8 @@ import keras
 import numpy as np
 
 from keras_glorot import _activations as acts
-from keras_glorot._graph import Graph, attribute_of, built_shape, is_composite, sublayers
+from keras_glorot._graph import Graph, attribute_of, is_composite, sublayers
+from keras_glorot.trace import built_shape
 
 # Attribute names of KerasHub's blocks (and common ones elsewhere) and their role.
 ATTENTION = "attention projection"
@@ -178,7 +182,7 @@ def kernel_activation(layer, graph: Graph, node_layer=None) -> acts.Found:
     """The activation after ``layer``'s kernel: inside a composite by
     ``activation_after``, elsewhere by the model's graph (``acts.for_kernel``)."""
     spot = place(node_layer or layer, graph)
-    if spot is None:
+    if spot is None or graph.traced(node_layer or layer):
         return acts.for_kernel(layer, graph, node_layer)
     if node_layer is not None:
         found = acts.own(layer)

@@ -49,9 +49,9 @@ from keras_glorot._graph import Graph
 from keras_glorot.initializers import Glorot
 from keras_glorot.plans import NO_KERNEL, has_kernel
 from keras_glorot.report import MergeRecord
+from keras_glorot.trace import Traced
 
 POLICIES = ("scaled", "fixup", "zero")
-_NORMS = _graph.NORMALIZATIONS
 
 
 def validate_policy(residual) -> str:
@@ -80,7 +80,7 @@ class Path:
 
     @property
     def normalized(self):
-        return next((op for op in self.chain if isinstance(op, _NORMS)), None)
+        return next((op for op in self.chain if _graph.is_normalization(op)), None)
 
 
 @dataclasses.dataclass
@@ -121,7 +121,7 @@ def find_merges(graph: Graph) -> list[Merge]:
         ops = _graph.operations(model)
         if not any(merge_inputs(op) for op in ops):
             continue
-        index = _Index(ops)
+        index = _Index(ops, every_call=isinstance(model, Traced))
         for op in ops:
             tensors = merge_inputs(op)
             if tensors:
@@ -129,25 +129,59 @@ def find_merges(graph: Graph) -> list[Merge]:
     return merges
 
 
-class _Index:
-    """Producers and ancestor sets of the tensors of one functional model."""
+def _calls(op, every_call: bool) -> list[tuple[list, list]]:
+    """``(inputs, outputs)`` of each call of ``op``: every call in a traced graph (a
+    dropout reused in a block), the first call elsewhere (a layer of a functional
+    model may also be called in other models)."""
+    nodes = getattr(op, "_inbound_nodes", None) or []
+    if every_call and len(nodes) > 1 and not isinstance(op, keras.Model):
+        return [(_graph.flat(n.input_tensors), _graph.flat(n.output_tensors)) for n in nodes]
+    return [(_graph.inputs_of(op), _graph.outputs_of(op))]
 
-    def __init__(self, ops: list):
-        self.producer, self.order, self.ancestors = {}, {}, {}
-        for op in ops:  # Keras lists operations in a topological order.
-            parents = set()
-            for t in _graph.inputs_of(op):
-                parents |= self.ancestors.get(id(t), {id(t)})
-            for t in _graph.outputs_of(op):
-                self.producer[id(t)] = op
-                self.order[id(t)] = len(self.order)
-                self.ancestors[id(t)] = parents | {id(t)}
+
+class _Index:
+    """Producers, inputs, a topological order and ancestor sets of the tensors of one
+    functional model or traced graph, call by call."""
+
+    def __init__(self, ops: list, every_call: bool = False):
+        self.producer, self._inputs = {}, {}
+        for op in ops:
+            for inputs, outputs in _calls(op, every_call):
+                for t in outputs:
+                    self.producer[id(t)], self._inputs[id(t)] = op, inputs
+        self.order, self.ancestors = {}, {}
+        for op in ops:
+            for _, outputs in _calls(op, every_call):
+                for t in outputs:
+                    self._visit(t)
+
+    def _visit(self, tensor) -> None:
+        """Orders ``tensor`` after its inputs and collects its ancestors (iteratively:
+        a deep net's chain is longer than Python's recursion limit)."""
+        stack = [(tensor, False)]
+        while stack:
+            t, done = stack.pop()
+            if id(t) in self.ancestors:
+                continue
+            inputs = [i for i in self._inputs.get(id(t), []) if id(i) != id(t)]
+            if not done:
+                stack.append((t, True))
+                stack.extend((i, False) for i in inputs if id(i) not in self.ancestors)
+                continue
+            parents = {id(t)}
+            for i in inputs:
+                parents |= self.ancestors.get(id(i), {id(i)})
+            self.ancestors[id(t)] = parents
+            self.order[id(t)] = len(self.order)
+
+    def inputs_of_tensor(self, tensor_id: int) -> list:
+        return self._inputs.get(tensor_id, [])
 
     def inputs(self, tensor) -> list:
         op = self.producer.get(id(tensor))
         if op is None or isinstance(op, keras.layers.InputLayer):
             return []
-        return _graph.inputs_of(op)
+        return self._inputs.get(id(tensor), [])
 
 
 def _analyse(op, tensors: list, index: _Index) -> Merge:
@@ -192,7 +226,7 @@ def _path(tensor, fork: int, index: _Index) -> Path:
         problem = _unknown(op)
         if problem:
             return Path(tensor, [], problem=problem)
-        preds = [best[id(t)] for t in _graph.inputs_of(op) if id(t) in best]
+        preds = [best[id(t)] for t in index.inputs_of_tensor(tid) if id(t) in best]
         k = int(has_kernel(op))
         longest = max(preds, key=lambda p: p[1])
         best[tid] = (min(p[0] for p in preds) + k, longest[1] + k, longest[2] + [op])
@@ -222,7 +256,8 @@ def _walk_back(tensor, index: _Index):
 def _unknown(op) -> str:
     if isinstance(op, keras.Model):
         return f"a branch passes through the nested model {op.name!r}, not analysed"
-    if _graph.is_layer(op) and op.weights and not has_kernel(op) and not isinstance(op, NO_KERNEL):
+    known = has_kernel(op) or isinstance(op, NO_KERNEL) or _graph.is_normalization(op)
+    if _graph.is_layer(op) and op.weights and not known:
         return f"a branch passes through {type(op).__name__} {op.name!r}, whose weights are unknown"
     return ""
 
@@ -239,9 +274,9 @@ def _last_kernels(tensor, fork: int, index: _Index, path: Path) -> None:
             if op not in path.last:
                 path.last.append(op)
             continue
-        if isinstance(op, _NORMS):
+        if _graph.is_normalization(op):
             path.norm_after_last = op
-        stack.extend(_graph.inputs_of(op))
+        stack.extend(index.inputs(t))
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +418,15 @@ def _pre_norm(merge: Merge) -> bool:
 
 
 def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
+    # A normalized sum (post-norm) sets the stream's scale; a pre-norm branch's rule
+    # holds whatever follows the sum (the final norm of a pre-norm transformer).
+    after = None if _pre_norm(merge) else acts.normalization_after(merge.op, graph)
+    if after is not None:
+        return (
+            f"nothing done: post-norm, {type(after).__name__} {after.name!r} normalizes the "
+            "sum (zero or scale its gamma instead: not done here)",
+            False,
+        )
     lasts = [la for b in merge.branches for la in b.last]
     normed = [b.norm_after_last for b in merge.branches if b.norm_after_last is not None]
     # Fixup is defined for norm-free branches; a pre-norm branch has a scale of its

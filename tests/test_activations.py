@@ -88,7 +88,6 @@ NEAR_MISSES = {
     "uncapped_relu": lambda x: layers.ReLU()(x + 3.0) / 6.0,
     "relu_cap_5": lambda x: layers.ReLU(5.0)(x + 3.0) / 6.0,
     "tensor_not_scalar": lambda x: layers.ReLU(6.0)(x + 3.0) / keras.ops.ones_like(x),
-    "plain_scaling": lambda x: x * 2.0,
     "other_op": lambda x: keras.ops.sin(x),
 }
 
@@ -177,3 +176,10 @@ def test_kernel_at_a_nested_functional_models_output_sees_what_follows_the_call(
 def test_clipped_relu_label_names_its_parameters_only():
     row = _row(_dense_then(layers.ReLU(6.0, threshold=0.5, name="r6")))
     assert row.activation == "relu(max_value=6, threshold=0.5) (ReLU 'r6')"
+
+
+@pytest.mark.parametrize("op, gain", [(lambda y: y * 2.0, 0.5), (lambda y: y / 4.0, 4.0)])
+def test_scaling_by_a_constant_is_compensated(op, gain):
+    """y * c multiplies the second moment by c**2: the kernel before it gets 1/|c|."""
+    row = _row(_dense_then(lambda y: layers.Dense(4)(op(y))))
+    assert row.gain == pytest.approx(gain) and "gain x" in row.activation

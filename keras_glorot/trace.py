@@ -1,0 +1,194 @@
+"""Layers written in code: what a model's or a composite layer's ``call`` does, seen by running it.
+
+A subclassed model, or a ``keras.layers.Layer`` subclass built from sublayers,
+wires its sublayers in Python: no graph says which op follows a kernel. ``Trace``
+runs the model once on symbolic inputs (``keras.Input`` of the shapes it takes),
+as building a functional model does. Every sublayer called and every
+``keras.ops`` function applied (``x + y``, ``keras.ops.relu``, a reshape) then
+records a node with its input and output tensors, on TensorFlow, JAX and
+PyTorch alike: the order of the calls, what is added to what and which
+elementwise op follows a kernel are read from those nodes, not from attribute
+names. Layers to ``inline`` (composite layers, nested models) are entered: their
+``call`` runs on the symbolic tensors instead of standing as one opaque node.
+
+Nothing of the model is changed: the sublayers' own nodes are set aside while the
+trace is read and put back by ``close``, and the inlined layers get their class
+back at once. A call that cannot run on symbolic tensors (backend-native code,
+Python that reads values) gives no trace; ``reason`` says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+
+import keras
+
+
+def built_shape(layer) -> tuple | None:
+    """The one input shape ``layer`` was built for (Keras records it in the private
+    ``_build_shapes_dict``), None when unknown or when it had several inputs."""
+    shapes = getattr(layer, "_build_shapes_dict", None)
+    if not isinstance(shapes, dict) or len(shapes) != 1:
+        return None
+    shape = next(iter(shapes.values()))
+    if not isinstance(shape, (tuple, list)) or not all(
+        d is None or isinstance(d, int) for d in shape
+    ):
+        return None
+    return tuple(shape)
+
+
+def _concrete(shape) -> tuple:
+    # Code such as a causal mask's ``ops.arange(ops.shape(x)[1])`` needs static
+    # lengths: a batch of 2, and 8 wherever a length is free.
+    return tuple((2 if i == 0 else 8) if d is None else int(d) for i, d in enumerate(shape))
+
+
+def _symbolic_inputs(model: keras.Model):
+    """Fresh ``keras.Input`` tensors for ``model``: like its own inputs (functional) or
+    of the shape it was built for (subclassed), free lengths made static; None when
+    unknown."""
+    try:
+        own = model.input  # functional and Sequential models
+    except (AttributeError, ValueError):
+        own = None
+    if own is not None:
+        return keras.tree.map_structure(
+            lambda t: keras.Input(batch_shape=_concrete(t.shape), dtype=t.dtype, sparse=t.sparse),
+            own,
+        )
+    shape = built_shape(model)
+    return None if shape is None else keras.Input(batch_shape=_concrete(shape))
+
+
+def _is_symbolic(args, kwargs) -> bool:
+    """Whether a call gets symbolic tensors. Marks them dense: Keras' shape inference
+    calls ``x * c`` sparse when the constant ``c`` has no ``sparse`` attribute (as in
+    Gemma's embedding scale), and a layer without its own ``compute_output_spec``
+    then fails on a sparse placeholder. Only the trace's tensors are touched."""
+    tensors = [t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+    for t in tensors:
+        if t.sparse:  # the public attribute is read-only
+            t._sparse = False
+    return bool(tensors)
+
+
+def _leaf_class(cls: type) -> type:
+    """A subclass of ``cls`` whose ``__call__`` on symbolic tensors leaves out keyword
+    arguments that are None: a layer's ``compute_output_spec`` may not take its
+    call's optional ones (KerasHub's attention cache)."""
+
+    def __call__(self, *args, **kwargs):
+        if _is_symbolic(args, kwargs):
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        return cls.__call__(self, *args, **kwargs)
+
+    return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+
+
+def _inlined_class(cls: type) -> type:
+    """A subclass of ``cls`` whose ``__call__`` on symbolic tensors runs ``call`` itself."""
+    accepts_all = any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        for p in inspect.signature(cls.call).parameters.values()
+    )
+    accepted = set(inspect.signature(cls.call).parameters)
+
+    def __call__(self, *args, **kwargs):
+        if not _is_symbolic(args, kwargs):
+            return cls.__call__(self, *args, **kwargs)
+        if not accepts_all:  # Layer.__call__ drops `training`/`mask` a call does not take
+            kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        return self.call(*args, **kwargs)
+
+    return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+
+
+@contextlib.contextmanager
+def _inlining(layers: list, inline: Callable[[object], bool]):
+    """Gives each layer a subclass for the trace (``_inlined_class`` or ``_leaf_class``)
+    and its own class back afterwards."""
+    originals = [(layer, type(layer)) for layer in layers]
+    try:
+        for layer, cls in originals:
+            kind = _inlined_class(cls) if inline(layer) else _leaf_class(cls)
+            object.__setattr__(layer, "__class__", kind)
+        yield
+    finally:
+        for layer, cls in originals:
+            object.__setattr__(layer, "__class__", cls)
+
+
+def _operations(outputs: list) -> list:
+    """The operations that made ``outputs``, each once, every one after its inputs'."""
+    order, seen = [], set()
+
+    def visit(tensor) -> None:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return
+        operation = history.operation
+        node = operation._inbound_nodes[history.node_index]
+        key = (id(operation), history.node_index)
+        if key in seen:
+            return
+        seen.add(key)
+        for t in node.input_tensors:
+            visit(t)
+        if operation not in order:
+            order.append(operation)
+
+    for tensor in outputs:
+        visit(tensor)
+    return order
+
+
+class Traced:
+    """The graph a trace read: ``inputs``, ``outputs`` and ``operations`` (leaf layers
+    and op nodes, inputs before the ops that use them), as a functional model has."""
+
+    def __init__(self, name: str, inputs: list, outputs: list):
+        self.name = f"{name} (traced)"
+        self.inputs, self.outputs = inputs, outputs
+        self.operations = _operations(outputs)
+        self.layers = [op for op in self.operations if isinstance(op, keras.layers.Layer)]
+
+
+class Trace:
+    """A model's ``call`` run on symbolic inputs (module docstring).
+
+    Args:
+        model: A built ``keras.Model``.
+        inline: Which layers to enter (composite layers, nested models).
+    """
+
+    def __init__(self, model: keras.Model, inline: Callable[[object], bool]):
+        self.model, self.graph, self.reason = model, None, ""
+        self._saved: list = []
+        inputs = _symbolic_inputs(model)
+        if inputs is None:
+            self.reason = "the shape the model was built for is unknown"
+            return
+        layers = [
+            la
+            for la in model._flatten_layers(include_self=False, recursive=True)
+            if not isinstance(la, keras.layers.InputLayer)
+        ]
+        self._saved = [(la, la._inbound_nodes, la._outbound_nodes) for la in layers]
+        for layer in layers:
+            layer._inbound_nodes, layer._outbound_nodes = [], []
+        try:
+            with _inlining(layers, inline):
+                outputs = model.call(inputs)
+            self.graph = Traced(model.name, keras.tree.flatten(inputs), keras.tree.flatten(outputs))
+        except Exception as err:  # any failure of user code on symbolic tensors
+            self.reason = f"its call does not run on symbolic tensors ({type(err).__name__}: {err})"
+            self.close()
+
+    def close(self) -> None:
+        """Puts back the sublayers' own nodes (once)."""
+        for layer, inbound, outbound in self._saved:
+            layer._inbound_nodes, layer._outbound_nodes = inbound, outbound
+        self._saved = []
