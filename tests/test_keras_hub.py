@@ -163,3 +163,29 @@ def test_gpt2_signal_report_and_lsuv():
         f"transformer_layer_{i}/{p}" for i in range(LAYERS) for p in per_layer
     ]
     assert finite(model(x))
+
+
+def test_fused_attention_projection_is_linear_and_phi3_layout_is_read_from_call():
+    """GPT-NeoX's fused query_key_value feeds attention through a reshape and a split:
+    linear, not a gain measured through the softmax (3.41 on N(0, 1), and another value
+    at every sequence length). Phi-3's MLP, whose attributes follow no known naming:
+    the gate gets silu, the up projection (multiplied by it) is linear, and both output
+    projections of each layer get GPT-2's 1/sqrt(N), N = 2 L = 4."""
+    neox = keras_hub.models.GPTNeoXBackbone(
+        vocabulary_size=500, num_layers=2, num_heads=4, hidden_dim=64, intermediate_dim=128
+    )
+    report = keras_glorot.initialize(neox, seed=0)
+    fused = [r for r in report.handled if "query_key_value" in r.layer]
+    assert len(fused) == 2 and all(r.gain == 1.0 for r in fused), fused
+    assert not any("measured" in r.activation for r in report.handled)
+    phi3 = keras_hub.models.Phi3Backbone(
+        vocabulary_size=500, num_layers=2, hidden_dim=64, intermediate_dim=128,
+        num_query_heads=4, num_key_value_heads=4,
+    )  # fmt: skip
+    report = keras_glorot.initialize(phi3, seed=0)
+    gates = [r for r in report.handled if r.layer.endswith("feedforward_gate_dense")]
+    assert len(gates) == 2 and all(r.activation.startswith("silu (op") for r in gates)
+    ups = [r for r in report.handled if r.layer.endswith("feedforward_intermediate_dense")]
+    assert len(ups) == 2 and all(r.gain == 1.0 for r in ups)
+    scaled = [r for r in report.handled if "1/sqrt(4)" in r.note]
+    assert len(scaled) == 4 and all(m.applied for m in report.merges)
