@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 import keras_glorot
-from keras_glorot.unit_variance import orthonormal
+from keras_glorot.whole_model.unit_variance import orthonormal
 
 
 def timed(fn, repeats: int) -> float:

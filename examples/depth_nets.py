@@ -140,8 +140,8 @@ def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu
 
 def residual_sum_stds(model: keras.Model, x) -> np.ndarray:
     """The std of every residual merge's output on the batch ``x``, in graph order."""
-    from keras_glorot._graph import Graph, outputs_of
-    from keras_glorot.residual import find_merges
+    from keras_glorot.whole_model.graph import Graph, outputs_of
+    from keras_glorot.whole_model.residual import find_merges
 
     sums = [outputs_of(m.op)[0] for m in find_merges(Graph(model))]
     values = keras.Model(model.inputs[0], sums)(x)

@@ -8,9 +8,7 @@ reload.
 
 import keras as _keras
 
-from keras_glorot._activations import LayerActivation
 from keras_glorot.blocks import Blocks, ByShape
-from keras_glorot.diagnostics import SignalReport, signal_report
 from keras_glorot.fans import compute_fans
 from keras_glorot.gains import calculate_gain
 from keras_glorot.initializers import (
@@ -21,11 +19,13 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
-from keras_glorot.isometry import JacobianSpectrum, jacobian_spectrum
-from keras_glorot.mean_field import MeanFieldLayer, mean_field_variances
-from keras_glorot.model_init import initialize
-from keras_glorot.report import InitReport, KernelRecord
-from keras_glorot.unit_variance import lsuv
+from keras_glorot.whole_model.activations import LayerActivation
+from keras_glorot.whole_model.diagnostics import SignalReport, signal_report
+from keras_glorot.whole_model.isometry import JacobianSpectrum, jacobian_spectrum
+from keras_glorot.whole_model.mean_field import MeanFieldLayer, mean_field_variances
+from keras_glorot.whole_model.model_init import initialize
+from keras_glorot.whole_model.report import InitReport, KernelRecord
+from keras_glorot.whole_model.unit_variance import lsuv
 
 __version__ = "0.2.0"
 

@@ -364,3 +364,22 @@ def test_measured_gain_is_the_moment_gain_at_unit_pre_activation(fn):
     row = report["block/a"][0]
     assert "measured: feeds b" in row.activation
     assert row.gain == pytest.approx(calculate_gain(fn), rel=0.03)
+
+
+def test_a_dense_applied_twice_in_call_gets_what_follows_both_calls():
+    """relu(d(relu(d(x)))) with one Dense d: both calls are followed by relu, so d gets
+    relu's gain; it is not read as if its output left the block."""
+
+    class Twice(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.d = keras.layers.Dense(16, name="d")
+
+        def call(self, x):
+            return keras.ops.relu(self.d(keras.ops.relu(self.d(x))))
+
+    inputs = keras.Input((16,))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="head")(Twice(name="twice")(inputs)))
+    report = keras_glorot.initialize(model, seed=SEED)
+    row = report["twice/d"][0]
+    assert row.gain == pytest.approx(math.sqrt(2.0)) and row.activation.startswith("relu (op")

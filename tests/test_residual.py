@@ -18,8 +18,8 @@ import pytest
 from conftest import REPO, run_python, to_numpy
 
 from keras_glorot import initialize
-from keras_glorot._graph import Graph, outputs_of
-from keras_glorot.residual import find_merges, fixup_scale
+from keras_glorot.whole_model.graph import Graph, outputs_of
+from keras_glorot.whole_model.residual import find_merges, fixup_scale
 
 sys.path.insert(0, str(REPO / "examples"))
 import depth_nets  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from conftest import to_numpy
 
 from keras_glorot import jacobian_spectrum, mean_field_variances, signal_report
-from keras_glorot.mean_field import gaussian_moments
+from keras_glorot.whole_model.mean_field import gaussian_moments
 
 
 def batch(shape, seed=0):

@@ -1,7 +1,7 @@
 """Per-layer plans: which kernels a layer holds, their true fans, and the activation after them.
 
 ``initialize`` draws every kernel a plan lists with ``Glorot`` (or, for recurrent
-kernels, ``Orthogonal``); ``lsuv`` and the residual analysis (``keras_glorot.residual``)
+kernels, ``Orthogonal``); ``lsuv`` and the residual analysis (``keras_glorot.whole_model.residual``)
 use the same layer kinds. A plan decides, it draws nothing.
 """
 
@@ -12,9 +12,6 @@ from collections.abc import Callable
 
 import keras
 
-from keras_glorot import _activations as acts
-from keras_glorot import composite
-from keras_glorot._graph import PASS_THROUGH, Graph
 from keras_glorot.fans import (
     compute_fans,
     depthwise_fans,
@@ -23,6 +20,9 @@ from keras_glorot.fans import (
     transposed_conv_axes,
     transposed_conv_fans,
 )
+from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import composite
+from keras_glorot.whole_model.graph import PASS_THROUGH, Graph
 
 CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)

@@ -28,17 +28,18 @@ import warnings
 import keras
 import numpy as np
 
-from keras_glorot import _activations as acts
-from keras_glorot import backend, composite
-from keras_glorot._graph import Graph
-from keras_glorot.model_init import _Seeds, _validate_model, _validate_seed
-from keras_glorot.plans import ATTENTION_PARTS
-from keras_glorot.plans import CONVS as _CONVS
-from keras_glorot.plans import DEPTHWISE as _DEPTHWISE
-from keras_glorot.plans import SEPARABLE as _SEPARABLE
-from keras_glorot.plans import TRANSPOSED as _TRANSPOSED
-from keras_glorot.plans import needs_report as _needs_report
-from keras_glorot.report import InitReport, KernelRecord
+from keras_glorot import backend
+from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import composite
+from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.model_init import _Seeds, _validate_model, _validate_seed
+from keras_glorot.whole_model.plans import ATTENTION_PARTS
+from keras_glorot.whole_model.plans import CONVS as _CONVS
+from keras_glorot.whole_model.plans import DEPTHWISE as _DEPTHWISE
+from keras_glorot.whole_model.plans import SEPARABLE as _SEPARABLE
+from keras_glorot.whole_model.plans import TRANSPOSED as _TRANSPOSED
+from keras_glorot.whole_model.plans import needs_report as _needs_report
+from keras_glorot.whole_model.report import InitReport, KernelRecord
 
 _LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS
 _LSUV_KINDS += (keras.layers.Dense, keras.layers.EinsumDense)

@@ -3,7 +3,7 @@
 A composite layer (a user's ``keras.layers.Layer`` subclass, a KerasHub
 ``TransformerEncoder``, a ViT MLP) holds Dense, EinsumDense, convolution or
 attention sublayers and wires them in Python. ``initialize`` first reads what its
-``call`` does from a trace (``keras_glorot.trace``): then the model's graph
+``call`` does from a trace (``keras_glorot.whole_model.trace``): then the model's graph
 answers for its kernels as for any other, residual sums in ``call`` included.
 Where the call cannot be traced, no graph says what follows each kernel, and
 ``activation_after`` reads, in this order, and the report says which:
@@ -52,9 +52,9 @@ import math
 import keras
 import numpy as np
 
-from keras_glorot import _activations as acts
-from keras_glorot._graph import Graph, attribute_of, is_composite, sublayers
-from keras_glorot.trace import built_shape
+from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model.graph import Graph, attribute_of, is_composite, sublayers
+from keras_glorot.whole_model.trace import built_shape
 
 # Attribute names of KerasHub's blocks (and common ones elsewhere) and their role.
 ATTENTION = "attention projection"
@@ -373,7 +373,7 @@ def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
 
 def own_weights(graph: Graph, report) -> None:
     """Rows for weights a composite holds itself (a ViT's class token), left as they are."""
-    from keras_glorot.report import KernelRecord
+    from keras_glorot.whole_model.report import KernelRecord
 
     seen = set()
     for _, container in graph.leaves:
@@ -400,7 +400,7 @@ def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
     starts as the identity (as SkipInit's alpha = 0). None leaves them.
     Post-norm blocks, and blocks whose norm placement is unknown, are left alone.
     """
-    from keras_glorot.report import MergeRecord
+    from keras_glorot.whole_model.report import MergeRecord
 
     ends = _drawn_with_role(graph, drawn, "output")
     blocks: dict[int, list] = {}

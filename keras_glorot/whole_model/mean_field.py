@@ -40,8 +40,10 @@ import math
 import keras
 import numpy as np
 
-from keras_glorot import _activations, _graph, gains
-from keras_glorot.plans import CONVS, DEPTHWISE
+from keras_glorot import gains
+from keras_glorot.whole_model import activations as _activations
+from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model.plans import CONVS, DEPTHWISE
 
 
 @dataclasses.dataclass(frozen=True)

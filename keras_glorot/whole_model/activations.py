@@ -9,8 +9,9 @@ import numbers
 import keras
 import numpy as np
 
-from keras_glorot import _graph, gains
-from keras_glorot._graph import PASS_THROUGH, Graph
+from keras_glorot import gains
+from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model.graph import PASS_THROUGH, Graph
 
 _SOFTMAX_FAMILY = ("softmax", "log_softmax", "sparsemax")
 
@@ -54,7 +55,7 @@ class Found:
 
     ``activation``/``negative_slope`` are what ``Glorot`` takes; ``label`` says what
     was found and where. ``role`` is set inside composite layers
-    (``keras_glorot.composite``): ``"output"`` for a residual branch's output
+    (``keras_glorot.whole_model.composite``): ``"output"`` for a residual branch's output
     projection, ``"gate"``, or ``"measure"`` for a kernel whose gain is measured.
     """
 

@@ -43,13 +43,13 @@ import math
 
 import keras
 
-from keras_glorot import _activations as acts
-from keras_glorot import _graph
-from keras_glorot._graph import Graph
 from keras_glorot.initializers import Glorot
-from keras_glorot.plans import NO_KERNEL, has_kernel
-from keras_glorot.report import MergeRecord
-from keras_glorot.trace import Traced
+from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.plans import NO_KERNEL, has_kernel
+from keras_glorot.whole_model.report import MergeRecord
+from keras_glorot.whole_model.trace import Traced
 
 POLICIES = ("scaled", "fixup", "zero")
 

@@ -7,9 +7,9 @@ and the true fans of its layer kind (depthwise, grouped, transposed, einsum,
 recurrent gates), re-draws it with ``Glorot`` and records the initializer in the
 layer's config so that saving and ``clone_model`` reproduce the scheme.
 
-Which kernels a layer has and their fans are decided in ``keras_glorot.plans``;
-residual merges are found and their branches scaled in ``keras_glorot.residual``.
-``keras_glorot.unit_variance.lsuv`` is the data-driven alternative; it shares the
+Which kernels a layer has and their fans are decided in ``keras_glorot.whole_model.plans``;
+residual merges are found and their branches scaled in ``keras_glorot.whole_model.residual``.
+``keras_glorot.whole_model.unit_variance.lsuv`` is the data-driven alternative; it shares the
 layer kinds, validators and seeds.
 """
 
@@ -21,15 +21,15 @@ import numbers
 import keras
 import numpy as np
 
-from keras_glorot import _activations as acts
-from keras_glorot import composite as _composite
-from keras_glorot import plans
-from keras_glorot import residual as _residual
-from keras_glorot._graph import Graph
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
-from keras_glorot.plans import Block, Kernel
-from keras_glorot.report import InitReport, KernelRecord, MergeRecord
+from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import composite as _composite
+from keras_glorot.whole_model import plans
+from keras_glorot.whole_model import residual as _residual
+from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.plans import Block, Kernel
+from keras_glorot.whole_model.report import InitReport, KernelRecord, MergeRecord
 
 # ---------------------------------------------------------------------------
 # Drawing.
@@ -188,19 +188,22 @@ def initialize(
       path, about 1/2 at initialization; Hu et al. 2018) right after the kernel
       or its activation doubles the gain; after a normalization it is only
       named, since the normalization sets the scale there.
-      A subclassed model is read by tracing its ``call`` on symbolic inputs of
-      the shape it was built for (``_graph.Trace``): the order of the calls, the
-      sums (``x + y``) and the ``keras.ops`` activations (``keras.ops.relu(x)``)
-      it applies, on every backend. Where its call cannot run on symbolic
-      tensors, its layers are read as a chain in ``model.layers`` order (the
-      report says so).
+      A subclassed model, and a model holding composite layers, is read by
+      tracing its ``call`` on symbolic inputs (``whole_model.trace``), entering
+      every composite: the order of the calls, the sums (``x + y``), the
+      ``keras.ops`` activations (``keras.ops.relu(x)``, also after a cast) and
+      scalings by a constant (``2 * y``: the gain over ``|c|``), on every
+      backend; a kernel that feeds attention, a product or a sum is linear.
+      Where a call cannot run on symbolic tensors, a subclassed model's layers
+      are read as a chain in ``model.layers`` order (the report says so).
     - composite layers (a ``keras.layers.Layer`` subclass holding sublayers: a
       user's block, KerasHub's transformer layers) are entered at any depth and
       their kernels drawn like the model's own; a sublayer shared by several
-      composites is drawn once. Inside a composite the activation is the
-      sublayer's own, a known block layout's, an activation sublayer assigned
-      right after it, or a gain measured on N(0, 1) without data; the report
-      says which (``keras_glorot.composite``). Rows are named by the
+      composites is drawn once. Where a composite's call cannot be traced, the
+      activation inside it is the sublayer's own, a known block layout's, an
+      activation sublayer assigned right after it, or a gain measured on
+      N(0, 1) without data; the report
+      says which (``keras_glorot.whole_model.composite``). Rows are named by the
       composites holding the layer (``transformer_layer_0/self_attention``).
     - the fans are the layer kind's true ones: Dense, Conv1D/2D/3D (with
       ``groups``), DepthwiseConv1D/2D (fan_in = receptive field), SeparableConv
@@ -228,7 +231,7 @@ def initialize(
     projection) and branches; L is the number of merges told apart. Without a
     policy, every merge of two unit-gain paths doubles the variance, so a
     norm-free ResNet grows like 2^L (Balduzzi et al. 2017; Hanin & Rolnick 2018).
-    ``residual`` then changes the kernels drawn above (``keras_glorot.residual``;
+    ``residual`` then changes the kernels drawn above (``keras_glorot.whole_model.residual``;
     docs/derivation.md, "Residual networks"). ``"fixup"`` (the default) scales
     the branch's other kernels by ``L**(-1/(2m-2))`` (m kernels per branch) and
     zeroes its last (Zhang et al. 2019): the forward signal is the shortcut's,

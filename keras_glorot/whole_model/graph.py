@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_glorot.trace import Trace
+from keras_glorot.whole_model.trace import Trace
 
 try:
     # Keras' own op classes: ``x + 3.0`` on a KerasTensor and ``keras.ops.add`` make
@@ -278,7 +278,7 @@ class Graph:
     """Answers "which operations consume this one's output?" for a built model.
 
     ``trace=True`` reads a subclassed model, or a model holding composite layers,
-    through a ``keras_glorot.trace.Trace`` of its ``call`` with every composite
+    through a ``keras_glorot.whole_model.trace.Trace`` of its ``call`` with every composite
     layer and nested model entered; ``close()`` then puts its sublayers back as
     they were. Layers the trace did not reach keep the readings below.
     """
@@ -293,7 +293,7 @@ class Graph:
         self.leaves = leaf_layers(model)
         self.container = {id(la): c for la, c in self.leaves}
         # Composite layers (and the composites holding them): their sublayers have
-        # no graph here; their activations come from ``keras_glorot.composite``.
+        # no graph here; their activations come from ``keras_glorot.whole_model.composite``.
         self.composite_parent = {}
         composites = {id(c): c for _, c in self.leaves if not isinstance(c, keras.Model)}
         for composite in composites.values():
@@ -343,7 +343,7 @@ class Graph:
         return self.composite_parent.get(id(layer)) or self._parents.get(id(layer))
 
     def traced(self, layer) -> bool:
-        """Whether ``layer`` is read in a trace of ``call`` (``keras_glorot.trace``)."""
+        """Whether ``layer`` is read in a trace of ``call`` (``keras_glorot.whole_model.trace``)."""
         return id(layer) in self._traced
 
     def close(self) -> None:

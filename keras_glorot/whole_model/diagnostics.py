@@ -7,7 +7,7 @@ respect to its main kernel. A well-initialized deep network keeps both roughly
 constant with depth; a shrinking curve means the signal vanishes.
 
 Next to the measured curve it puts the mean-field prediction for plain stacks
-(``keras_glorot.mean_field``), and ``training=True`` runs the pass as the first
+(``keras_glorot.whole_model.mean_field``), and ``training=True`` runs the pass as the first
 training step would (BatchNormalization on batch statistics) without changing any
 variable.
 """
@@ -19,9 +19,10 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_glorot import backend, mean_field
-from keras_glorot._graph import Graph
-from keras_glorot.plans import ATTENTION_PARTS
+from keras_glorot import backend
+from keras_glorot.whole_model import mean_field
+from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.plans import ATTENTION_PARTS
 
 
 def _main_kernel(layer):
