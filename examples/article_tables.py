@@ -83,7 +83,7 @@ from article_report import (  # noqa: E402, F401  (the reports' helpers, for imp
     seconds_to,
     write_table,
 )
-from cli_args import add_data_arguments, seed_list  # noqa: E402
+from cli_args import add_data_arguments, backend_problem, seed_list  # noqa: E402
 
 
 def _table_list(value: str) -> list[int]:
@@ -213,7 +213,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     with code 2 and a message naming its option."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = first_problem(args)
+    problem = first_problem(args) or backend_problem()
     if problem:
         parser.error(problem)
     args.lr = args.lr or {"sgd": 0.01, "adam": 1e-3}[args.optimizer]

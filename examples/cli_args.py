@@ -7,7 +7,45 @@ arguments before it loads any of them.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
+import pathlib
 from collections.abc import Callable, Sequence
+
+# The module each Keras backend imports, and the extra of this package that installs it.
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def chosen_backend() -> str:
+    """The backend Keras will load: ``KERAS_BACKEND``, else ``~/.keras/keras.json``
+    (``KERAS_HOME`` moves it), else TensorFlow, Keras' default."""
+    name = os.environ.get("KERAS_BACKEND")
+    if name:
+        return name
+    home = pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras"))
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def backend_problem() -> str | None:
+    """Why the chosen backend cannot load (not installed, unknown), or None. Looks the
+    module up without importing it."""
+    name = chosen_backend()
+    module = BACKEND_MODULES.get(name)
+    if module is None:
+        return (
+            f"KERAS_BACKEND={name}: not a backend these scripts run on; "
+            f"set KERAS_BACKEND to one of {', '.join(BACKEND_MODULES)}."
+        )
+    if importlib.util.find_spec(module) is None:
+        source = "KERAS_BACKEND" if os.environ.get("KERAS_BACKEND") else "Keras' default backend"
+        others = [b for b in BACKEND_MODULES if b != name and importlib.util.find_spec(b)]
+        hint = f", or set KERAS_BACKEND={others[0]} (installed)" if others else ""
+        return f'{source} is {name}, but {module} is not installed: pip install ".[{name}]"{hint}.'
+    return None
 
 
 def seed_list(values: Sequence[str]) -> list[int]:
@@ -70,10 +108,14 @@ def parse_checked(
     check: Callable[[argparse.Namespace], None],
     argv: Sequence[str] | None = None,
 ) -> argparse.Namespace:
-    """Parse, then ``check``: a ValueError it raises exits with code 2 and its message."""
+    """Parse, then ``check``, then the backend: a ValueError ``check`` raises, or a
+    backend that cannot load, exits with code 2 and its message."""
     args = parser.parse_args(argv)
     try:
         check(args)
     except ValueError as e:
         parser.error(str(e))
+    problem = backend_problem()
+    if problem:
+        parser.error(problem)
     return args

@@ -26,6 +26,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from cli_args import backend_problem  # noqa: E402  (no Keras yet)
 from depth import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
 
 
@@ -54,6 +55,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--inits {init}: use one of {list(KERAS_INITS + POLICIES)}.")
     if args.batch < 2:
         p.error(f"--batch {args.batch}: must be >= 2.")
+    problem = backend_problem()
+    if problem:
+        p.error(problem)
     return args
 
 

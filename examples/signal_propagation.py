@@ -41,6 +41,8 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from cli_args import backend_problem  # noqa: E402  (no Keras, no backend)
+
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
 INITS = (
@@ -55,8 +57,11 @@ INITS = (
 HOW_TO_READ = (
     "How to read the tables: each cell is the std of the last layer's output (or kernel "
     "gradient) divided by the same std at the first layer, for one freshly initialized "
-    "network. 1 means the signal keeps its size through the depth; below 1 it vanishes "
-    "(0.01: 100 times smaller), above 1 it explodes. Columns: glorot_uniform, he_normal and "
+    "network. 1 means the signal keeps its size through the depth. Activations: below 1 the "
+    "signal vanishes with depth (0.01: 100 times smaller), above 1 it explodes. Gradients "
+    "flow backwards, from the last layer to the first: above 1 the first layers' gradients "
+    "are the smaller ones (they vanish on the way back), below 1 they grow on the way back. "
+    "Columns: glorot_uniform, he_normal and "
     "lecun_normal are Keras' initializers; article is the variance a popular article "
     "proposes, 1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) "
     "for leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
@@ -105,6 +110,9 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"{option} {value}: must be an integer >= {least}.")
     if args.npz and not pathlib.Path(args.npz).is_file():
         parser.error(f"--npz {args.npz}: no such file.")
+    problem = backend_problem()
+    if problem:
+        parser.error(problem)
     return args
 
 

@@ -189,3 +189,43 @@ def test_mismatch_warning_is_printed_before_training(tmp_path, monkeypatch, caps
 def test_user_facing_text_names_no_internal_work_items():
     for path in (REPO / "examples").glob("*.py"):
         assert not re.search(r"\bissue \d", path.read_text(), re.I), path
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("cifar10_vgg.py", []),
+        ("depth.py", []),
+        ("article_tables.py", ["--table", "1"]),
+        ("signal_propagation.py", []),
+    ],
+)
+def test_a_backend_that_cannot_load_is_named_before_anything_runs(script, args, tmp_path):
+    """Every study script checks the chosen backend after its options and before it
+    imports Keras: an unknown one is named with the ones allowed, exit code 2."""
+    env = dict(os.environ, KERAS_BACKEND="mxnet", PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), *args],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "KERAS_BACKEND=mxnet: not a backend" in result.stderr
+    assert "tensorflow, jax, torch" in result.stderr
+
+
+def test_backend_problem_says_what_to_install(monkeypatch):
+    import cli_args
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(cli_args.importlib.util, "find_spec", lambda name: None)
+    problem = cli_args.backend_problem()
+    assert problem == 'KERAS_BACKEND is jax, but jax is not installed: pip install ".[jax]".'
+    monkeypatch.setattr(
+        cli_args.importlib.util, "find_spec", lambda name: object() if name == "torch" else None
+    )
+    assert cli_args.backend_problem().endswith(
+        'pip install ".[jax]", or set KERAS_BACKEND=torch (installed).'
+    )
+    monkeypatch.setenv("KERAS_BACKEND", BACKEND)
+    monkeypatch.undo()
+    assert cli_args.backend_problem() is None  # this run's own backend loads

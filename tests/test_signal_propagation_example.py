@@ -97,7 +97,9 @@ def test_output_explains_how_to_read_the_tables(example, capsys):
     example.main([*args, "--inits", "he_normal"])
     out = " ".join(capsys.readouterr().out.split())
     assert "1 means the signal keeps its size through the depth" in out
-    assert "below 1 it vanishes" in out and "above 1 it explodes" in out
+    assert "below 1 the signal vanishes" in out and "above 1 it explodes" in out
+    # The gradient ratio reads the other way: above 1, the first layers' gradients vanish.
+    assert "above 1 the first layers' gradients are the smaller ones" in out
     assert "article is the variance a popular article proposes" in out
     assert "n/a for other activations" in out
 
