@@ -108,21 +108,22 @@ class GatedBlock(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(PACKAGE)
 class OpBetween(keras.layers.Layer):
-    """A user's block: ``b(op(a(x)))`` with an op no layer announces."""
+    """A user's block: ``b(op(a(x)))`` with an op no layer announces: ``"scale2"``
+    (``2 * y``) or a ``keras.ops`` activation (``"relu"``, ``"gelu"``...) applied in ``call``."""
 
-    def __init__(self, op="scale2", **kwargs):
+    def __init__(self, op="scale2", width=64, **kwargs):
         super().__init__(**kwargs)
-        self.op = op
-        self.a = keras.layers.Dense(64, name="a")
+        self.op, self.width = op, width
+        self.a = keras.layers.Dense(width, name="a")
         self.b = keras.layers.Dense(16, name="b")
 
     def call(self, x):
         y = self.a(x)
-        y = 2.0 * y if self.op == "scale2" else keras.ops.relu(y)
+        y = 2.0 * y if self.op == "scale2" else getattr(keras.ops, self.op)(y)
         return self.b(y)
 
     def get_config(self):
-        return {**super().get_config(), "op": self.op}
+        return {**super().get_config(), "op": self.op, "width": self.width}
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

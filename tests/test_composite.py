@@ -161,7 +161,7 @@ class ReadsValues(cb.OpBetween):
 
     def build(self, input_shape):
         self.a.build(input_shape)
-        self.b.build((*input_shape[:-1], 64))
+        self.b.build((*input_shape[:-1], self.width))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 16)
@@ -172,20 +172,25 @@ class ReadsValues(cb.OpBetween):
         return super().call(x)
 
 
-def test_a_composite_that_cannot_be_traced_gets_a_measured_gain():
-    """Where call cannot run on symbolic tensors the gain is measured on N(0, 1)."""
+def untraceable_model(*blocks) -> keras.Model:
+    """A subclassed model summing ``blocks`` (built, call never traced)."""
 
     class Net(keras.Model):
         def __init__(self):
             super().__init__()
-            self.scale = ReadsValues("scale2", name="scale")
-            self.rect = ReadsValues("relu", name="rect")
+            self.blocks = list(blocks)
 
         def call(self, x):
-            return self.scale(x) + self.rect(x)
+            return sum(block(x) for block in self.blocks)
 
     model = Net()
     model(np.ones((2, 12), "float32"))
+    return model
+
+
+def test_a_composite_that_cannot_be_traced_gets_a_measured_gain():
+    """Where call cannot run on symbolic tensors the gain is measured on N(0, 1)."""
+    model = untraceable_model(ReadsValues("scale2", name="scale"), ReadsValues("relu", name="rect"))
     report = keras_glorot.initialize(model, seed=SEED)
     rows = {r.layer: r for r in report.handled}
     # b(2 a(x)): the consumer's input has 4 times a's second moment; gain exactly 1/2.
@@ -316,32 +321,6 @@ def test_mixed_precision(policy):
     assert np.isfinite(out).all()
 
 
-@keras.saving.register_keras_serializable(cb.PACKAGE)
-class UntracedActivation(keras.layers.Layer):
-    """b(f(a(x))) with f applied in call, and a call that reads a value (not traceable)."""
-
-    def __init__(self, fn="gelu", **kwargs):
-        super().__init__(**kwargs)
-        self.fn = fn
-        self.a = keras.layers.Dense(256, name="a")
-        self.b = keras.layers.Dense(16, name="b")
-
-    def build(self, input_shape):
-        self.a.build(input_shape)
-        self.b.build((*input_shape[:-1], 256))
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 16)
-
-    def call(self, x):
-        if float(keras.ops.convert_to_numpy(keras.ops.max(keras.ops.abs(x)))) == 0.0:
-            return self.b(self.a(x))
-        return self.b(keras.activations.get(self.fn)(self.a(x)))
-
-    def get_config(self):
-        return {**super().get_config(), "fn": self.fn}
-
-
 @pytest.mark.parametrize("fn", ["gelu", "tanh", "relu"])
 def test_measured_gain_is_the_moment_gain_at_unit_pre_activation(fn):
     """Where a call cannot be traced the gain is measured; it must be calculate_gain's,
@@ -349,17 +328,7 @@ def test_measured_gain_is_the_moment_gain_at_unit_pre_activation(fn):
     moment depends on the scale of u (measured on the kernel as drawn: gelu 1.70 for
     1.53, tanh 1.33 for 1.59). The estimate comes from 64 x 256 values of u: the
     relative standard error of the gain is below 1%, so 3% is over 3 SEs."""
-
-    class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.block = UntracedActivation(fn, name="block")
-
-        def call(self, x):
-            return self.block(x)
-
-    model = Net()
-    model(np.ones((2, 12), "float32"))
+    model = untraceable_model(ReadsValues(fn, width=256, name="block"))
     report = keras_glorot.initialize(model, seed=SEED)
     row = report["block/a"][0]
     assert "measured: feeds b" in row.activation

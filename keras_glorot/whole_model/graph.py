@@ -7,10 +7,11 @@ Public Keras attributes are used where Keras has them: ``model.layers``,
 identity. Two things Keras does not expose publicly are read here and only here:
 the scalar arguments of an op node (``call_arguments``) and the classes of its
 elementwise ops (``op_kind``). Nested functional models are entered and left at
-their inputs and outputs. A subclassed model has no graph of its own: ``Trace``
-runs its ``call`` on symbolic inputs and reads the functional graph that makes;
-where that fails, its layers are taken as a chain in the order ``model.layers``
-lists them (the order they were assigned in ``__init__``).
+their inputs and outputs. A subclassed model, and a model holding composite
+layers, is read through a ``Trace`` of its ``call`` (one flat graph, composites
+entered) when ``Graph(model, trace=True)``; where that fails, a subclassed
+model's layers are taken as a chain in the order ``model.layers`` lists them
+(the order they were assigned in ``__init__``).
 """
 
 from __future__ import annotations
@@ -100,12 +101,14 @@ def _call_tensors(operation, which: str) -> list:
 
 
 def inputs_of(operation) -> list:
-    """The symbolic tensors ``operation`` was first called on (constants excluded)."""
+    """The symbolic tensors ``operation`` was called on (constants excluded); of every
+    call for a layer called more than once."""
     return _call_tensors(operation, "input")
 
 
 def outputs_of(operation) -> list:
-    """The symbolic tensors of ``operation``'s first call."""
+    """The symbolic tensors ``operation``'s call made; of every call for a layer
+    called more than once."""
     return _call_tensors(operation, "output")
 
 

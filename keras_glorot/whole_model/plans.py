@@ -22,7 +22,7 @@ from keras_glorot.fans import (
 )
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite
-from keras_glorot.whole_model.graph import PASS_THROUGH, Graph
+from keras_glorot.whole_model.graph import PASS_THROUGH, Graph, is_normalization
 
 CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -267,15 +267,6 @@ def plan(layer, graph: Graph, node=None) -> list[Kernel]:
     if "Embedding" in kind:
         raise Skip(f"{kind} left as is: an embedding by its name (rows are looked up)")
     raise Skip(f"unknown layer kind {kind} (its weights are left as they are)")
-
-
-def is_normalization(layer) -> bool:
-    """Keras' normalization layers, and others' by their class name (``RMSNorm``,
-    ``LlamaLayerNorm``...): weights that scale and shift, no kernel."""
-    if isinstance(layer, NO_KERNEL) and not isinstance(layer, keras.layers.PReLU):
-        return True
-    name = type(layer).__name__
-    return "Norm" in name and not has_kernel(layer)
 
 
 def needs_report(layer) -> bool:
