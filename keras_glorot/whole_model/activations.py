@@ -299,8 +299,7 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
     if type(nxt).__name__ in SHAPE_OPS and not _graph.is_layer(nxt) and depth < 32:
         # A cast, reshape or transpose moves values without changing them.
         return following(nxt, graph, depth + 1, onward)
-    summed = _graph.operands(nxt, keras.layers.Add, "add") if not _graph.is_layer(nxt) else None
-    if summed and len(summed) > 1 and all(isinstance(t, keras.KerasTensor) for t in summed):
+    if not _graph.is_layer(nxt) and _graph.merge_inputs(nxt):
         return Found(label=f"linear: added to another path at {nxt.name!r}")
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")

@@ -179,6 +179,14 @@ def operands(operation, layer_class, kind: str) -> list | None:
     return list(arguments[0])
 
 
+def merge_inputs(operation) -> list | None:
+    """The tensors an ``Add`` layer or ``add`` op node sums; None for anything else."""
+    tensors = operands(operation, keras.layers.Add, "add")
+    if tensors is None or not all(isinstance(t, keras.KerasTensor) for t in tensors):
+        return None  # not an addition, or x + 3.0: a shift, not a merge
+    return tensors if len(tensors) >= 2 else None
+
+
 def operations(model: keras.Model) -> list:
     """The layers and op nodes of ``model`` (one level), in call order."""
     # Functional models list layers and op nodes; Sequential has only layers.

@@ -106,24 +106,16 @@ class Merge:
         return " | ".join(", ".join(la.name for la in b.layers) for b in self.branches) or "-"
 
 
-def merge_inputs(operation) -> list | None:
-    """The tensors an ``Add`` layer or ``add`` op node sums; None for anything else."""
-    tensors = _graph.operands(operation, keras.layers.Add, "add")
-    if tensors is None or not all(isinstance(t, keras.KerasTensor) for t in tensors):
-        return None  # not an addition, or x + 3.0: a shift, not a merge
-    return tensors if len(tensors) >= 2 else None
-
-
 def find_merges(graph: Graph) -> list[Merge]:
     """Every merge of every functional model in ``graph``, in call order."""
     merges = []
     for model in graph.models():
         ops = _graph.operations(model)
-        if not any(merge_inputs(op) for op in ops):
+        if not any(_graph.merge_inputs(op) for op in ops):
             continue
         index = _Index(ops, every_call=isinstance(model, Traced))
         for op in ops:
-            tensors = merge_inputs(op)
+            tensors = _graph.merge_inputs(op)
             if tensors:
                 merges.append(_analyse(op, tensors, index))
     return merges
