@@ -1,6 +1,6 @@
 """Deep networks without normalization trained on CIFAR-10, per initializer.
 
-Two families (``depth_nets.py``):
+Two families (``nets.py``):
 
 - ``resnetN`` (N = 6 n + 2: 20, 56, 110): CIFAR's ResNets with no normalization, ReLU,
   trained from Keras' ``glorot_uniform`` and ``he_normal`` and from
@@ -36,7 +36,6 @@ import argparse
 import math
 import os
 import pathlib
-import re
 import sys
 from collections.abc import Sequence
 
@@ -45,9 +44,8 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no Keras yet)
 
-KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
-POLICIES = ("none", "scaled", "fixup", "zero")
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
 CONV_INITS = ("glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1")
@@ -57,23 +55,7 @@ DEFAULT_INITS = {
     "plain": ["glorot_normal", "glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1"],
 }
 ACTIVATIONS = ("tanh", "leaky_relu", "relu", "linear")
-LEAKY_SLOPE = 0.2
 TITLE = "CIFAR-10 without normalization"
-
-
-def split_net(net: str) -> tuple[str, int]:
-    """``"resnet56"`` -> ``("resnet", 56)``; ValueError for a name that is neither a
-    CIFAR ResNet (6 n + 2 layers) nor a plain CNN of 3 or more layers."""
-    match = re.fullmatch(r"(resnet|plain)(\d+)", net)
-    depth = int(match.group(2)) if match else 0
-    if match and match.group(1) == "resnet" and depth >= 8 and (depth - 2) % 6 == 0:
-        return "resnet", depth
-    if match and match.group(1) == "plain" and depth >= 3:
-        return "plain", depth
-    raise ValueError(
-        f"--nets {net}: use resnetN with N = 6 n + 2 >= 8 (resnet20, resnet56, resnet110) "
-        "or plainN with N >= 3 (plain32)."
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,12 +248,31 @@ def depth_markdown(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def build_for_run(args: argparse.Namespace, init: str, seed: int, data, steps: int):
+    """study.py's ``build``: build, initialize and compile the net of one run."""
+    import keras
+    import nets
+    import vgg_model
+
+    keras.utils.set_random_seed(seed)  # the shuffle order
+    x = data["x_train"].astype("float32")
+    mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2)) + 1e-3
+    model = nets.build_net(vars(args), init, seed, mean, std)
+    model.compile(
+        optimizer=vgg_model.make_optimizer(args, steps),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],
+    )
+    return model
+
+
 def train(args: argparse.Namespace) -> int:
     """Every case's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
     import functools
 
     import cifar10_data
-    import depth_nets
+    import nets
     import study
 
     try:
@@ -280,10 +281,10 @@ def train(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     probe = data["x_train"][:64].astype("float32")
-    measure = functools.partial(depth_nets.signal_at_init, x=probe)
+    measure = functools.partial(nets.signal_at_init, x=probe)
     for name, case in cases(args):
         print(f"== {name}: {case.out}", flush=True)
-        study.run_study(case, data, depth_nets.build_for_run, measure)
+        study.run_study(case, data, build_for_run, measure)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Norm-free CIFAR ResNets: how the residual sums grow at initialization, per initializer.
 
-The nets are CIFAR's ResNets without any normalization (``depth_nets.resnet``).
+The nets are CIFAR's ResNets without any normalization (``nets.resnet``).
 ``--order post`` puts the ReLU after the add (v1), ``pre`` before each conv (v2). For
 each initializer the script pushes a batch of N(0, 1) images through the net and prints
 the std of every residual sum relative to the first: the last one, and the largest and
@@ -27,7 +27,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import backend_problem  # noqa: E402  (no Keras yet)
-from depth import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
+from nets import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # before any backend is imported
     import keras
     import numpy as np
-    from depth_nets import apply_init, residual_sum_stds, resnet
+    from nets import apply_init, residual_sum_stds, resnet
 
     x = np.random.default_rng(args.seed).standard_normal((args.batch, 32, 32, 3))
     x = x.astype("float32")

@@ -9,8 +9,10 @@ options), how (backend, device, Keras version, dtype policy, determinism) and fr
 code (git commit, dirty tree, package version). After every run ``OUT/summary.md`` and
 ``OUT/curves.png`` are rewritten (``cifar10_report``).
 
-A study supplies a ``build(args, init, seed, data, steps) -> compiled keras.Model``; the
-rest (timing, divergence, the dtype policy, determinism, bookkeeping) is here.
+A study supplies a ``build(args, init, seed, data, steps) -> compiled keras.Model``, and
+where its data are not CIFAR-10 images with one-hot labels, a ``prepare(data)`` that makes
+the arrays ``fit`` gets; the rest (timing, divergence, the dtype policy, determinism,
+bookkeeping) is here.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
 # Measures a freshly built and initialized model before training (a JSON-able dict).
 Measure = Callable[[keras.Model], dict[str, Any]]
+# The arrays fit trains on (x_train, y_train, x_test, y_test) from the loaded data.
+Prepare = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 
 FIRST_STEPS = 100  # the early-training loss is the mean over this many first steps
@@ -189,7 +193,8 @@ def source_record() -> dict[str, Any]:
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options that define what a run computes (its identity, together with init/seed)."""
     opts = {k: v for k, v in vars(args).items() if k not in NON_RUN_OPTIONS}
-    opts["data"] = "npz:" + pathlib.Path(args.npz).name if args.npz else "tfds:cifar10"
+    if "data" not in opts:  # a study on other data names it in its options
+        opts["data"] = "npz:" + pathlib.Path(args.npz).name if args.npz else "tfds:cifar10"
     opts["backend"] = keras.config.backend()
     return opts
 
@@ -307,6 +312,7 @@ def train_one(
     build: Build,
     backup: RunBackup | None = None,
     measure: Measure | None = None,
+    prepare: Prepare = prepare_arrays,
 ) -> dict[str, Any]:
     """One fit of one (initializer, seed); returns the record for runs.jsonl.
 
@@ -328,7 +334,7 @@ def train_one(
     with dtype_policy(policy):
         model = build(args, init, seed, data, math.ceil(n / args.batch_size))
         at_init = measure(model) if measure else None
-        arrays = prepare_arrays(data)
+        arrays = prepare(data)
         hist, clock = fit_model(model, arrays, args, args.epochs, backup=backup)
     curve = {k: [float(v) for v in hist.get(k, [])] for k in hist}
     losses = curve.get("loss", []) + curve.get("val_loss", [])
@@ -383,9 +389,10 @@ def run_study(
     data: dict[str, np.ndarray],
     build: Build,
     measure: Measure | None = None,
+    prepare: Prepare = prepare_arrays,
 ) -> int:
     """Every (init, seed) of ``args`` not yet in OUT/runs.jsonl; 0 when all are there.
-    ``measure``: see ``train_one``."""
+    ``measure``, ``prepare``: see ``train_one``."""
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     title = getattr(args, "title", None) or TITLE
@@ -401,7 +408,7 @@ def run_study(
                 continue
             key = run_key(init, seed, options)
             backup = RunBackup(out / "backup" / key)
-            record = train_one(args, init, seed, data, build, backup, measure)
+            record = train_one(args, init, seed, data, build, backup, measure, prepare)
             append_run(runs_path, record)
             backup.remove()  # the run is in runs.jsonl: its backup is done with
             acc = record["final_test_accuracy"]

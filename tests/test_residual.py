@@ -22,7 +22,7 @@ from keras_glorot.whole_model.graph import Graph, outputs_of
 from keras_glorot.whole_model.residual import find_merges, fixup_scale
 
 sys.path.insert(0, str(REPO / "examples"))
-import depth_nets  # noqa: E402
+import nets  # noqa: E402
 
 WIDTHS = (8, 16, 32)
 SIZE = 8
@@ -30,7 +30,7 @@ BASE_COMMIT = "313bec1"  # the last commit before residual policies
 
 
 def resnet(depth, order="post", ops=False):
-    return depth_nets.resnet(depth, order, ops, widths=WIDTHS, size=SIZE)
+    return nets.resnet(depth, order, ops, widths=WIDTHS, size=SIZE)
 
 
 def init(model, **kwargs):
@@ -139,7 +139,7 @@ def test_none_reproduces_the_draws_before_residual_policies(tmp_path):
             "import keras, numpy as np, keras_glorot",
             "assert keras_glorot.__file__.startswith(sys.argv[1])",
             f"sys.path.insert(0, {str(REPO / 'examples')!r})",
-            "import depth_nets",
+            "import nets",
             f"WIDTHS, SIZE = {WIDTHS}, {SIZE}",
             inspect.getsource(resnet),
             "m = resnet(20, 'pre', ops=True)",

@@ -1,0 +1,602 @@
+"""The one registry of nets every study draws from: the zoo's nets, with their recipes and
+their one alternative start, and the deep nets without normalization of ``depth.py``.
+
+Importing this module imports neither Keras nor NumPy (every builder imports them when
+called), so that a command line can check its ``--nets`` against ``ZOO`` before it loads a
+backend.
+
+**The zoo** (``ZOO``, ``zoo.py``): each net is built with the Keras layers' own default
+initializers (every random draw seeded by ``keras.utils.set_random_seed(seed)``), and then
+started one of three ways (``start``):
+
+- ``keras``: left as built, Keras' (or the net's library's) defaults untouched;
+- ``initialize``: ``keras_glorot.initialize(model, seed=seed)`` with its defaults;
+- the net's one alternative (``Net.alternative``, the reason in ``Net.why``), one of
+  ``ALTERNATIVES``:
+
+  - ``he_normal``: every kernel (and depthwise kernel) redrawn with Keras' ``he_normal``
+    on its shape, as a user writing ``kernel_initializer="he_normal"`` gets (He et al.
+    2015, Var = 2 / fan_in);
+  - ``lsuv``: ``keras_glorot.lsuv(model, x)`` on 256 training images (Mishkin & Matas
+    2016);
+  - ``fixup_reference``: Fixup as Zhang et al. (2019) publish it (see ``apply_init``);
+  - ``torch_default``: what the same net gets in PyTorch: ``nn.LSTM``/``nn.GRU`` draw every
+    weight and bias from U(-1/sqrt(units), 1/sqrt(units)), ``nn.Linear`` its weight and
+    bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (torch/nn/modules/rnn.py, linear.py);
+  - ``trunc_normal_0.02``: every Dense and attention kernel from N(0, 0.02²) truncated at
+    2 std, the ViT/BERT convention (timm's ``init_weights_vit_timm``);
+  - ``gpt2_scaled``: GPT-2's own scheme (Radford et al. 2019, §2.3; nanoGPT): the
+    backbone's N(0, 0.02²), with each residual output projection scaled by 1/sqrt(2 L)
+    for L decoder layers, which KerasHub's ``GPT2Backbone`` does not do.
+
+**The deep nets without normalization** (``resnet``, ``plain_cnn``; ``depth.py`` and
+``norm_free_resnet.py``):
+
+- ``resnet``: CIFAR's ResNets (He et al. 2016, §4.2: a 3x3 stem, 3 stages of
+  (depth - 2) / 6 blocks, two 3x3 convs per block, identity shortcuts and strided 1x1
+  projections at stage changes) with no normalization layer.
+- ``plain_cnn``: a plain stack of ``depth`` 3x3 convolutions of one width, no shortcut,
+  no normalization: a strided stem to 16x16, a second stride 2 halfway (8x8), then global
+  average pooling and a Dense head (the CIFAR nets of Xiao et al. 2018, shortened).
+
+Their initializers (``apply_init``): Keras' names draw every kernel with that initializer
+(one seed per layer); the residual policies ``none``, ``scaled``, ``fixup`` and ``zero``
+are ``keras_glorot.initialize(model, residual=...)`` (``none``: residual=None);
+``fixup_reference`` is Fixup as Zhang et al. publish it (hongyi-zhang/Fixup): He's
+fan-out normal base draw (``initialize(mode="fan_out", distribution=
+"untruncated_normal", residual="fixup")``) and the classifier's kernel zero as well;
+``glorot_gaussian`` is ``keras_glorot.Glorot(activation, distribution=
+"untruncated_normal")`` on every conv and ``delta_orthogonal`` is
+``keras_glorot.DeltaOrthogonal(activation)`` (``delta_orthogonal_gain1``: with gain 1,
+``DeltaOrthogonal("linear")``), all with the linear Gaussian Glorot draw on the Dense
+head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+NUM_CLASSES = 10
+LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope
+KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
+POLICIES = ("none", "scaled", "fixup", "zero")
+
+
+def split_net(net: str) -> tuple[str, int]:
+    """``"resnet56"`` -> ``("resnet", 56)``; ValueError for a name that is neither a
+    CIFAR ResNet (6 n + 2 layers) nor a plain CNN of 3 or more layers."""
+    match = re.fullmatch(r"(resnet|plain)(\d+)", net)
+    depth = int(match.group(2)) if match else 0
+    if match and match.group(1) == "resnet" and depth >= 8 and (depth - 2) % 6 == 0:
+        return "resnet", depth
+    if match and match.group(1) == "plain" and depth >= 3:
+        return "plain", depth
+    raise ValueError(
+        f"--nets {net}: use resnetN with N = 6 n + 2 >= 8 (resnet20, resnet56, resnet110) "
+        "or plainN with N >= 3 (plain32)."
+    )
+
+
+def _input(size: int, mean, std):
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((size, size, 3), name="pixels")
+    if mean is None:
+        return inputs, inputs
+    norm = keras.layers.Normalization(mean=mean, variance=np.square(std), name="normalize")
+    return inputs, norm(inputs)
+
+
+def resnet(
+    depth: int,
+    order: str = "post",
+    ops: bool = False,
+    widths=(16, 32, 64),
+    size: int = 32,
+    mean=None,
+    std=None,
+) -> keras.Model:
+    """A norm-free CIFAR ResNet of ``depth`` = 6 n + 2 layers.
+
+    ``order="post"`` puts the ReLU after the add (v1), ``"pre"`` before each conv (v2);
+    ``ops`` adds with ``x + y`` instead of an ``Add`` layer; ``mean``/``std`` (per
+    channel) put a ``Normalization`` layer on the raw pixels.
+    """
+    import keras
+
+    n = (depth - 2) // 6
+    inputs, x = _input(size, mean, std)
+    x = keras.layers.Conv2D(widths[0], 3, padding="same", name="stem")(x)
+    if order == "post":
+        x = keras.layers.ReLU(name="stem_relu")(x)
+    k = 0
+    for stage, width in enumerate(widths):
+        for block in range(n):
+            stride = 2 if stage and not block else 1
+            a = keras.layers.ReLU(name=f"b{k}_in")(x) if order == "pre" else x
+            h = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"b{k}_a")(a)
+            h = keras.layers.ReLU(name=f"b{k}_relu")(h)
+            h = keras.layers.Conv2D(width, 3, padding="same", name=f"b{k}_b")(h)
+            if stride != 1:
+                x = keras.layers.Conv2D(width, 1, strides=stride, name=f"b{k}_proj")(a)
+            x = x + h if ops else keras.layers.Add(name=f"b{k}_add")([x, h])
+            if order == "post":
+                x = keras.layers.ReLU(name=f"b{k}_out")(x)
+            k += 1
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(NUM_CLASSES, dtype="float32", name="head")(x)
+    return keras.Model(inputs, head, name=f"resnet{depth}")
+
+
+def activation_layer(activation: str, name: str) -> keras.layers.Layer:
+    import keras
+
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(LEAKY_SLOPE, name=name)
+    return keras.layers.Activation(activation, name=name)
+
+
+def plain_cnn(
+    depth: int, activation: str, width: int = 32, size: int = 32, mean=None, std=None
+) -> keras.Model:
+    """``depth`` 3x3 convolutions of ``width`` channels with ``activation`` after each."""
+    import keras
+
+    inputs, x = _input(size, mean, std)
+    for i in range(depth):
+        stride = 2 if i in (0, depth // 2) else 1
+        x = keras.layers.Conv2D(width, 3, strides=stride, padding="same", name=f"conv{i}")(x)
+        x = activation_layer(activation, f"act{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    head = keras.layers.Dense(NUM_CLASSES, dtype="float32", name="head")(x)
+    return keras.Model(inputs, head, name=f"plain{depth}_{activation}")
+
+
+def _kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
+
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu") -> None:
+    """Initialize ``model``'s kernels in place by ``init`` (see the module docstring)."""
+    import keras
+
+    import keras_glorot
+
+    if init in POLICIES:
+        keras_glorot.initialize(model, seed=seed, residual=None if init == "none" else init)
+        return
+    if init == "fixup_reference":
+        keras_glorot.initialize(
+            model, seed=seed, mode="fan_out", distribution="untruncated_normal", residual="fixup"
+        )
+        head = model.get_layer("head")
+        head.kernel.assign(keras.ops.zeros_like(head.kernel))
+        return
+    for index, layer in enumerate(_kernel_layers(model)):
+        # One seed per layer: a seeded initializer repeats its draw.
+        layer_seed = seed * 10_000 + index
+        if init in KERAS_INITS:
+            draw = keras.initializers.get({"class_name": init, "config": {"seed": layer_seed}})
+        elif init.startswith("delta_orthogonal") and isinstance(layer, keras.layers.Conv2D):
+            draw = keras_glorot.DeltaOrthogonal(
+                "linear" if init == "delta_orthogonal_gain1" else activation,
+                negative_slope=LEAKY_SLOPE,
+                seed=layer_seed,
+            )
+        else:
+            gain_of = activation if isinstance(layer, keras.layers.Conv2D) else "linear"
+            draw = keras_glorot.Glorot(
+                gain_of,
+                negative_slope=LEAKY_SLOPE,
+                distribution="untruncated_normal",
+                seed=layer_seed,
+            )
+        layer.kernel.assign(draw(tuple(layer.kernel.shape), dtype=layer.kernel.dtype))
+
+
+def residual_sum_stds(model: keras.Model, x) -> np.ndarray:
+    """The std of every residual merge's output on the batch ``x``, in graph order."""
+    import keras
+    import numpy as np
+
+    from keras_glorot.whole_model.graph import Graph, outputs_of
+    from keras_glorot.whole_model.residual import find_merges
+
+    sums = [outputs_of(m.op)[0] for m in find_merges(Graph(model))]
+    values = keras.Model(model.inputs[0], sums)(x)
+    return np.array([float(np.std(keras.ops.convert_to_numpy(v))) for v in values])
+
+
+def conv_output_stds(model: keras.Model, x) -> np.ndarray:
+    """The std of every Conv2D's output (pre-activation) on the batch ``x``."""
+    import keras
+    import numpy as np
+
+    convs = [layer.output for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    values = keras.Model(model.inputs[0], convs)(x)
+    return np.array([float(np.std(keras.ops.convert_to_numpy(v))) for v in values])
+
+
+def signal_at_init(model: keras.Model, x) -> dict[str, float]:
+    """How the signal of the batch ``x`` (raw pixels) crosses the initialized model.
+
+    For a ResNet, the std of the last residual sum and the largest one over the first
+    sum's; for a plain net, the last conv's output std over the first conv's, and the
+    spread of the squared singular values of the Jacobian from the pixels to the last
+    activation (``keras_glorot.jacobian_spectrum``, 16 probes; 0 for an isometry). Both
+    with the logits' std.
+    """
+    import keras
+    import numpy as np
+
+    import keras_glorot
+
+    logits_std = float(np.std(keras.ops.convert_to_numpy(model(x))))
+    if any(isinstance(layer, keras.layers.Add) for layer in model.layers):
+        stds = residual_sum_stds(model, x)
+        return {
+            "sum_last_over_first": float(stds[-1] / stds[0]),
+            "sum_max_over_first": float(stds.max() / stds[0]),
+            "logits_std": logits_std,
+        }
+    stds = conv_output_stds(model, x)
+    features = keras.Model(model.inputs[0], model.layers[-3].output)  # before pooling
+    spectrum = keras_glorot.jacobian_spectrum(features, x[:4], probes=16, seed=0)
+    return {
+        "conv_last_over_first": float(stds[-1] / stds[0]),
+        "jacobian_spread": float(spectrum.spread),
+        "logits_std": logits_std,
+    }
+
+
+def build_net(options, init: str, seed: int, mean=None, std=None) -> keras.Model:
+    """The net of ``options`` (``net``: resnetN or plainN, ``activation``), initialized."""
+
+    family, depth = split_net(options["net"])  # checked by depth.py
+    if family == "resnet":
+        model = resnet(depth, mean=mean, std=std)
+    else:
+        model = plain_cnn(depth, options["activation"], mean=mean, std=std)
+    apply_init(model, init, seed, options["activation"])
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# The zoo
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a zoo net is trained: the optimizer (``vgg_model.make_optimizer``: SGD with
+    Nesterov momentum or AdamW, ``cosine`` = one epoch's linear warm-up then cosine to 0),
+    its peak rate, the batch, the epochs, the number of training and test examples (the
+    first N of CIFAR-10's; for text, windows spread evenly over each split) and the
+    augmentation (pad 4, random crop, horizontal flip)."""
+
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    train: int
+    test: int
+    augment: bool = False
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    schedule: str = "cosine"
+
+    def describe(self) -> str:
+        aug = ", augmented" if self.augment else ""
+        wd = f", wd {self.weight_decay:g}" if self.weight_decay else ""
+        plural = "s" if self.epochs != 1 else ""
+        return (
+            f"{self.optimizer.upper()} {self.lr:g} {self.schedule}{wd}, batch "
+            f"{self.batch_size}, {self.epochs} epoch{plural} of {self.train:,}{aug}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+    """One zoo net: how it is built (``build``, a function of this module), its recipe,
+    its one alternative start and why that one."""
+
+    name: str
+    title: str
+    build: str
+    recipe: Recipe
+    alternative: str
+    why: str
+    data: str = "cifar10"  # or "kjv": the King James Bible, bytes
+
+
+STARTS = ("keras", "initialize")
+ALTERNATIVES = (
+    "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
+)  # fmt: skip
+SGD, ADAM = "sgd", "adam"
+RECTIFIER = "the rectifier's own rule, what most users reach for (He et al. 2015)"
+
+ZOO = {
+    net.name: net
+    for net in (
+        Net("mlp3", "MLP, 3 hidden ReLU layers", "mlp3",
+            Recipe(SGD, 0.05, 128, 8, 50_000, 5_000), "he_normal", RECTIFIER),
+        Net("cnn5", "the article's 5-layer ReLU CNN", "cnn5",
+            Recipe(SGD, 0.05, 128, 8, 15_000, 5_000), "he_normal", RECTIFIER),
+        Net("plain30", "plain 30-layer ReLU CNN, no normalization", "plain30",
+            Recipe(SGD, 0.02, 128, 10, 10_000, 5_000), "lsuv",
+            "the data-driven start made for deep plain nets (Mishkin & Matas 2016)"),
+        Net("vgg16", "VGG-16 without BN, width 1/4", "vgg16",
+            Recipe(SGD, 0.02, 128, 8, 15_000, 5_000, augment=True), "he_normal", RECTIFIER),
+        Net("vgg11_bn", "VGG-11 with BN, width 1/4", "vgg11_bn",
+            Recipe(SGD, 0.05, 128, 8, 20_000, 5_000, augment=True), "he_normal", RECTIFIER),
+        Net("resnet20_bn", "ResNet-20 with BN", "resnet20_bn",
+            Recipe(SGD, 0.1, 128, 6, 8_000, 5_000, augment=True), "he_normal",
+            "the ResNet paper's own start (He et al. 2016)"),
+        Net("resnet56", "ResNet-56 without normalization", "resnet56",
+            Recipe(SGD, 0.05, 128, 5, 6_000, 5_000, augment=True), "fixup_reference",
+            "Fixup as published, the method made for norm-free ResNets (Zhang et al. 2019)"),
+        Net("resnet110", "ResNet-110 without normalization", "resnet110",
+            Recipe(SGD, 0.05, 128, 5, 4_000, 5_000, augment=True), "fixup_reference",
+            "Fixup as published, the method made for norm-free ResNets (Zhang et al. 2019)"),
+        Net("mobilenetv2", "MobileNetV2 (keras.applications, alpha 0.5)", "mobilenetv2",
+            Recipe(SGD, 0.05, 128, 8, 15_000, 5_000, augment=True), "he_normal", RECTIFIER),
+        Net("lstm2", "2-layer LSTM, sequential CIFAR-10", "lstm2",
+            Recipe(ADAM, 2e-3, 128, 8, 50_000, 5_000, weight_decay=0.0), "torch_default",
+            "what the same net gets in PyTorch, where many recurrent recipes come from"),
+        Net("gru2", "2-layer GRU, sequential CIFAR-10", "gru2",
+            Recipe(ADAM, 2e-3, 128, 8, 50_000, 5_000, weight_decay=0.0), "torch_default",
+            "what the same net gets in PyTorch, where many recurrent recipes come from"),
+        Net("vit", "ViT (KerasHub), 4 layers, dim 128, patch 4", "vit",
+            Recipe(ADAM, 1e-3, 128, 8, 15_000, 5_000, augment=True, weight_decay=0.05),
+            "normal_0.02", "the ViT/BERT convention every transformer recipe uses (timm)"),
+        Net("gpt", "GPT-2 decoder (KerasHub), 4 layers, dim 128, bytes", "gpt",
+            Recipe(ADAM, 1e-3, 64, 3, 8_000, 1_000, weight_decay=0.01), "gpt2_scaled",
+            "GPT-2's own residual scaling, which KerasHub's backbone leaves out", data="kjv"),
+    )
+}  # fmt: skip
+
+
+def starts_of(net: Net) -> tuple[str, ...]:
+    """The three starts of a zoo net, in report order."""
+    return (*STARTS, net.alternative)
+
+
+def _pixels(mean, std, augment: bool = False, seed: int = 0):
+    """The image input: raw 0..255 pixels, augmentation when asked, per-channel norm."""
+    import keras
+    import numpy as np
+    import vgg_model
+
+    inputs = keras.Input((32, 32, 3), name="pixels")
+    x = vgg_model.PadCropFlip(seed=seed, name="augment")(inputs) if augment else inputs
+    norm = keras.layers.Normalization(mean=mean, variance=np.square(std), name="normalize")
+    return inputs, norm(x)
+
+
+def _logits(x):
+    import keras
+
+    return keras.layers.Dense(NUM_CLASSES, dtype="float32", name="logits")(x)
+
+
+def mlp3(inputs, x):
+    """Flatten, Dense 512-256-128 with ReLU, Dense 10 (the article's MLP)."""
+    import keras
+
+    x = keras.layers.Flatten()(x)
+    for units in (512, 256, 128):
+        x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, _logits(x), name="mlp3")
+
+
+def cnn5(inputs, x):
+    """Conv 32-32, max-pool, Conv 64-64, max-pool, Dense 10: 3x3 'same', ReLU."""
+    import keras
+
+    for item in (32, 32, "M", 64, 64, "M"):
+        if item == "M":
+            x = keras.layers.MaxPooling2D(2)(x)
+        else:
+            x = keras.layers.Conv2D(item, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, _logits(keras.layers.Flatten()(x)), name="cnn5")
+
+
+def resnet20_bn(inputs, x, depth: int = 20):
+    """CIFAR's ResNet v1 (He et al. 2016, §4.2) with batch normalization after every conv
+    and projection shortcuts (1x1 conv + BN) where the shape changes."""
+    import keras
+
+    layers = keras.layers
+
+    def conv_bn(h, width, kernel, stride, name):
+        h = layers.Conv2D(width, kernel, stride, padding="same", use_bias=False, name=name)(h)
+        return layers.BatchNormalization(name=f"{name}_bn")(h)
+
+    x = layers.ReLU(name="stem_relu")(conv_bn(x, 16, 3, 1, "stem"))
+    k = 0
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range((depth - 2) // 6):
+            stride = 2 if stage and not block else 1
+            h = layers.ReLU(name=f"b{k}_relu")(conv_bn(x, width, 3, stride, f"b{k}_a"))
+            h = conv_bn(h, width, 3, 1, f"b{k}_b")
+            if stride != 1:
+                x = conv_bn(x, width, 1, stride, f"b{k}_proj")
+            x = layers.ReLU(name=f"b{k}_out")(layers.Add(name=f"b{k}_add")([x, h]))
+            k += 1
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, _logits(x), name=f"resnet{depth}_bn")
+
+
+def mobilenetv2(inputs, x):
+    """``keras.applications.MobileNetV2(alpha=0.5, weights=None)`` on the normalized
+    32x32 image (its own layers, ReLU6 and batch norm), logits out."""
+    import keras
+
+    app = keras.applications.MobileNetV2(
+        input_tensor=x, alpha=0.5, weights=None, classes=NUM_CLASSES,
+        classifier_activation=None,
+    )  # fmt: skip
+    return keras.Model(inputs, app.output, name="mobilenetv2")
+
+
+def recurrent(inputs, x, cell: str):
+    """Sequential CIFAR-10: each image read as 32 rows of 96 values, two recurrent layers
+    of 128 units, Dense 10 on the last state."""
+    import keras
+
+    layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    x = keras.layers.Reshape((32, 32 * 3))(x)
+    x = layer(128, return_sequences=True, name=f"{cell}_1")(x)
+    x = layer(128, name=f"{cell}_2")(x)
+    return keras.Model(inputs, _logits(x), name=f"{cell}2")
+
+
+def vit(inputs, x):
+    """KerasHub's ``ViTBackbone`` (pre-norm encoder, class token) on 4x4 patches of the
+    32x32 image: 4 layers, width 128, 4 heads, MLP 256; Dense 10 on the class token."""
+    import keras
+    import keras_hub
+
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3), patch_size=4, num_layers=4, num_heads=4,
+        hidden_dim=128, mlp_dim=256,
+    )  # fmt: skip
+    tokens = backbone(x)
+    return keras.Model(inputs, _logits(tokens[:, 0, :]), name="vit")
+
+
+def gpt():
+    """KerasHub's ``GPT2Backbone`` over bytes (256 symbols): 4 layers, width 128, 4 heads,
+    feed-forward 512, no dropout; the logits are the tied token embedding read backwards,
+    as GPT-2's LM head."""
+    import keras
+    import keras_hub
+    from kjv_data import SEQUENCE_LENGTH
+
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=256, num_layers=4, num_heads=4, hidden_dim=128,
+        intermediate_dim=512, dropout=0.0, max_sequence_length=SEQUENCE_LENGTH,
+    )  # fmt: skip
+    tokens = keras.Input((SEQUENCE_LENGTH,), dtype="int32", name="bytes")
+    hidden = backbone({"token_ids": tokens, "padding_mask": keras.ops.ones_like(tokens)})
+    logits = backbone.token_embedding(hidden, reverse=True)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    return keras.Model(tokens, logits, name="gpt")
+
+
+def build_zoo_net(net: Net, mean=None, std=None, seed: int = 0):
+    """``net`` with Keras' (or KerasHub's) default initializers, not compiled. The
+    caller seeds Keras' global generator first (``keras.utils.set_random_seed``)."""
+    import vgg_model
+
+    if net.build == "gpt":
+        return gpt()
+    inputs, x = _pixels(mean, std, net.recipe.augment, seed)
+    if net.build in ("vgg16", "vgg11_bn"):
+        options = argparse.Namespace(
+            model=net.build[:5], width=0.25, batch_norm=net.build.endswith("_bn"),
+            augment=net.recipe.augment, activation="relu", negative_slope=LEAKY_SLOPE,
+            dropout=0.3,
+        )  # fmt: skip
+        # vgg_model adds its own augmentation and normalization: give it the raw pixels.
+        return vgg_model.build_model(options, "glorot_uniform", seed, mean, std)
+    if net.build in ("resnet56", "resnet110"):
+        return resnet(int(net.build[6:]), mean=mean, std=std)
+    if net.build == "plain30":
+        return plain_cnn(30, "relu", mean=mean, std=std)
+    if net.build in ("lstm2", "gru2"):
+        return recurrent(inputs, x, net.build[:-1])
+    return globals()[net.build](inputs, x)
+
+
+def _redraw(model, pick, make, seed: int) -> int:
+    """Redraw every variable ``pick(variable)`` chooses with ``make(variable, seed)``;
+    returns how many."""
+    count = 0
+    for index, variable in enumerate(model.weights):
+        if pick(variable):
+            draw = make(variable, seed * 10_000 + index)
+            variable.assign(draw(tuple(variable.shape), dtype=variable.dtype))
+            count += 1
+    return count
+
+
+def _uniform(bound: float, seed: int):
+    import keras
+
+    return keras.initializers.RandomUniform(-bound, bound, seed=seed)
+
+
+def _torch_default(model, seed: int) -> None:
+    """PyTorch's defaults for the recurrent nets' layers (see the module docstring)."""
+    import keras
+
+    for index, layer in enumerate(model.layers):
+        layer_seed = seed * 10_000 + 10 * index
+        if isinstance(layer, keras.layers.RNN):
+            cell, bound = layer.cell, 1 / layer.cell.units**0.5
+            for offset, w in enumerate((cell.kernel, cell.recurrent_kernel)):
+                w.assign(_uniform(bound, layer_seed + offset)(tuple(w.shape), dtype=w.dtype))
+            b = cell.bias
+            draw = _uniform(bound, layer_seed + 2)(tuple(b.shape), dtype=b.dtype)
+            if isinstance(layer, keras.layers.LSTM):
+                # torch adds two biases (input and recurrent); Keras' LSTM keeps one.
+                draw = draw + _uniform(bound, layer_seed + 3)(tuple(b.shape), dtype=b.dtype)
+            b.assign(draw)  # a GRU with reset_after keeps both, as rows of its bias
+        elif isinstance(layer, keras.layers.Dense):
+            bound = 1 / layer.kernel.shape[0] ** 0.5
+            for offset, w in enumerate((layer.kernel, layer.bias)):
+                w.assign(_uniform(bound, layer_seed + offset)(tuple(w.shape), dtype=w.dtype))
+
+
+def _residual_projections(model) -> list:
+    """The kernels of KerasHub's decoder layers that write into the residual stream: each
+    attention output and feed-forward output projection."""
+    return [
+        v for v in model.weights
+        if v.name == "kernel" and ("attention_output" in v.path or "feedforward_output" in v.path)
+    ]  # fmt: skip
+
+
+def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
+    """Start ``model`` (built by ``build_zoo_net``) by ``how``, one of ``starts_of(net)``.
+    ``x_sample``: what ``lsuv`` measures on."""
+    import keras
+
+    import keras_glorot
+
+    if how == "keras":
+        return
+    if how == "initialize":
+        keras_glorot.initialize(model, seed=seed)
+    elif how == "lsuv":
+        keras_glorot.lsuv(model, x_sample, seed=seed)
+    elif how == "fixup_reference":
+        apply_init(model, how, seed)
+    elif how == "he_normal":
+        kernels = ("kernel", "depthwise_kernel")
+        _redraw(model, lambda v: v.name in kernels and len(v.shape) >= 2,
+                lambda v, s: keras.initializers.HeNormal(seed=s), seed)  # fmt: skip
+    elif how == "normal_0.02":
+        _redraw(model, lambda v: v.name == "kernel" and len(v.shape) in (2, 3),
+                lambda v, s: keras.initializers.RandomNormal(0.0, 0.02, seed=s), seed)  # fmt: skip
+    elif how == "torch_default":
+        _torch_default(model, seed)
+    elif how == "gpt2_scaled":
+        projections = _residual_projections(model)
+        if not projections:
+            raise ValueError(f"start={how!r}: {model.name} has no residual output projections.")
+        layers = sum("attention_output" in v.path for v in projections)
+        for v in projections:
+            v.assign(v * (2 * layers) ** -0.5)
+    else:
+        raise ValueError(f"start={how!r}: use one of {', '.join(starts_of(net))}.")

@@ -1,0 +1,222 @@
+"""``OUT/zoo.md`` and ``OUT/zoo.png``: the zoo's runs, one row per net.
+
+Each row: the net, its recipe, the three starts' final results (mean ± std over seeds),
+``initialize`` − Keras' default paired by seed with its 95% t-interval, and a verdict:
+*better* or *worse* where that interval excludes 0, else *level*. Classifiers are scored
+by final test accuracy (%); the language model by validation bits per byte (its
+cross-entropy in nats over ln 2; lower is better, so its difference is Keras' minus
+``initialize``'s and a positive difference is better there too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from cifar10_report import interval, read_runs, t95
+from nets import Net
+
+VERDICTS = ("better", "level", "worse")
+
+
+def score(net: Net, run: dict[str, Any]) -> float | None:
+    """The run's result in the net's unit: test accuracy %, or bits per byte."""
+    if run.get("diverged"):
+        return None
+    if net.data == "kjv":
+        losses = run.get("test_loss") or []
+        return losses[-1] / math.log(2) if losses else None
+    acc = run.get("final_test_accuracy")
+    return None if acc is None else 100 * acc
+
+
+def unit(net: Net) -> str:
+    return "bits/byte" if net.data == "kjv" else "test acc %"
+
+
+def gain(net: Net, ours: dict[str, Any], theirs: dict[str, Any]) -> float | None:
+    """How much better ``ours`` ended than ``theirs`` (points, or bits saved)."""
+    a, b = score(net, ours), score(net, theirs)
+    if a is None or b is None:
+        return None
+    return b - a if net.data == "kjv" else a - b
+
+
+def paired_gain(net: Net, ours: list[dict], theirs: list[dict]) -> tuple[float, float, float, int]:
+    """Mean and 95% t-interval of ``gain`` over the seeds both starts ran; a seed on which
+    only ``theirs`` diverged counts as ours better (+inf), and the other way round -inf."""
+    by_seed = {r["seed"]: r for r in theirs}
+    diffs = []
+    for r in ours:
+        other = by_seed.get(r["seed"])
+        if other is None:
+            continue
+        g = gain(net, r, other)
+        if g is None:
+            a, b = score(net, r), score(net, other)
+            g = math.nan if (a is None) == (b is None) else math.inf if b is None else -math.inf
+        diffs.append(g)
+    d = np.array([x for x in diffs if not math.isnan(x)], float)
+    if len(d) < 2 or not np.all(np.isfinite(d)):
+        mean = float(d.mean()) if len(d) else math.nan
+        return mean, mean, mean, len(d)
+    half = t95(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half), len(d)
+
+
+def verdict(low: float, high: float, pairs: int) -> str:
+    """better / worse where the 95% interval excludes 0; no verdict from one pair."""
+    if pairs < 2 or math.isnan(low):
+        return "–"
+    return "better" if low > 0 else "worse" if high < 0 else "level"
+
+
+def _runs_of(case: argparse.Namespace) -> list[dict[str, Any]]:
+    """The runs of this case's setting (recipe and backend) and seeds."""
+    import study
+
+    wanted = study.run_options(case)
+    runs = read_runs(pathlib.Path(case.out) / "runs.jsonl")
+    return [r for r in runs if r["options"] == wanted and r["seed"] in case.seeds]
+
+
+def _mean(values) -> float | None:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else None
+
+
+def _fmt(x: float | None, spec: str = ".3g") -> str:
+    return "–" if x is None else f"{x:{spec}}"
+
+
+def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
+    """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
+    from nets import starts_of
+
+    rows, plot = [], []
+    header = [
+        "| net | recipe | Keras' default | `initialize()` | alternative | `initialize()` − "
+        "Keras, paired [95% CI] | verdict | last/first std at init (Keras → ours) | "
+        "start s / build s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    provenance = set()
+    for net in nets:
+        case = case_args(args, net)
+        runs = _runs_of(case)
+        if not runs:
+            continue
+        by_start = {s: [r for r in runs if r["init"] == s] for s in starts_of(net)}
+        for r in runs:
+            provenance.add(
+                f"{(r.get('git_commit') or 'unknown')[:7]}{'+dirty' if r.get('git_dirty') else ''}"
+                f" ({r['backend']})"
+            )
+        cells = []
+        for s in starts_of(net):
+            rs = by_start[s]
+            scores = [score(net, r) for r in rs]
+            diverged = sum(x is None for x in scores)
+            text = interval(scores, ".2f").split(" [")[0] if rs else "–"
+            text = text.replace(" (n=1)", "")
+            cells.append(text + (f", {diverged}/{len(rs)} diverged" if diverged else ""))
+        mean, low, high, n = paired_gain(net, by_start["initialize"], by_start["keras"])
+        ci = "–" if math.isnan(mean) else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n={n})"
+        at = {s: [r.get("at_init", {}) for r in by_start[s]] for s in starts_of(net)}
+        ratio = (
+            f"{_fmt(_mean(a.get('activation_ratio') for a in at['keras']))} → "
+            f"{_fmt(_mean(a.get('activation_ratio') for a in at['initialize']))}"
+        )
+        seconds = (
+            f"{_fmt(_mean(a.get('start_seconds') for a in at['initialize']), '.2f')} / "
+            f"{_fmt(_mean(a.get('build_seconds') for a in at['initialize']), '.2f')}"
+        )
+        rows.append(
+            f"| {net.title} ({unit(net)}) | {_recipe(case)} "
+            f"| {cells[0]} | {cells[1]} | `{net.alternative}`: {cells[2]} | {ci} "
+            f"| {verdict(low, high, n)} | {ratio} | {seconds} |"
+        )
+        plot.append((net, {s: [score(net, r) for r in by_start[s]] for s in starts_of(net)}))
+    lines = [
+        "Per net, over seeds (paired by seed: a seed fixes the data order, augmentation and "
+        "dropout of every start): the final result as mean ± std (test accuracy in %, or "
+        "validation bits per byte for the language model, lower better), the difference "
+        "`initialize()` − Keras' default in points (for bits per byte, Keras' minus ours: "
+        "positive is better everywhere) with its 95% t-interval, the verdict (better or worse "
+        "where the interval excludes 0, else level), the last kernel layer's output std over the "
+        "first's at initialization on 64 training examples (`signal_report`, inference "
+        "mode), and the seconds `initialize()` took next to the seconds the model took to "
+        "build.",
+        "",
+        f"Code: {', '.join(sorted(provenance)) or 'no runs yet'}.",
+        "",
+        *header,
+        *rows,
+        "",
+    ]
+    return "\n".join(lines), plot
+
+
+def _recipe(case: argparse.Namespace) -> str:
+    from nets import Recipe
+
+    fields = {f: getattr(case, f) for f in Recipe.__dataclass_fields__}
+    return Recipe(**fields).describe()
+
+
+def plot_zoo(plot: list, path: pathlib.Path) -> bool:
+    """One panel: per net, each start's result relative to Keras' default (mean and each
+    seed); False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from nets import starts_of
+
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(plot) + 1.4))
+    colors = {"keras": "tab:gray", "initialize": "tab:blue"}
+    for row, (net, scores) in enumerate(reversed(plot)):
+        base = _mean(scores["keras"])
+        if base is None:
+            continue
+        sign = -1 if net.data == "kjv" else 1
+        for k, s in enumerate(starts_of(net)):
+            vals = [sign * (v - base) for v in scores[s] if v is not None]
+            if not vals:
+                continue
+            y = row + (k - 1) * 0.22
+            color = colors.get(s, "tab:orange")
+            ax.scatter(vals, [y] * len(vals), s=10, color=color, alpha=0.5)
+            label = s if s in colors else "alternative"
+            ax.scatter([np.mean(vals)], [y], marker="D", color=color,
+                       label=label if row == len(plot) - 1 else None)  # fmt: skip
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(plot)))
+    ax.set_yticklabels([net.title for net, _ in reversed(plot)], fontsize=8)
+    ax.set_xlabel("result − Keras' default (accuracy points; bits/byte saved for the LM)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=False))
+    ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> list[pathlib.Path]:
+    """OUT/zoo.md (and OUT/zoo.png with matplotlib); returns the paths written."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown, plot = table(args, nets, case_args)
+    written = [out / "zoo.md"]
+    written[0].write_text("# The zoo\n\n" + markdown)
+    if plot and plot_zoo(plot, out / "zoo.png"):
+        written.append(out / "zoo.png")
+    return written
