@@ -170,7 +170,7 @@ def test_mean_field_gives_reasons_for_bn_pooling_and_merges():
     mean, second = gaussian_moments(lambda v: keras.ops.tanh(keras.ops.relu(v)), found["c1"].q)
     assert found["t"].std == pytest.approx(np.sqrt(second - mean**2), rel=1e-9)
     assert found["bn"].std is None and "BatchNormalization" in found["bn"].note
-    assert found["c2"].std is None and "follows" in found["c2"].note
+    assert found["c2"].std is None and "(upstream: BatchNormalization" in found["c2"].note
     assert found["mp"].std is None and "MaxPooling2D" in found["mp"].note
     assert found["add"].std is None and "merges 2" in found["add"].note
 
@@ -238,12 +238,44 @@ def test_markdown_and_plot_show_the_prediction(tmp_path):
     assert "predicted std" in md.splitlines()[0]
     row_a, row_bn = md.splitlines()[2], md.splitlines()[3]
     assert f"| {report.predicted_std[0]:.4g} |" in row_a
-    assert report.predicted_std[1:] == [None, None] and "| - |" in row_bn
+    assert report.predicted_std[1:] == [None, None] and "| - (a) |" in row_bn
     assert "BatchNormalization" in report.prediction_note[1]
+    # "b" has a rule, but its input has no prediction: its note names the cause upstream.
+    assert "| - (b) |" in md.splitlines()[4]
+    legend = [line for line in md.splitlines() if line.startswith("- (")]
+    assert len(legend) == 2 and legend[0].startswith("- (a) BatchNormalization")
+    assert legend[1].startswith("- (b) no prediction for its input (upstream: BatchNorm")
     pytest.importorskip("matplotlib")
     path = tmp_path / "signal.png"
     report.plot(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_says_why_rows_after_a_residual_sum_have_no_prediction():
+    # The README's residual snippet, shortened: after the first sum x + f(x) no row
+    # can be predicted, and each says so by a note naming the sum.
+    inputs = keras.Input((8, 8, 4))
+    x = inputs
+    for _ in range(3):
+        h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+        x = x + keras.layers.Conv2D(4, 3, padding="same")(h)
+    report = signal_report(keras.Model(inputs, x), batch((8, 8, 8, 4)))
+    assert [p is None for p in report.predicted_std] == [False, False] + [True] * 4
+    for note in report.prediction_note[2:]:
+        assert "upstream: merges 2 inputs (a residual sum or concatenation)" in note
+    md = report.to_markdown().splitlines()
+    rows = [line.split(" | ")[4] for line in md if line.startswith("| ") and line[2].isdigit()]
+    assert rows[2:] == ["- (a)"] * 4 and "(" not in rows[0] + rows[1]
+    legend = [line for line in md if line.startswith("- (")]
+    assert legend == [f"- (a) {report.prediction_note[2]}."]
+
+
+def test_markdown_notes_are_lettered_past_z():
+    from keras_glorot.whole_model.diagnostics import _note_key
+
+    keys = [_note_key(i) for i in range(26 * 27 + 1)]
+    assert keys[:3] == ["a", "b", "c"] and keys[25:28] == ["z", "aa", "ab"]
+    assert keys[-1] == "aaa" and len(set(keys)) == len(keys)
 
 
 # ---------------------------------------------------------------------------
