@@ -2,11 +2,12 @@
 against hand-computed cases on every backend (fixed seeds)."""
 
 import functools
+import json
 
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import run_python, to_numpy
 
 from keras_glorot import jacobian_spectrum, mean_field_variances, signal_report
 from keras_glorot.whole_model.mean_field import gaussian_moments
@@ -341,6 +342,41 @@ def test_tanh_net_spectrum_matches_svd_of_each_examples_jacobian():
     )
     spectrum = jacobian_spectrum(model, x, probes=64, side="input")
     check_against(spectrum, lam, 64)
+
+
+def test_backend_jvp_is_the_jacobian_times_the_tangent():
+    from keras_glorot import backend
+
+    layer = keras.layers.Dense(5, activation="tanh", kernel_initializer="glorot_normal")
+    x = batch((3, 4), seed=3)
+    layer.build((None, 4))
+    v = batch((3, 4), seed=4)
+    y, jv = backend.jvp(layer, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(v))
+    w = to_numpy(layer.kernel).astype(np.float64)
+    h = np.tanh(x.astype(np.float64) @ w + to_numpy(layer.bias))
+    # Row i: d tanh(x_i W + b) along v_i is (1 - h_i**2) * (v_i W).
+    np.testing.assert_allclose(to_numpy(y), h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(jv), (1 - h**2) * (v @ w), rtol=1e-4, atol=1e-6)
+
+
+def test_jacobian_spectrum_does_not_make_torch_warn_about_torch_jit():
+    # Forward mode on torch imports torch's own JVP decompositions, which warned about
+    # the deprecated torch.jit.script; the first call in a process is the one that would.
+    # Every warning is recorded, none filtered: none may be about torch.jit, and none
+    # may come from this package's own files.
+    code = (
+        "import json, warnings, keras, numpy as np, keras_glorot\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation='tanh')])\n"
+        "x = np.ones((2, 4), 'float32')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    keras_glorot.jacobian_spectrum(m, x, probes=2)\n"
+        "print(json.dumps([[w.filename, str(w.message)] for w in caught]))\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    caught = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not [w for w in caught if "torch.jit" in w[1] or "keras_glorot" in w[0]], caught
 
 
 def test_orthogonal_tanh_net_near_isometry_with_probes_apart_from_the_data():
