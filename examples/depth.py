@@ -187,7 +187,7 @@ def depth_markdown(args: argparse.Namespace) -> str:
     """OUT/depth.md: one table per case, one row per initializer, from the runs of this
     command's settings."""
     import study
-    from cifar10_report import interval, read_runs
+    from cifar10_report import interval, plural, read_runs
 
     lines = [f"# {TITLE}", ""]
     lines += [
@@ -214,7 +214,7 @@ def depth_markdown(args: argparse.Namespace) -> str:
             f"## {name}",
             "",
             f"Code: {', '.join(commits) or 'unknown'}; device: {runs[0]['device']}; "
-            f"{case.epochs} epochs of {runs[0]['n_train']} training images, batch "
+            f"{plural(case.epochs, 'epoch')} of {runs[0]['n_train']} training images, batch "
             f"{case.batch_size}, {case.optimizer} at peak rate {case.lr:g} ({case.schedule}); "
             f"tested on {runs[0]['n_test']}; seeds {sorted({r['seed'] for r in runs})}.",
             "",

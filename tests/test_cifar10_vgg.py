@@ -111,7 +111,10 @@ def test_npz_end_to_end_resume_and_interruption(tmp_path, tiny_npz, monkeypatch,
     monkeypatch.setattr(study, "train_one", real_train_one)
     capsys.readouterr()
     assert cifar10_vgg.main(argv) == 0
-    assert "GPU runs with the same seed can differ" in capsys.readouterr().err
+    # The note on GPU nondeterminism only where it applies: not on a CPU-only machine.
+    on_cpu = study.device_description().startswith("CPU")
+    assert ("GPU runs with the same seed can differ" in capsys.readouterr().err) is not on_cpu
+    assert not (out / "backup").exists()  # every run finished: no empty folder left behind
     assert (out / "runs.jsonl").read_text().startswith(first)  # earlier line untouched
     runs = check_outputs(out)
     # Different seeds give different starting points, hence different curves.
@@ -394,4 +397,4 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
         assert len(run[curve]) == 5 and all(np.isfinite(run[curve])), curve
     assert run["package_version"] == keras_glorot.__version__
     assert is_commit_of_this_checkout(run["git_commit"])
-    assert not (out / "backup").exists() or not any((out / "backup").iterdir())
+    assert not (out / "backup").exists()

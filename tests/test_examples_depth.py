@@ -71,6 +71,14 @@ def test_both_families_end_to_end_and_resume(tmp_path, npz, capsys):
         assert (out / case / "summary.md").exists()
     table = (out / "depth.md").read_text()
     assert "## resnet8" in table and "## plain4_tanh" in table
+    assert "1 epoch of 64 training images" in table  # not "1 epochs"
+    # Each case's summary and plot name the net, not VGG's model and width ("None w=None").
+    import cifar10_report
+
+    summary = (out / "resnet8" / "summary.md").read_text()
+    assert "## net=resnet8, activation=relu, epochs=1" in summary
+    options = json.loads((out / "resnet8" / "runs.jsonl").read_text().splitlines()[0])["options"]
+    assert cifar10_report.plot_title(options, []) == "resnet8 relu"
     assert table.count("| `scaled` |") == 2 and "loss, first 2 steps" in table
     capsys.readouterr()
     assert depth.main(argv) == 0  # everything is done: nothing trains again

@@ -134,3 +134,60 @@ def test_no_difference_table_without_a_baseline_or_a_second_initializer():
         assert "paired by seed" not in cifar10_report.summary_markdown(runs, target=0.5)
     text = cifar10_report.summary_markdown(others, target=0.5, baselines=("lsuv",))
     assert "| `initialize` | 0.00 (n=1) |" in text
+
+
+def test_settings_that_differ_in_an_unlisted_option_get_distinct_headings():
+    # The same study rerun with another --lr into the same folder: the headline options
+    # are equal, so the heading must also name the learning rate.
+    runs = [accuracy_run("he_normal", 0, 0.5), accuracy_run("he_normal", 0, 0.6)]
+    runs[0]["options"] = {"model": "vgg11", "epochs": 3, "lr": 0.05, "momentum": 0.9}
+    runs[1]["options"] = {"model": "vgg11", "epochs": 3, "lr": 0.01, "momentum": 0.9}
+    headings = [x for x in cifar10_report.summary_markdown(runs, 0.5).splitlines()
+                if x.startswith("## ")]  # fmt: skip
+    assert headings == ["## model=vgg11, epochs=3, lr=0.05", "## model=vgg11, epochs=3, lr=0.01"]
+    # One setting alone: nothing differs, so only the headline options.
+    alone = cifar10_report.summary_markdown(runs[:1], 0.5)
+    assert "## model=vgg11, epochs=3\n" in alone
+
+
+def captured_figure(monkeypatch, runs):
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    cifar10_report.plot_curves(runs, "unused.png", target=0.5)
+    (figure,) = saved
+    return [ax for ax in figure.axes if ax.axison]
+
+
+def test_plot_titles_name_the_net_and_what_differs(monkeypatch):
+    runs = [accuracy_run("fixup", 0, 0.3), accuracy_run("fixup", 0, 0.4)]
+    runs[0]["options"] = {"net": "resnet56", "activation": "relu", "lr": 0.05}
+    runs[1]["options"] = {"net": "resnet56", "activation": "relu", "lr": 0.01}
+    titles = [ax.get_title() for ax in captured_figure(monkeypatch, runs)]
+    assert titles == ["resnet56 relu lr=0.05", "resnet56 relu lr=0.01"]
+    vgg = [accuracy_run("he_normal", 0, 0.5)]
+    vgg[0]["options"] = {"model": "vgg11", "width": 0.25, "batch_norm": False,
+                         "activation": "leaky_relu"}  # fmt: skip
+    assert [ax.get_title() for ax in captured_figure(monkeypatch, vgg)] == [
+        "vgg11 w=0.25 no BN leaky_relu"
+    ]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_epoch_ticks_are_whole_numbers(monkeypatch, epochs):
+    run = accuracy_run("he_normal", 0, 0.5)
+    run["test_accuracy"] = [0.1 * (e + 1) for e in range(epochs)]
+    (ax,) = captured_figure(monkeypatch, [run])
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert shown and all(float(t).is_integer() for t in shown)
+    assert 1 in shown and epochs in shown
+
+
+def test_plural():
+    assert cifar10_report.plural(1, "epoch") == "1 epoch"
+    assert [cifar10_report.plural(n, "epoch") for n in (0, 2, "?")] == [
+        "0 epochs", "2 epochs", "? epochs"
+    ]  # fmt: skip
