@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument(
         "--activation",
-        default="relu",
+        default="leaky_relu",  # the activation of the default --inits' gain
         help=f"one of {', '.join(ACTIVATIONS)} (default: %(default)s)",
     )
     m.add_argument(

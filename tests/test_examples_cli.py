@@ -183,7 +183,15 @@ def test_mismatch_warning_is_printed_before_training(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr(study, "train_one", first_training)
     with pytest.raises(KeyboardInterrupt):
-        cifar10_vgg.main(["--npz", str(npz), "--inits", "glorot_leaky", "--out", str(tmp_path)])
+        cifar10_vgg.main(["--npz", str(npz), "--inits", "glorot_leaky", "--activation", "relu",
+                          "--out", str(tmp_path)])  # fmt: skip
+
+
+def test_the_defaults_do_not_warn():
+    args = cifar10_vgg.parse_args([])
+    assert any(name in cifar10_vgg.GLOROT_LEAKY for name in args.inits)  # a leaky gain...
+    assert args.activation == "leaky_relu"  # ...for the activation it is made for
+    assert cifar10_vgg.mismatch_warnings(args) == []
 
 
 def test_user_facing_text_names_no_internal_work_items():
