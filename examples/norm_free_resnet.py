@@ -40,9 +40,12 @@ LEGEND = (
     "Columns: the std of each residual sum over the std of the first sum, for a batch of "
     "{batch} N(0, 1) images (NumPy, seed as in the row): `last / first` for the net's "
     "last sum, `max / first` and `min / first` the largest and smallest over all its sums. "
+)
+DRAWN = (
     "Kernels drawn by {backend}'s generator from the row's seed; other backends draw "
     "other kernels from the same seed."
 )
+LOADED = "Kernels loaded from {folder}, as another run drew them for the row's seed."
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -101,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = keras.config.backend()
     source = f"loaded from {args.load_kernels}" if args.load_kernels else f"{backend}'s draws"
     print(f"Backend: {backend} (Keras {keras.__version__}); kernels: {source}.\n")
-    print(LEGEND.format(batch=args.batch, backend=backend) + "\n")
+    kernels = LOADED.format(folder=args.load_kernels) if args.load_kernels else DRAWN
+    print(LEGEND.format(batch=args.batch) + kernels.format(backend=backend) + "\n")
     print(
         "| net | init | seed | last / first | max / first | min / first |\n"
         "|---|---|---|---|---|---|"

@@ -72,5 +72,6 @@ def test_table_names_its_backend_and_columns_and_has_a_row_per_init_and_seed(tmp
     loaded = _run("--depths", "8", "--inits", "zero", "none", "--batch", "2", "--seeds", "0",
                   "1", "--load-kernels", str(tmp_path))  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert "kernels: loaded from" in loaded.stdout
+    assert "kernels: loaded from" in loaded.stdout and "Kernels loaded from" in loaded.stdout
+    assert "Kernels drawn by" not in loaded.stdout and "Kernels drawn by" in done.stdout
     assert _rows(loaded.stdout) == rows
