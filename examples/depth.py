@@ -177,10 +177,15 @@ def cases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
 
 
 def _mean(values) -> str:
+    """The mean, then the smallest and largest value when they differ: how much one
+    seed's draw says about another's."""
     import numpy as np
 
     v = [x for x in values if x is not None and math.isfinite(x)]
-    return f"{np.mean(v):.3g}" if v else "–"
+    if not v:
+        return "–"
+    spread = f" ({min(v):.3g}–{max(v):.3g})" if f"{min(v):.3g}" != f"{max(v):.3g}" else ""
+    return f"{np.mean(v):.3g}{spread}"
 
 
 def depth_markdown(args: argparse.Namespace) -> str:
@@ -191,7 +196,9 @@ def depth_markdown(args: argparse.Namespace) -> str:
 
     lines = [f"# {TITLE}", ""]
     lines += [
-        "Per initializer, over seeds: the signal at initialization (mean over seeds; for "
+        "Per initializer, over seeds: the signal at initialization (mean over seeds, then "
+        "the smallest and largest in parentheses; the kernels are this backend's draws, and "
+        "another backend draws others from the same seeds; for "
         "ResNets the std of the last residual sum and of the largest over the first one's, "
         "for plain nets the last convolution's output std over the first one's and the "
         "spread std/mean of the Jacobian's squared singular values, 0 for an isometry); "

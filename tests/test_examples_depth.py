@@ -98,3 +98,10 @@ def test_case_options_do_not_depend_on_the_other_nets_asked():
     assert name_one == name_two == "resnet20"
     assert vars(case_one) == vars(case_two)
     assert case_one.inits == depth.DEFAULT_INITS["resnet"]
+
+
+def test_signal_cells_give_the_mean_and_the_range_over_seeds():
+    assert depth._mean([1.0, 2.0, 6.0]) == "3 (1–6)"
+    assert depth._mean([468.0, 1410.0, None, float("nan")]) == "939 (468–1.41e+03)"
+    assert depth._mean([0.5, 0.5]) == "0.5"  # one value: no range to give
+    assert depth._mean([None]) == "–"
