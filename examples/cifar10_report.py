@@ -284,16 +284,47 @@ def plot_curves(
     plt.close(fig)
 
 
+# The study scripts' initializer names before 0.2.0, read as today's. runs.jsonl keeps
+# what each run recorded; every report, and the resume check (its key holds the name), sees
+# the current name, so published tables regenerate and reruns skip what is done. Today's
+# names: glorot_gain is keras_glorot.Glorot(act), Glorot's fans with the gain of the
+# activation that follows, truncated normal; glorot_gain_uniform and
+# glorot_gain_untruncated draw it uniform and untruncated normal.
+RENAMED_INITS = {
+    "glorot_act": "glorot_gain",  # article_tables.py
+    "Glorot(act)": "glorot_gain",  # signal_propagation.py
+    "glorot_gaussian": "glorot_gain_untruncated",  # depth.py
+}
+# cifar10_vgg.py's leaky-ReLU names are the gain of the activation only in a leaky-ReLU
+# net; a run of them in another net drew a gain not its activation's and keeps its name.
+RENAMED_LEAKY_INITS = {
+    "glorot_leaky": "glorot_gain",
+    "glorot_leaky_normal": "glorot_gain",
+    "glorot_leaky_uniform": "glorot_gain_uniform",
+}
+
+
+def current_init_name(init: str, options: dict[str, Any]) -> str:
+    """``init`` as the scripts name it today (see ``RENAMED_INITS``)."""
+    if init in RENAMED_LEAKY_INITS and options.get("activation") == "leaky_relu":
+        return RENAMED_LEAKY_INITS[init]
+    return RENAMED_INITS.get(init, init)
+
+
 def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
-    """All complete lines of runs.jsonl (a line cut by a crash is ignored)."""
+    """All complete lines of runs.jsonl (a line cut by a crash is ignored), each
+    initializer under its current name."""
     if not path.exists():
         return []
     runs = []
     for line in path.read_text().splitlines():
         try:
-            runs.append(json.loads(line))
+            run = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(run, dict) and "init" in run:
+            run["init"] = current_init_name(run["init"], run.get("options") or {})
+        runs.append(run)
     return runs
 
 
@@ -332,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="INIT",
         help="initializers the others are compared with, paired by seed (default: %(default)s)",
     )
+    p.add_argument("--title", default=TITLE, help="the summary's heading (default: %(default)s)")
     p.add_argument(
         "--require-clean",
         action="store_true",
@@ -349,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = provenance(runs)[1]
     if args.require_clean and problems:
         p.error(f"out {args.out}: " + "; ".join(problems) + ".")
-    write_reports(runs, out, target=args.target, baselines=args.baselines)
+    write_reports(runs, out, target=args.target, title=args.title, baselines=args.baselines)
     print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
     return 0
 

@@ -8,7 +8,7 @@ Two families (``nets.py``):
   ``zero``).
 - ``plainN`` (N >= 3 convolutions): a plain CNN with one activation per case
   (``--activations``), trained from Keras' ``glorot_normal``, from a Gaussian Glorot
-  draw with the activation's gain (``glorot_gaussian``), from ``delta_orthogonal`` with
+  draw with the activation's gain (``glorot_gain_untruncated``), from ``delta_orthogonal`` with
   the same gain, and from ``delta_orthogonal_gain1`` (gain 1: Xiao et al.'s critical
   tanh net at zero bias, an exact isometry of each convolution).
 
@@ -48,11 +48,16 @@ from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no
 
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
-CONV_INITS = ("glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1")
+CONV_INITS = ("glorot_gain_untruncated", "delta_orthogonal", "delta_orthogonal_gain1")
 INIT_NAMES = KERAS_INITS + POLICIES + REFERENCE + CONV_INITS
 DEFAULT_INITS = {
     "resnet": ["glorot_uniform", "he_normal", "none", "scaled", "fixup", "zero"],
-    "plain": ["glorot_normal", "glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1"],
+    "plain": [
+        "glorot_normal",
+        "glorot_gain_untruncated",
+        "delta_orthogonal",
+        "delta_orthogonal_gain1",
+    ],
 }
 ACTIVATIONS = ("tanh", "leaky_relu", "relu", "linear")
 TITLE = "CIFAR-10 without normalization"

@@ -14,7 +14,7 @@ Initializers compared:
   fan_out) for leaky ReLU and 2 / (fan_in + fan_out) for ReLU, written as a
   per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
   ``keras_glorot/initializers.py`` for why they are wrong).
-- ``Glorot(act)``: ``keras_glorot.Glorot`` with the layer's activation.
+- ``glorot_gain``: ``keras_glorot.Glorot`` with the layer's activation.
 - ``initialize``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
 - ``lsuv``: ``keras_glorot.lsuv(model, x)`` (orthonormal + unit-variance rescaling).
 
@@ -50,7 +50,7 @@ INITS = (
     "he_normal",
     "lecun_normal",
     "article",
-    "Glorot(act)",
+    "glorot_gain",
     "initialize",
     "lsuv",
 )
@@ -66,7 +66,7 @@ HOW_TO_READ = (
     "lecun_normal are Keras' initializers; article is the variance a popular article "
     "proposes, 1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) "
     "for leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
-    "Glorot(act) is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
+    "glorot_gain is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
     "keras_glorot.initialize(model) and keras_glorot.lsuv(model, x) applied to the "
     "glorot_uniform network. With --seeds N > 1 a cell is the median [min, max] over the seeds."
 )

@@ -63,12 +63,12 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
 
 def test_depth_shows_vanishing_signal_and_its_fix(example):
     # A measured, not assumed, contrast: glorot_uniform loses the leaky-ReLU signal
-    # by about (1.04 / 2)^(depth/2); Glorot(act) and lsuv() keep it.
+    # by about (1.04 / 2)^(depth/2); glorot_gain and lsuv() keep it.
     args = ["--depth", "20", "--width", "64", "--batch", "128", "--activations", "leaky_relu"]
-    args += ["--inits", "glorot_uniform", "Glorot(act)", "lsuv"]
+    args += ["--inits", "glorot_uniform", "glorot_gain", "lsuv"]
     results = example.main(args)
     assert results[("mlp", "leaky_relu", "glorot_uniform")][0].activation_ratio < 0.01
-    for init in ("Glorot(act)", "lsuv"):
+    for init in ("glorot_gain", "lsuv"):
         assert 0.3 < results[("mlp", "leaky_relu", init)][0].activation_ratio < 3
 
 
