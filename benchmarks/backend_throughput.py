@@ -45,7 +45,7 @@ CONFIGS = {
     "torch-1thread": ("torch", "auto", {"OMP_NUM_THREADS": "1"}),
 }
 MODEL = ["--model", "vgg11", "--width", "0.25", "--no-batch-norm", "--activation", "leaky_relu"]
-MODEL += ["--batch-size", "128", "--inits", "glorot_leaky", "--seeds", "0,", "--verbose", "0"]
+MODEL += ["--batch-size", "128", "--inits", "glorot_gain", "--seeds", "0,", "--verbose", "0"]
 # Thread settings that change CPU throughput; recorded with the result.
 LOCAL_CIFAR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "TF_NUM_INTRAOP_THREADS")
@@ -125,7 +125,7 @@ def worker(args: argparse.Namespace) -> int:
     data = load(args.npz, args.images)
     arrays = study.prepare_arrays(data)
     steps = -(-args.images // example.batch_size)
-    model = vgg_model.build_for_run(example, "glorot_leaky", 0, data, steps)
+    model = vgg_model.build_for_run(example, "glorot_gain", 0, data, steps)
     model.fit(arrays["x_train"], arrays["y_train"], batch_size=128, epochs=1, verbose=0)
     info = {"keras": keras.__version__, "device": study.device_description()}
     info["jit_compile"] = model.jit_compile

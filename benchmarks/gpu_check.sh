@@ -245,7 +245,7 @@ study() {
     say "study on $backend: VGG-11 width $STUDY_WIDTH, no BN, mixed precision (timeout ${STUDY_TIMEOUT} s)"
     KERAS_BACKEND=$backend timeout "$STUDY_TIMEOUT" "$PY" examples/cifar10_vgg.py \
       --npz "$npz" --subset 10000 --model vgg11 --width "$STUDY_WIDTH" --no-batch-norm \
-      --activation leaky_relu --lr 0.02 --inits glorot_uniform glorot_leaky --seeds 0, \
+      --activation leaky_relu --lr 0.02 --inits glorot_uniform glorot_gain --seeds 0, \
       --epochs "$STUDY_EPOCHS" --mixed-precision --verbose 2 --out "$OUT/study-$backend"
     local code=$?
     [ "$code" -eq 0 ] || fail "study on $backend (exit $code; 124 = timeout)"

@@ -34,7 +34,7 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Name
     p.add_argument("--images", type=int, default=4096, help="training images per epoch")
     p.add_argument("--epochs", type=int, default=2, help="epochs per timed fit")
     p.add_argument("--repeats", type=int, default=5, help="interleaved timed fits per side")
-    p.add_argument("--init", default="glorot_leaky")
+    p.add_argument("--init", default="glorot_gain")
     p.add_argument("--min-ratio", type=float, default=0.95)
     p.add_argument("--json", help="also write the result here")
     bench, rest = p.parse_known_args(argv)

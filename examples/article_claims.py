@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 LAYER_NETS = ("mlp", "cnn5", "cnn11")
 INIT_NAMES = (
     "zeros", "random_normal", "random_uniform", "he_normal", "glorot_uniform", "glorot_normal",
-    "glorot_act", "article", "initialize", "lsuv",
+    "glorot_gain", "article", "initialize", "lsuv",
 )  # fmt: skip
 LABELS = {
     "zeros": "zero",
@@ -25,12 +25,12 @@ LABELS = {
     "he_normal": "He",
     "glorot_uniform": "Xavier (glorot_uniform)",
     "glorot_normal": "Xavier (glorot_normal)",
-    "glorot_act": "ours, Glorot(act)",
+    "glorot_gain": "ours, glorot_gain",
     "article": "the article's formula",
     "initialize": "keras_glorot.initialize",
     "lsuv": "keras_glorot.lsuv",
 }
-RANDOM, XAVIER, OURS = "random_normal", "glorot_uniform", "glorot_act"
+RANDOM, XAVIER, OURS = "random_normal", "glorot_uniform", "glorot_gain"
 
 
 def _case(model="cnn5", activation="relu", loss="cce", hidden_layers=0, **extra) -> dict:

@@ -8,7 +8,7 @@ Initializers (the names a run records as ``init``):
 - ``random_uniform``: ``keras.initializers.RandomUniform(-0.05, 0.05)`` (Keras' defaults).
 - ``he_normal``: Keras' He normal, ``Var = 2 / fan_in`` (truncated).
 - ``glorot_uniform`` (Keras' default, the article's "Xavier") and ``glorot_normal``.
-- ``glorot_act`` (ours): ``keras_glorot.Glorot(act)`` with the activation that follows the
+- ``glorot_gain`` (ours): ``keras_glorot.Glorot(act)`` with the activation that follows the
   kernel, ``GlorotLeakyNormal(0.2)`` ("glorot_leaky") for leaky ReLU 0.2, ``Glorot(None)``
   (= glorot_normal) for the logits. In the nets whose layers this module does not write
   one by one (the LSTM, VGG-16, ResNet-50, Inception-v3) it is ``keras_glorot.initialize``,
@@ -92,7 +92,7 @@ def kernel_initializer(init: str, activation: str, fan_in: int, fan_out: int, se
         return keras.initializers.Zeros()
     if init == "article":
         return article_initializer(activation, fan_in, fan_out, seed)
-    if init == "glorot_act":
+    if init == "glorot_gain":
         if activation == "leaky_relu":
             return GlorotLeakyNormal(negative_slope=LEAKY_SLOPE, seed=seed)
         return Glorot(None if activation == "linear" else activation, seed=seed)
@@ -195,7 +195,7 @@ def build_net(
         x = keras.layers.Softmax(dtype="float32", name="softmax")(x)
     model = keras.Model(inputs, x, name=options["model"])
     redrawn = options["model"] in REDRAWN_NETS
-    if init in ("glorot_act", "initialize") and (redrawn or init == "initialize"):
+    if init in ("glorot_gain", "initialize") and (redrawn or init == "initialize"):
         keras_glorot.initialize(model, seed=seed)
     elif init == "lsuv":
         if redrawn:

@@ -191,13 +191,15 @@ def _kl_lines(runs) -> list[str]:
 def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
     """Training loss at the given epochs (Table 8: the article's 100/200/500; Tables 1 to 3:
     how fast each method converges)."""
+    from cifar10_report import plural
+
     epochs = args.epochs or TABLES[table].epochs
     at = sorted({min(e, epochs) for e in checkpoints})
     numbers = TABLES[table].numbers
     quoted = table == 8
     lines = [
         "Training loss (mean over the epoch) at epochs " + ", ".join(map(str, at))
-        + ("" if not quoted or at == list(checkpoints) else f" (runs of {epochs} epochs: "
+        + ("" if not quoted or at == list(checkpoints) else f" (runs of {plural(epochs, 'epoch')}: "
            "the article's later epochs are not reached)") + ": mean ± std [95% t-interval].",
         "",
         "| case | init | " + " | ".join(f"loss at {e}" for e in at)
@@ -239,7 +241,7 @@ def _epochs_to_loss_lines(runs, losses) -> list[str]:
 
 def table_markdown(args: argparse.Namespace, table: int) -> str:
     """table.md: the article's claim, our runs per case and init, the derived quantities."""
-    from cifar10_report import epochs_to_target, init_row, provenance
+    from cifar10_report import epochs_to_target, init_row, plural, provenance
 
     spec, runs = TABLES[table], table_runs(args, table)
     target = args.target or spec.target
@@ -255,7 +257,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         f"**Ours:** {len(every)} runs in `table{source}/CASE/runs.jsonl`"
         + (f" (the runs of Table {source})" if source != table else "")
         + f"; backend {first.get('backend', '?')}, device {first.get('device', '?')}; "
-        f"{opts.get('epochs', '?')} epochs, {first.get('n_train', '?')} training and "
+        f"{plural(opts.get('epochs', '?'), 'epoch')}, {first.get('n_train', '?')} training and "
         f"{first.get('n_test', '?')} test images, seeds {args.seeds}, {opts.get('optimizer')} "
         f"lr {opts.get('lr')} ({opts.get('schedule')}), batch {opts.get('batch_size')}. "
         "Nets and initializers: examples/article_nets.py.",

@@ -11,7 +11,7 @@ epochs, accuracy differences with a 95% interval), and ``OUT/tableN/table.png``.
 Tables (nets, initializers and losses are defined in ``article_nets.py``):
 
 1. Comparison of methods: zeros, random, He, Xavier, ours on the 5-layer CNN.
-2. The article's variance formulas against ``Glorot(act)``, per activation, on the
+2. The article's variance formulas against ``glorot_gain``, per activation, on the
    5-layer CNN and an 11-layer plain CNN.
 3. Training time against depth: MLPs with 1-4 hidden layers, time and epochs to a
    training-loss target.

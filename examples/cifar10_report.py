@@ -21,12 +21,17 @@ import numpy as np
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
 _T95.update({9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042})
 # Options shown in a setting's heading, in this order; the rest go in a details line.
-_HEADLINE = ("table", "case", "model", "width", "batch_norm", "activation", "loss")
+_HEADLINE = ("table", "case", "net", "model", "width", "batch_norm", "activation", "loss")
 _HEADLINE += ("hidden_layers", "epochs", "subset", "backend")
 TITLE = "CIFAR-10 VGG study: summary"
 # The references every other initializer is compared with, seed by seed: Keras' default
 # and Keras' own rectifier initializer.
 BASELINES = ("glorot_uniform", "he_normal")
+
+
+def plural(count, word: str) -> str:
+    """``"1 epoch"``, ``"3 epochs"``; a count that is not a number (``"?"``) takes the plural."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def t95(dof: int) -> float:
@@ -96,6 +101,37 @@ def difference_lines(
 
 def setting_key(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True)
+
+
+def varying_options(options: Sequence[dict[str, Any]]) -> list[str]:
+    """The options whose values differ between the settings, sorted: a heading or a plot
+    title that names only the usual few would repeat for two settings that differ in,
+    say, the learning rate."""
+    keys = sorted({k for o in options for k in o})
+    return [k for k in keys if len({json.dumps(o.get(k), sort_keys=True) for o in options}) > 1]
+
+
+def setting_heading(options: dict[str, Any], varying: Sequence[str]) -> str:
+    """A setting's headline options, then any other option in which the settings differ."""
+    keys = [k for k in _HEADLINE if k in options]
+    keys += [k for k in varying if k not in _HEADLINE]
+    return ", ".join(f"{k}={options.get(k)}" for k in keys)
+
+
+def plot_title(options: dict[str, Any], varying: Sequence[str]) -> str:
+    """A short title: VGG's model, width, batch norm and activation, or else the net or
+    the table and case the runs have; then ``key=value`` for each other option in which
+    the settings differ."""
+    if "model" in options:
+        bn = "BN" if options.get("batch_norm") else "no BN"
+        shown = ["model", "width", "batch_norm", "activation"]
+        words = [str(options["model"]), f"w={options.get('width')}", bn]
+        words.append(str(options.get("activation")))
+    else:
+        shown = [k for k in ("table", "case", "net", "activation") if k in options]
+        words = [str(options[k]) for k in shown]
+    words += [f"{k}={options.get(k)}" for k in varying if k not in shown]
+    return " ".join(words) or "all runs"
 
 
 def group_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -179,9 +215,11 @@ def summary_markdown(
         "did). A run diverged when its loss became NaN or infinite.",
         "",
     ]
-    for settings in group_runs(runs).values():
+    groups = list(group_runs(runs).values())
+    varying = varying_options([next(iter(s.values()))[0]["options"] for s in groups])
+    for settings in groups:
         opts = next(iter(settings.values()))[0]["options"]
-        head = ", ".join(f"{k}={opts[k]}" for k in _HEADLINE if k in opts)
+        head = setting_heading(opts, varying)
         rest = ", ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k not in _HEADLINE)
         device = next(iter(settings.values()))[0].get("device", "?")
         lines += [f"## {head}", "", f"Device: {device}. Other options: {rest}.", ""]
@@ -208,11 +246,13 @@ def plot_curves(
     from matplotlib.ticker import MaxNLocator
 
     groups = list(group_runs(runs).values())
+    varying = varying_options([next(iter(s.values()))[0]["options"] for s in groups])
     cols = min(2, max(1, len(groups)))
     rows = math.ceil(max(1, len(groups)) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
     for ax, settings in zip(axes.flat, groups, strict=False):
         opts = next(iter(settings.values()))[0]["options"]
+        most = 1  # epochs of the longest curve drawn
         for init, rs in settings.items():
             curves = [r["test_accuracy"] for r in rs if not r["diverged"] and r["test_accuracy"]]
             div = sum(bool(r["diverged"]) for r in rs)
@@ -221,17 +261,18 @@ def plot_curves(
                 ax.plot([], [], label=label)
                 continue
             length = min(len(c) for c in curves)
+            most = max(most, length)
             a = 100 * np.array([c[:length] for c in curves], float)
             epochs = np.arange(1, length + 1)
             (line,) = ax.plot(epochs, a.mean(0), marker="o", ms=3, label=label)
             ax.fill_between(epochs, a.min(0), a.max(0), color=line.get_color(), alpha=0.2)
-        bn = "BN" if opts.get("batch_norm") else "no BN"
-        ax.set_title(
-            f"{opts.get('model')} w={opts.get('width')} {bn} {opts.get('activation')}", fontsize=10
-        )
+        ax.set_title(plot_title(opts, varying), fontsize=10)
         if target is not None:
             ax.axhline(100 * target, color="gray", ls="--", lw=0.8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # Half an epoch of margin, and one tick allowed: asked for two ticks over a
+        # 1-epoch run, the integer locator falls back to fractional ones.
+        ax.set_xlim(0.5, most + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy %")
         ax.grid(alpha=0.3)
@@ -243,16 +284,47 @@ def plot_curves(
     plt.close(fig)
 
 
+# The study scripts' initializer names before 0.2.0, read as today's. runs.jsonl keeps
+# what each run recorded; every report, and the resume check (its key holds the name), sees
+# the current name, so published tables regenerate and reruns skip what is done. Today's
+# names: glorot_gain is keras_glorot.Glorot(act), Glorot's fans with the gain of the
+# activation that follows, truncated normal; glorot_gain_uniform and
+# glorot_gain_untruncated draw it uniform and untruncated normal.
+RENAMED_INITS = {
+    "glorot_act": "glorot_gain",  # article_tables.py
+    "Glorot(act)": "glorot_gain",  # signal_propagation.py
+    "glorot_gaussian": "glorot_gain_untruncated",  # depth.py
+}
+# cifar10_vgg.py's leaky-ReLU names are the gain of the activation only in a leaky-ReLU
+# net; a run of them in another net drew a gain not its activation's and keeps its name.
+RENAMED_LEAKY_INITS = {
+    "glorot_leaky": "glorot_gain",
+    "glorot_leaky_normal": "glorot_gain",
+    "glorot_leaky_uniform": "glorot_gain_uniform",
+}
+
+
+def current_init_name(init: str, options: dict[str, Any]) -> str:
+    """``init`` as the scripts name it today (see ``RENAMED_INITS``)."""
+    if init in RENAMED_LEAKY_INITS and options.get("activation") == "leaky_relu":
+        return RENAMED_LEAKY_INITS[init]
+    return RENAMED_INITS.get(init, init)
+
+
 def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:
-    """All complete lines of runs.jsonl (a line cut by a crash is ignored)."""
+    """All complete lines of runs.jsonl (a line cut by a crash is ignored), each
+    initializer under its current name."""
     if not path.exists():
         return []
     runs = []
     for line in path.read_text().splitlines():
         try:
-            runs.append(json.loads(line))
+            run = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(run, dict) and "init" in run:
+            run["init"] = current_init_name(run["init"], run.get("options") or {})
+        runs.append(run)
     return runs
 
 
@@ -291,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="INIT",
         help="initializers the others are compared with, paired by seed (default: %(default)s)",
     )
+    p.add_argument("--title", default=TITLE, help="the summary's heading (default: %(default)s)")
     p.add_argument(
         "--require-clean",
         action="store_true",
@@ -308,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = provenance(runs)[1]
     if args.require_clean and problems:
         p.error(f"out {args.out}: " + "; ".join(problems) + ".")
-    write_reports(runs, out, target=args.target, baselines=args.baselines)
+    write_reports(runs, out, target=args.target, title=args.title, baselines=args.baselines)
     print(f"wrote {out / 'summary.md'} and {out / 'curves.png'} from {len(runs)} runs")
     return 0
 

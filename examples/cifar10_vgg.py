@@ -9,7 +9,7 @@ target accuracy, divergence) and ``OUT/curves.png``.
 Examples::
 
     # TFDS cifar10, downloaded on first use (fails within seconds without a network)
-    python examples/cifar10_vgg.py --out runs/vgg11 --inits glorot_uniform glorot_leaky
+    python examples/cifar10_vgg.py --out runs/vgg11 --inits glorot_uniform glorot_gain
 
     # an offline copy in keras.datasets.cifar10 layout, on any backend
     KERAS_BACKEND=jax python examples/cifar10_vgg.py --npz cifar10.npz --subset 10000 \\
@@ -48,14 +48,15 @@ KERAS_INITIALIZERS = (
     "lecun_uniform", "normal", "orthogonal", "random_normal", "random_uniform",
     "truncated_normal", "uniform", "variance_scaling",
 )  # fmt: skip
-GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
+# keras_glorot.Glorot with the gain of --activation: truncated normal, uniform.
+GLOROT_GAIN = ("glorot_gain", "glorot_gain_uniform")
 # keras_glorot's names the study cannot give to every kernel of a VGG, and why.
 NOT_FOR_VGG = {
     "delta_orthogonal": "it draws convolution kernels only, and the VGG's Dense layers take "
     "the same initializer",
 }
 WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
-INIT_NAMES = KERAS_INITIALIZERS + GLOROT_LEAKY + WHOLE_MODEL_TOOLS
+INIT_NAMES = KERAS_INITIALIZERS + GLOROT_GAIN + WHOLE_MODEL_TOOLS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,10 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--inits",
         nargs="+",
         metavar="NAME",
-        default=["glorot_uniform", "he_normal", "glorot_leaky"],
-        help="initializers to compare (default: glorot_uniform he_normal glorot_leaky). "
+        default=["glorot_uniform", "he_normal", "glorot_gain"],
+        help="initializers to compare (default: glorot_uniform he_normal glorot_gain). "
         "Keras' seeded ones: "
-        f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's: {', '.join(GLOROT_LEAKY)}; "
+        f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's Glorot with the gain of "
+        f"--activation: {', '.join(GLOROT_GAIN)} (truncated normal, uniform); "
         f"whole-model tools (applied after a glorot_uniform build): "
         f"{', '.join(WHOLE_MODEL_TOOLS)}",
     )
@@ -218,7 +220,7 @@ def check_args(args: argparse.Namespace) -> None:
         if name not in INIT_NAMES:
             raise ValueError(
                 f"--inits: unknown initializer {name!r}. Use one of Keras' seeded initializers "
-                f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's {', '.join(GLOROT_LEAKY)}; "
+                f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's {', '.join(GLOROT_GAIN)}; "
                 f"or a whole-model tool: {', '.join(WHOLE_MODEL_TOOLS)}."
             )
     if len(set(args.inits)) != len(args.inits):
@@ -240,20 +242,6 @@ def check_args(args: argparse.Namespace) -> None:
         _check(pathlib.Path(args.data_dir).is_dir(), "--data-dir", args.data_dir, "a directory")
 
 
-def mismatch_warnings(args: argparse.Namespace) -> list[str]:
-    """Combinations that run but probably measure something other than intended."""
-    leaky = [name for name in args.inits if name in GLOROT_LEAKY]
-    relu_equivalent = args.activation == "relu" and args.negative_slope == 0
-    if not leaky or args.activation == "leaky_relu" or relu_equivalent:
-        return []
-    return [
-        f"warning: --inits {' '.join(leaky)} scales the kernels with the leaky-ReLU gain "
-        f"(negative_slope {args.negative_slope:g}), which does not match --activation "
-        f"{args.activation}. Pass --activation leaky_relu to study leaky ReLU, or compare "
-        "initializers made for this activation."
-    ]
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check the arguments; nothing here imports Keras or a backend."""
     args = parse_checked(build_parser(), check_args, argv)
@@ -265,8 +253,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the study; return 0 when every requested run is in runs.jsonl."""
     args = parse_args(argv)
-    for warning in mismatch_warnings(args):
-        print(warning, file=sys.stderr, flush=True)
     if args.deterministic:
         import determinism
 

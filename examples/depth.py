@@ -8,7 +8,7 @@ Two families (``nets.py``):
   ``zero``).
 - ``plainN`` (N >= 3 convolutions): a plain CNN with one activation per case
   (``--activations``), trained from Keras' ``glorot_normal``, from a Gaussian Glorot
-  draw with the activation's gain (``glorot_gaussian``), from ``delta_orthogonal`` with
+  draw with the activation's gain (``glorot_gain_untruncated``), from ``delta_orthogonal`` with
   the same gain, and from ``delta_orthogonal_gain1`` (gain 1: Xiao et al.'s critical
   tanh net at zero bias, an exact isometry of each convolution).
 
@@ -48,11 +48,16 @@ from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no
 
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
-CONV_INITS = ("glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1")
+CONV_INITS = ("glorot_gain_untruncated", "delta_orthogonal", "delta_orthogonal_gain1")
 INIT_NAMES = KERAS_INITS + POLICIES + REFERENCE + CONV_INITS
 DEFAULT_INITS = {
     "resnet": ["glorot_uniform", "he_normal", "none", "scaled", "fixup", "zero"],
-    "plain": ["glorot_normal", "glorot_gaussian", "delta_orthogonal", "delta_orthogonal_gain1"],
+    "plain": [
+        "glorot_normal",
+        "glorot_gain_untruncated",
+        "delta_orthogonal",
+        "delta_orthogonal_gain1",
+    ],
 }
 ACTIVATIONS = ("tanh", "leaky_relu", "relu", "linear")
 TITLE = "CIFAR-10 without normalization"
@@ -177,21 +182,28 @@ def cases(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
 
 
 def _mean(values) -> str:
+    """The mean, then the smallest and largest value when they differ: how much one
+    seed's draw says about another's."""
     import numpy as np
 
     v = [x for x in values if x is not None and math.isfinite(x)]
-    return f"{np.mean(v):.3g}" if v else "–"
+    if not v:
+        return "–"
+    spread = f" ({min(v):.3g}–{max(v):.3g})" if f"{min(v):.3g}" != f"{max(v):.3g}" else ""
+    return f"{np.mean(v):.3g}{spread}"
 
 
 def depth_markdown(args: argparse.Namespace) -> str:
     """OUT/depth.md: one table per case, one row per initializer, from the runs of this
     command's settings."""
     import study
-    from cifar10_report import interval, read_runs
+    from cifar10_report import interval, plural, read_runs
 
     lines = [f"# {TITLE}", ""]
     lines += [
-        "Per initializer, over seeds: the signal at initialization (mean over seeds; for "
+        "Per initializer, over seeds: the signal at initialization (mean over seeds, then "
+        "the smallest and largest in parentheses; the kernels are this backend's draws, and "
+        "another backend draws others from the same seeds; for "
         "ResNets the std of the last residual sum and of the largest over the first one's, "
         "for plain nets the last convolution's output std over the first one's and the "
         "spread std/mean of the Jacobian's squared singular values, 0 for an isometry); "
@@ -214,7 +226,7 @@ def depth_markdown(args: argparse.Namespace) -> str:
             f"## {name}",
             "",
             f"Code: {', '.join(commits) or 'unknown'}; device: {runs[0]['device']}; "
-            f"{case.epochs} epochs of {runs[0]['n_train']} training images, batch "
+            f"{plural(case.epochs, 'epoch')} of {runs[0]['n_train']} training images, batch "
             f"{case.batch_size}, {case.optimizer} at peak rate {case.lr:g} ({case.schedule}); "
             f"tested on {runs[0]['n_test']}; seeds {sorted({r['seed'] for r in runs})}.",
             "",

@@ -45,7 +45,7 @@ are ``keras_glorot.initialize(model, residual=...)`` (``none``: residual=None);
 ``fixup_reference`` is Fixup as Zhang et al. publish it (hongyi-zhang/Fixup): He's
 fan-out normal base draw (``initialize(mode="fan_out", distribution=
 "untruncated_normal", residual="fixup")``) and the classifier's kernel zero as well;
-``glorot_gaussian`` is ``keras_glorot.Glorot(activation, distribution=
+``glorot_gain_untruncated`` is ``keras_glorot.Glorot(activation, distribution=
 "untruncated_normal")`` on every conv and ``delta_orthogonal`` is
 ``keras_glorot.DeltaOrthogonal(activation)`` (``delta_orthogonal_gain1``: with gain 1,
 ``DeltaOrthogonal("linear")``), all with the linear Gaussian Glorot draw on the Dense

@@ -2,17 +2,24 @@
 
 The nets are CIFAR's ResNets without any normalization (``nets.resnet``).
 ``--order post`` puts the ReLU after the add (v1), ``pre`` before each conv (v2). For
-each initializer the script pushes a batch of N(0, 1) images through the net and prints
-the std of every residual sum relative to the first: the last one, and the largest and
-smallest over the net. ``depth.py`` trains these nets on CIFAR-10.
+each initializer and seed the script pushes a batch of N(0, 1) images through the net
+and prints the std of every residual sum relative to the first: the last one, and the
+largest and smallest over the net. ``depth.py`` trains these nets on CIFAR-10.
 
 Example::
 
     KERAS_BACKEND=torch python examples/norm_free_resnet.py --depths 20 56 110 \\
-        --inits glorot_uniform he_normal none scaled fixup
+        --inits glorot_uniform he_normal none scaled fixup --seeds 0 1 2
 
 ``none``, ``scaled``, ``fixup`` and ``zero`` are ``keras_glorot.initialize(model,
 residual=...)`` with that policy (``none``: residual=None, the per-layer draws).
+
+The ratios depend on the backend: a seed names the same random stream to
+``keras.random`` on every backend, but each backend turns it into other numbers
+(TensorFlow's, JAX's and PyTorch's generators differ), so the kernels differ. The
+image batch is drawn with NumPy and is the same everywhere. ``--save-kernels`` and
+``--load-kernels`` move one backend's kernels to another, to compare the backends'
+arithmetic alone.
 """
 
 from __future__ import annotations
@@ -28,6 +35,17 @@ if _HERE not in sys.path:
 
 from cli_args import backend_problem  # noqa: E402  (no Keras yet)
 from nets import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
+
+LEGEND = (
+    "Columns: the std of each residual sum over the std of the first sum, for a batch of "
+    "{batch} N(0, 1) images (NumPy, seed as in the row): `last / first` for the net's "
+    "last sum, `max / first` and `min / first` the largest and smallest over all its sums. "
+)
+DRAWN = (
+    "Kernels drawn by {backend}'s generator from the row's seed; other backends draw "
+    "other kernels from the same seed."
+)
+LOADED = "Kernels loaded from {folder}, as another run drew them for the row's seed."
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -45,7 +63,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--order", choices=("post", "pre"), default="post", help="ReLU after (v1) "
                    "or before (v2) the add")  # fmt: skip
     p.add_argument("--batch", type=int, default=16, help="N(0, 1) images pushed through")
-    p.add_argument("--seed", type=int, default=0, help="kernels and batch")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="kernels and batch, each")
+    p.add_argument(
+        "--save-kernels", metavar="DIR", help="write each net's weights to DIR (one .npz a row)"
+    )
+    p.add_argument(
+        "--load-kernels", metavar="DIR",
+        help="use the weights --save-kernels wrote to DIR instead of drawing them",
+    )  # fmt: skip
     args = p.parse_args(argv)
     for depth in args.depths:
         if depth < 8 or (depth - 2) % 6:
@@ -55,10 +80,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--inits {init}: use one of {list(KERAS_INITS + POLICIES)}.")
     if args.batch < 2:
         p.error(f"--batch {args.batch}: must be >= 2.")
+    for seed in args.seeds:
+        if seed < 0:
+            p.error(f"--seeds {seed}: seeds are integers >= 0.")
+    if args.load_kernels and not pathlib.Path(args.load_kernels).is_dir():
+        p.error(f"--load-kernels {args.load_kernels}: no such folder.")
     problem = backend_problem()
     if problem:
         p.error(problem)
     return args
+
+
+def kernel_file(folder: str, depth: int, order: str, init: str, seed: int) -> pathlib.Path:
+    return pathlib.Path(folder) / f"resnet{depth}_{order}_{init}_seed{seed}.npz"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,20 +101,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
     from nets import apply_init, residual_sum_stds, resnet
 
-    x = np.random.default_rng(args.seed).standard_normal((args.batch, 32, 32, 3))
-    x = x.astype("float32")
-    print("| net | init | last / first | max | min |\n|---|---|---|---|---|")
+    backend = keras.config.backend()
+    source = f"loaded from {args.load_kernels}" if args.load_kernels else f"{backend}'s draws"
+    print(f"Backend: {backend} (Keras {keras.__version__}); kernels: {source}.\n")
+    kernels = LOADED.format(folder=args.load_kernels) if args.load_kernels else DRAWN
+    print(LEGEND.format(batch=args.batch) + kernels.format(backend=backend) + "\n")
+    print(
+        "| net | init | seed | last / first | max / first | min / first |\n"
+        "|---|---|---|---|---|---|"
+    )
+    last: dict[tuple[int, str], list[float]] = {}
     for depth in args.depths:
         for init in args.inits:
-            keras.utils.set_random_seed(args.seed)
-            model = resnet(depth, args.order)
-            apply_init(model, init, args.seed)
-            ratios = residual_sum_stds(model, x)
-            ratios = ratios / ratios[0]
+            for seed in args.seeds:
+                x = np.random.default_rng(seed).standard_normal((args.batch, 32, 32, 3))
+                keras.utils.set_random_seed(seed)
+                model = resnet(depth, args.order)
+                path = kernel_file(args.load_kernels or args.save_kernels or ".", depth,
+                                   args.order, init, seed)  # fmt: skip
+                if args.load_kernels:
+                    with np.load(path) as saved:
+                        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+                else:
+                    apply_init(model, init, seed)
+                if args.save_kernels:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    np.savez(path, *model.get_weights())
+                ratios = residual_sum_stds(model, x.astype("float32"))
+                ratios = ratios / ratios[0]
+                last.setdefault((depth, init), []).append(float(ratios[-1]))
+                print(
+                    f"| ResNet-{depth} ({args.order}) | {init} | {seed} | {ratios[-1]:.3g} | "
+                    f"{ratios.max():.3g} | {ratios.min():.3g} |",
+                    flush=True,
+                )
+    if len(args.seeds) > 1:
+        print(
+            f"\nOver seeds {' '.join(map(str, args.seeds))}: `last / first`, smallest and "
+            "largest, and their quotient.\n\n"
+            "| net | init | smallest | largest | largest / smallest |\n|---|---|---|---|---|"
+        )
+        for (depth, init), values in last.items():
             print(
-                f"| ResNet-{depth} ({args.order}) | {init} | {ratios[-1]:.3g} | "
-                f"{ratios.max():.3g} | {ratios.min():.3g} |",
-                flush=True,
+                f"| ResNet-{depth} ({args.order}) | {init} | {min(values):.3g} | "
+                f"{max(values):.3g} | {max(values) / min(values):.3g} |"
             )
     return 0
 

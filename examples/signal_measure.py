@@ -54,13 +54,13 @@ def kernel_initializer(name: str, activation: str, fan_in: int, fan_out: int, se
         return keras.initializers.get({"class_name": name, "config": {"seed": seed}})
     if name == "article":
         return article_initializer(activation, fan_in, fan_out, seed)
-    if name == "Glorot(act)":
+    if name == "glorot_gain":
         return Glorot(activation, negative_slope=LEAKY_SLOPE, seed=seed)
     if name in ("initialize", "lsuv"):
         return keras.initializers.GlorotUniform(seed=seed)
     raise ValueError(
         f"init={name!r} is not one of glorot_uniform, he_normal, lecun_normal, article, "
-        "Glorot(act), initialize, lsuv."
+        "glorot_gain, initialize, lsuv."
     )
 
 

@@ -14,7 +14,7 @@ Initializers compared:
   fan_out) for leaky ReLU and 2 / (fan_in + fan_out) for ReLU, written as a
   per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
   ``keras_glorot/initializers.py`` for why they are wrong).
-- ``Glorot(act)``: ``keras_glorot.Glorot`` with the layer's activation.
+- ``glorot_gain``: ``keras_glorot.Glorot`` with the layer's activation.
 - ``initialize``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
 - ``lsuv``: ``keras_glorot.lsuv(model, x)`` (orthonormal + unit-variance rescaling).
 
@@ -50,10 +50,11 @@ INITS = (
     "he_normal",
     "lecun_normal",
     "article",
-    "Glorot(act)",
+    "glorot_gain",
     "initialize",
     "lsuv",
 )
+MIN_DEPTH = 2  # the tables divide the last layer's std by the first's
 HOW_TO_READ = (
     "How to read the tables: each cell is the std of the last layer's output (or kernel "
     "gradient) divided by the same std at the first layer, for one freshly initialized "
@@ -65,7 +66,7 @@ HOW_TO_READ = (
     "lecun_normal are Keras' initializers; article is the variance a popular article "
     "proposes, 1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) "
     "for leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
-    "Glorot(act) is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
+    "glorot_gain is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
     "keras_glorot.initialize(model) and keras_glorot.lsuv(model, x) applied to the "
     "glorot_uniform network. With --seeds N > 1 a cell is the median [min, max] over the seeds."
 )
@@ -77,31 +78,51 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Initializers: " + ", ".join(INITS) + ". " + HOW_TO_READ,
     )
-    parser.add_argument("--arch", nargs="+", choices=("mlp", "cnn"), default=["mlp"])
-    parser.add_argument("--depth", type=int, default=30, help="kernel layers (10-100)")
-    parser.add_argument("--width", type=int, default=128, help="units (MLP) / channels (CNN)")
-    parser.add_argument("--batch", type=int, default=256, help="samples in the batch")
-    parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=ACTIVATIONS)
-    parser.add_argument("--inits", nargs="+", choices=INITS, default=INITS)
+    parser.add_argument(
+        "--arch", nargs="+", choices=("mlp", "cnn"), default=["mlp"],
+        help="nets to build (default: mlp)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--depth", type=int, default=30,
+        help=f"kernel layers, >= {MIN_DEPTH}: a first and a last (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--width", type=int, default=128,
+        help="units (MLP) / channels (CNN), >= 1 (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch", type=int, default=256, help="samples in the batch, >= 2 (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--activations", nargs="+", choices=ACTIVATIONS, default=ACTIVATIONS,
+        help="one row each (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--inits", nargs="+", choices=INITS, default=INITS, help="one column each (default: all)"
+    )
     parser.add_argument(
         "--npz",
         default=None,
-        help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images; "
-        "default: N(0, 1) noise. E.g. ../shared/data/cifar10.npz from the repo root.",
+        help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images, e.g. "
+        "../shared/data/cifar10.npz from the repo root (default: N(0, 1) noise)",
     )
     parser.add_argument(
         "--seeds",
         type=int,
         default=1,
-        help="repeat with seeds seed..seed+N-1; cells then show median [min, max]",
+        help="repeat with seeds seed..seed+N-1; cells then show median [min, max] "
+        "(default: %(default)s)",
     )
-    parser.add_argument("--plot-dir", default=None, help="write one PNG per arch/activation")
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the data, the kernels and lsuv/initialize"
+        "--plot-dir", default=None, help="write one PNG per arch/activation (default: none)"
     )
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the data, the kernels and lsuv/initialize (default: %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     for option, value, least in (
-        ("--depth", args.depth, 1),
+        ("--depth", args.depth, MIN_DEPTH),
         ("--width", args.width, 1),
         ("--batch", args.batch, 2),
         ("--seeds", args.seeds, 1),

@@ -398,8 +398,8 @@ def run_study(
     title = getattr(args, "title", None) or TITLE
     runs_path = out / "runs.jsonl"
     options = run_options(args)
-    if not args.deterministic:
-        print(determinism.NOTE_OFF, file=sys.stderr)
+    if not args.deterministic and not device_description().startswith("CPU"):
+        print(determinism.NOTE_OFF, file=sys.stderr)  # a CPU run repeats exactly anyway
     done = {run_key(r["init"], r["seed"], r["options"]) for r in read_runs(runs_path)}
     for init in args.inits:
         for seed in args.seeds:
@@ -420,4 +420,6 @@ def run_study(
             )
             write_reports(read_runs(runs_path), out, target=args.target, title=title)
     write_reports(read_runs(runs_path), out, target=args.target, title=title)
+    with contextlib.suppress(OSError):  # not empty: a run of another command is under way
+        (out / "backup").rmdir()
     return 0

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
 
 import keras
 import numpy as np
 
-import keras_glorot  # registers "glorot_leaky" & co. with Keras
+import keras_glorot
 
 # Conv widths per block ("M" = 2x2 max-pool), Simonyan & Zisserman (2015), configs A, B, D, E.
 VGG_LAYOUTS: dict[str, list[int | str]] = {
@@ -67,14 +66,26 @@ class PadCropFlip(keras.layers.Layer):
         return {**super().get_config(), "pad": self.pad, "seed": self.seed}
 
 
-def make_initializer(name: str, seed: int, index: int, negative_slope: float):
-    """A fresh initializer per layer: one seeded instance shared would repeat its kernel."""
+# keras_glorot.Glorot with the gain of the net's activation, by distribution.
+GLOROT_GAIN = {"glorot_gain": "truncated_normal", "glorot_gain_uniform": "uniform"}
+
+
+def make_initializer(
+    name: str, seed: int, index: int, negative_slope: float, activation: str = "linear"
+):
+    """A fresh initializer per layer: one seeded instance shared would repeat its kernel.
+    ``glorot_gain`` and ``glorot_gain_uniform`` take the gain of ``activation``, the net's."""
     if name in WHOLE_MODEL_TOOLS:
         name = "glorot_uniform"  # the starting point the whole-model tool then rescales
-    config: dict[str, Any] = {"seed": seed * 1000 + index}
-    if name in keras_glorot.initializers.ALIASES:
-        config["negative_slope"] = negative_slope  # match the LeakyReLU layers of the model
-    return keras.initializers.get({"class_name": name, "config": config})
+    if name in GLOROT_GAIN:
+        # negative_slope: that of the model's LeakyReLU layers (ignored by other activations).
+        return keras_glorot.Glorot(
+            activation,
+            negative_slope=negative_slope,
+            distribution=GLOROT_GAIN[name],
+            seed=seed * 1000 + index,
+        )
+    return keras.initializers.get({"class_name": name, "config": {"seed": seed * 1000 + index}})
 
 
 def _activation(name: str, negative_slope: float) -> keras.layers.Layer:
@@ -104,7 +115,9 @@ def build_model(
             3,
             padding="same",
             use_bias=not args.batch_norm,  # BN's beta makes a conv bias redundant
-            kernel_initializer=make_initializer(init, seed, index, args.negative_slope),
+            kernel_initializer=make_initializer(
+                init, seed, index, args.negative_slope, args.activation
+            ),
         )(x)
         index += 1
         if args.batch_norm:
@@ -114,13 +127,19 @@ def build_model(
     x = keras.layers.Dropout(args.dropout)(x)
     x = keras.layers.Dense(
         max(1, round(512 * args.width)),
-        kernel_initializer=make_initializer(init, seed, index, args.negative_slope),
+        kernel_initializer=make_initializer(
+            init, seed, index, args.negative_slope, args.activation
+        ),
     )(x)
     x = _activation(args.activation, args.negative_slope)(x)
     x = keras.layers.Dropout(args.dropout)(x)
     logits = keras.layers.Dense(
         NUM_CLASSES,
-        kernel_initializer=make_initializer(init, seed, index + 1, args.negative_slope),
+        # The activation's gain here too, though no activation follows the logits: the
+        # study has drawn them so since its first runs (glorot_leaky), and resumes them.
+        kernel_initializer=make_initializer(
+            init, seed, index + 1, args.negative_slope, args.activation
+        ),
         dtype="float32",  # logits in float32 under mixed precision
         name="logits",
     )(x)

@@ -37,7 +37,9 @@ The closed forms (linear, relu, leaky_relu) are used as such; every other gain i
 ``E[f(z)**2]`` by deterministic composite Gauss-Legendre quadrature of
 ``f(z)**2 * phi(z)`` on [-16, 16] in panels of width 1/4, so that every kink and jump
 of Keras' activations (0, +-0.5, +-1, +-3, 6) falls on a panel edge, which plain
-Gauss-Hermite cannot do. The result is cached per activation.
+Gauss-Hermite cannot do. Keras' built-in activations are evaluated in NumPy float64,
+so every backend gets the same gain to the last bit; another callable runs on the
+backend. The result is cached per activation.
 
 ``convention="pytorch"`` returns ``torch.nn.init.calculate_gain`` exactly for the
 names PyTorch knows, and the moment gain for all other activations.
@@ -75,6 +77,56 @@ _CLOSED_FORM_MOMENT = {
     "relu": lambda a: math.sqrt(2.0),
     # E[f(z)^2] = (1 + a^2) / 2 for f(z) = max(z, a z): He et al. 2015, eq. 15.
     "leaky_relu": lambda a: math.sqrt(2.0 / (1.0 + a * a)),
+}
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _softplus(z):
+    return np.logaddexp(z, 0.0)
+
+
+def _elu(z, alpha=1.0):
+    return np.where(z >= 0.0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+
+def _hard_sigmoid(z):
+    return np.clip(z / 6.0 + 0.5, 0.0, 1.0)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+# Keras' built-in activations with their default parameters, in NumPy float64: the
+# quadrature runs here, not on the backend, so that every backend gets the same gain to
+# the last bit (the backends' tanh, erf and exp differ in the last digits, and JAX
+# without x64 evaluates in float32). tests/test_gains.py checks each against Keras'.
+_NUMPY_ACTIVATIONS = {
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "tanh_shrink": lambda z: z - np.tanh(z),
+    "selu": lambda z: _SELU_SCALE * _elu(z, _SELU_ALPHA),
+    "elu": _elu,
+    "celu": _elu,  # alpha = 1: max(z, 0) + expm1(min(z, 0))
+    "gelu": lambda z: 0.5 * z * (1.0 + _ERF(z / math.sqrt(2.0))),  # approximate=False
+    "silu": lambda z: z * _sigmoid(z),
+    "softplus": _softplus,
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "mish": lambda z: z * np.tanh(_softplus(z)),
+    "exponential": np.exp,
+    "log_sigmoid": lambda z: -_softplus(-z),
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": lambda z: z * _hard_sigmoid(z),
+    "hard_tanh": lambda z: np.clip(z, -1.0, 1.0),
+    "hard_shrink": lambda z: np.where(np.abs(z) > 0.5, z, 0.0),
+    "soft_shrink": lambda z: np.where(z > 0.5, z - 0.5, np.where(z < -0.5, z + 0.5, 0.0)),
+    "sparse_plus": lambda z: np.where(z <= -1.0, 0.0, np.where(z < 1.0, (z + 1.0) ** 2 / 4, z)),
+    "sparse_sigmoid": lambda z: np.clip(0.5 * (z + 1.0), 0.0, 1.0),
+    "squareplus": lambda z: (z + np.sqrt(z * z + 4.0)) / 2.0,
 }
 
 _PANEL_WIDTH = 0.25
@@ -237,12 +289,18 @@ def second_moment(fn: Callable) -> float:
 
     Panels of width 1/4 on [-16, 16], 16 nodes each; the Gaussian weight beyond
     |z| = 16 is below 1e-57. Relative error below 1e-9 in float64 wherever f is
-    smooth between multiples of 1/4 (all Keras activations); evaluated in float32
-    (JAX without x64) it stays below 1e-6.
+    smooth between multiples of 1/4 (all Keras activations). Keras' built-in
+    activations are evaluated in NumPy float64, the same on every backend; any
+    other callable on the backend (in float32 on JAX without x64, where the error
+    stays below 1e-6).
     """
-    _check_elementwise(fn, getattr(fn, "__name__", fn))
     z, w = _quadrature_rule()
-    values = _apply(fn, z)
+    numpy_fn = _NUMPY_ACTIVATIONS.get(_builtin_activations().get(fn))
+    if numpy_fn is not None:
+        values = numpy_fn(z)
+    else:
+        _check_elementwise(fn, getattr(fn, "__name__", fn))
+        values = _apply(fn, z)
     moment = float(np.sum(w * values * values))
     if not math.isfinite(moment) or moment <= 0.0:
         raise ValueError(

@@ -78,12 +78,12 @@ SLICES = [
     (
         2,
         ["cnn11_leaky_relu"],
-        ["article", "glorot_act"],
+        ["article", "glorot_gain"],
         [
             "2/((1 + a²) fan_in + fan_out)",
             "| loss at 1 |",
             "peak test acc %",
-            "glorot_act − article",
+            "glorot_gain − article",
         ],
     ),
     (
@@ -92,9 +92,9 @@ SLICES = [
         ["random_normal"],
         ["180/500/980/1400", "| mlp_4 | `random_normal` | 1 |", "| case | init | loss at 1 |"],
     ),
-    (5, ["vgg16_nobn"], ["glorot_act"], ["VGG-16 78.2 → 82.6", "87.4", "84.1"]),
+    (5, ["vgg16_nobn"], ["glorot_gain"], ["VGG-16 78.2 → 82.6", "87.4", "84.1"]),
     (8, ["mlp_1000"], ["random_normal", "glorot_uniform"], ["0.45/0.25/0.11", "loss at 1"]),
-    (9, ["cnn5_sigmoid"], ["random_normal", "glorot_act"], ["about 5 points", "glorot_act − "]),
+    (9, ["cnn5_sigmoid"], ["random_normal", "glorot_gain"], ["about 5 points", "glorot_gain − "]),
 ]
 
 
@@ -209,9 +209,9 @@ def test_table5_applications_build_and_train_one_tiny_epoch(tmp_path, npz):
     epoch on 16 images."""
     cases = ["resnet50", "inceptionv3", "vgg16_bn"]
     argv = ["--subset", "16", "--batch-size", "16", "--width", "0.0625", "--seeds", "0,"]
-    run_table(tmp_path, npz, "--table", "5", "--cases", *cases, "--inits", "glorot_act", *argv)
+    run_table(tmp_path, npz, "--table", "5", "--cases", *cases, "--inits", "glorot_gain", *argv)
     for case in cases:
-        check_case(tmp_path / "table5" / case, 5, case, ["glorot_act"])
+        check_case(tmp_path / "table5" / case, 5, case, ["glorot_gain"])
 
 
 def test_a_table_plotted_before_its_runs_says_so_without_a_warning(tmp_path, npz):
@@ -307,13 +307,13 @@ def test_initializer_definitions():
     losses = {o["loss"] for t in article_tables.TABLES.values() for o in t.cases.values()}
     assert losses == set(article_nets.LOSSES)
     fi, fo = 400, 200
-    expected = {  # the article's, and Glorot(act) = gain² · 2 / (fi + fo)
+    expected = {  # the article's, and glorot_gain = Glorot(act): gain² · 2 / (fi + fo)
         ("article", "sigmoid"): 1 / (fi + fo),
         ("article", "tanh"): 1 / (fi + fo),
         ("article", "relu"): 2 / (fi + fo),
         ("article", "leaky_relu"): 2 / (1.04 * fi + fo),
-        ("glorot_act", "relu"): 4 / (fi + fo),
-        ("glorot_act", "leaky_relu"): 4 / (1.04 * (fi + fo)),
+        ("glorot_gain", "relu"): 4 / (fi + fo),
+        ("glorot_gain", "leaky_relu"): 4 / (1.04 * (fi + fo)),
         ("random_normal", "relu"): 0.05**2,
         ("zeros", "relu"): 0.0,
         ("article", "linear"): 2 / (fi + fo),  # the logits: Glorot's

@@ -71,6 +71,14 @@ def test_both_families_end_to_end_and_resume(tmp_path, npz, capsys):
         assert (out / case / "summary.md").exists()
     table = (out / "depth.md").read_text()
     assert "## resnet8" in table and "## plain4_tanh" in table
+    assert "1 epoch of 64 training images" in table  # not "1 epochs"
+    # Each case's summary and plot name the net, not VGG's model and width ("None w=None").
+    import cifar10_report
+
+    summary = (out / "resnet8" / "summary.md").read_text()
+    assert "## net=resnet8, activation=relu, epochs=1" in summary
+    options = json.loads((out / "resnet8" / "runs.jsonl").read_text().splitlines()[0])["options"]
+    assert cifar10_report.plot_title(options, []) == "resnet8 relu"
     assert table.count("| `scaled` |") == 2 and "loss, first 2 steps" in table
     capsys.readouterr()
     assert depth.main(argv) == 0  # everything is done: nothing trains again
@@ -90,3 +98,10 @@ def test_case_options_do_not_depend_on_the_other_nets_asked():
     assert name_one == name_two == "resnet20"
     assert vars(case_one) == vars(case_two)
     assert case_one.inits == depth.DEFAULT_INITS["resnet"]
+
+
+def test_signal_cells_give_the_mean_and_the_range_over_seeds():
+    assert depth._mean([1.0, 2.0, 6.0]) == "3 (1–6)"
+    assert depth._mean([468.0, 1410.0, None, float("nan")]) == "939 (468–1.41e+03)"
+    assert depth._mean([0.5, 0.5]) == "0.5"  # one value: no range to give
+    assert depth._mean([None]) == "–"

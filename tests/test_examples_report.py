@@ -113,14 +113,14 @@ def accuracy_run(init, seed, acc, diverged=False):
 def test_summary_gives_differences_paired_by_seed_against_each_baseline():
     runs = [accuracy_run("glorot_uniform", s, a) for s, a in enumerate([0.70, 0.72, 0.68, 0.6])]
     runs += [accuracy_run("he_normal", s, a) for s, a in [(0, 0.73), (2, 0.70)]]
-    runs += [accuracy_run("glorot_leaky", s, a) for s, a in enumerate([0.75, 0.78, 0.71])]
-    runs.append(accuracy_run("glorot_leaky", 3, 0.1, diverged=True))
+    runs += [accuracy_run("glorot_gain", s, a) for s, a in enumerate([0.75, 0.78, 0.71])]
+    runs.append(accuracy_run("glorot_gain", 3, 0.1, diverged=True))
     text = cifar10_report.summary_markdown(runs, target=0.5)
     assert "| init | − `glorot_uniform` | − `he_normal` |" in text
     # leaky − uniform over seeds 0-2 (seed 3 diverged): 5, 6, 3 points; mean 4.667, sd √(7/3),
     # 95% half-width 4.303 · √(7/3) / √3 = 3.7949.
     # leaky − he over the seeds he_normal has (0, 2): 2, 1; half-width 12.71 · 0.7071 / √2.
-    leaky = "| `glorot_leaky` | 4.67 ± 1.53 [0.87, 8.46] (n=3) | 1.50 ± 0.71 [-4.85, 7.85] (n=2) |"
+    leaky = "| `glorot_gain` | 4.67 ± 1.53 [0.87, 8.46] (n=3) | 1.50 ± 0.71 [-4.85, 7.85] (n=2) |"
     assert leaky in text
     # he − uniform over seeds 0, 2: 3, 2 points.
     assert "| `glorot_uniform` | – | -2.50 ± 0.71 [-8.85, 3.85] (n=2) |" in text
@@ -134,3 +134,83 @@ def test_no_difference_table_without_a_baseline_or_a_second_initializer():
         assert "paired by seed" not in cifar10_report.summary_markdown(runs, target=0.5)
     text = cifar10_report.summary_markdown(others, target=0.5, baselines=("lsuv",))
     assert "| `initialize` | 0.00 (n=1) |" in text
+
+
+def test_settings_that_differ_in_an_unlisted_option_get_distinct_headings():
+    # The same study rerun with another --lr into the same folder: the headline options
+    # are equal, so the heading must also name the learning rate.
+    runs = [accuracy_run("he_normal", 0, 0.5), accuracy_run("he_normal", 0, 0.6)]
+    runs[0]["options"] = {"model": "vgg11", "epochs": 3, "lr": 0.05, "momentum": 0.9}
+    runs[1]["options"] = {"model": "vgg11", "epochs": 3, "lr": 0.01, "momentum": 0.9}
+    headings = [x for x in cifar10_report.summary_markdown(runs, 0.5).splitlines()
+                if x.startswith("## ")]  # fmt: skip
+    assert headings == ["## model=vgg11, epochs=3, lr=0.05", "## model=vgg11, epochs=3, lr=0.01"]
+    # One setting alone: nothing differs, so only the headline options.
+    alone = cifar10_report.summary_markdown(runs[:1], 0.5)
+    assert "## model=vgg11, epochs=3\n" in alone
+
+
+def captured_figure(monkeypatch, runs):
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    cifar10_report.plot_curves(runs, "unused.png", target=0.5)
+    (figure,) = saved
+    return [ax for ax in figure.axes if ax.axison]
+
+
+def test_plot_titles_name_the_net_and_what_differs(monkeypatch):
+    runs = [accuracy_run("fixup", 0, 0.3), accuracy_run("fixup", 0, 0.4)]
+    runs[0]["options"] = {"net": "resnet56", "activation": "relu", "lr": 0.05}
+    runs[1]["options"] = {"net": "resnet56", "activation": "relu", "lr": 0.01}
+    titles = [ax.get_title() for ax in captured_figure(monkeypatch, runs)]
+    assert titles == ["resnet56 relu lr=0.05", "resnet56 relu lr=0.01"]
+    vgg = [accuracy_run("he_normal", 0, 0.5)]
+    vgg[0]["options"] = {"model": "vgg11", "width": 0.25, "batch_norm": False,
+                         "activation": "leaky_relu"}  # fmt: skip
+    assert [ax.get_title() for ax in captured_figure(monkeypatch, vgg)] == [
+        "vgg11 w=0.25 no BN leaky_relu"
+    ]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_epoch_ticks_are_whole_numbers(monkeypatch, epochs):
+    run = accuracy_run("he_normal", 0, 0.5)
+    run["test_accuracy"] = [0.1 * (e + 1) for e in range(epochs)]
+    (ax,) = captured_figure(monkeypatch, [run])
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert shown and all(float(t).is_integer() for t in shown)
+    assert 1 in shown and epochs in shown
+
+
+def test_plural():
+    assert cifar10_report.plural(1, "epoch") == "1 epoch"
+    assert [cifar10_report.plural(n, "epoch") for n in (0, 2, "?")] == [
+        "0 epochs", "2 epochs", "? epochs"
+    ]  # fmt: skip
+
+
+def test_old_initializer_names_are_read_as_todays(tmp_path):
+    rows = [
+        ("glorot_leaky", {"activation": "leaky_relu"}, "glorot_gain"),
+        ("glorot_leaky_uniform", {"activation": "leaky_relu"}, "glorot_gain_uniform"),
+        # The leaky gain in a ReLU net is not "the gain of the activation": kept as it was.
+        ("glorot_leaky", {"activation": "relu"}, "glorot_leaky"),
+        ("glorot_act", {"case": "cnn5_relu"}, "glorot_gain"),
+        ("glorot_gaussian", {"net": "plain32"}, "glorot_gain_untruncated"),
+        ("he_normal", {"activation": "leaky_relu"}, "he_normal"),
+    ]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps({"init": i, "options": o}) + "\n" for i, o, _ in rows))
+    assert [r["init"] for r in cifar10_report.read_runs(path)] == [new for *_, new in rows]
+    assert "glorot_leaky" in path.read_text()  # the records themselves are not rewritten
+
+
+def test_rebuild_keeps_the_title_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the summary is what is checked
+    (tmp_path / "runs.jsonl").write_text(json.dumps(accuracy_run("he_normal", 0, 0.5)) + "\n")
+    assert cifar10_report.main([str(tmp_path), "--title", "Deep nets: plain32_tanh"]) == 0
+    assert (tmp_path / "summary.md").read_text().startswith("# Deep nets: plain32_tanh\n")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from keras_glorot import calculate_gain
+from keras_glorot import calculate_gain, gains
 from keras_glorot.gains import second_moment
 
 SQRT2 = math.sqrt(2.0)
@@ -39,6 +39,12 @@ REFERENCE = {
     "hard_tanh": (lambda x: np.clip(x, -1.0, 1.0), [-1.0, 1.0]),
     "exponential": (np.exp, []),
     "log_sigmoid": (lambda x: -_softplus(-x), []),
+    "tanh_shrink": (lambda x: x - np.tanh(x), []),
+    "hard_shrink": (lambda x: x * (abs(x) > 0.5), [-0.5, 0.5]),
+    "soft_shrink": (lambda x: np.sign(x) * max(abs(x) - 0.5, 0.0), [-0.5, 0.5]),
+    "sparse_plus": (lambda x: 0.0 if x <= -1 else (x + 1) ** 2 / 4 if x < 1 else x, [-1.0, 1.0]),
+    "sparse_sigmoid": (lambda x: min(max((x + 1) / 2, 0.0), 1.0), [-1.0, 1.0]),
+    "squareplus": (lambda x: (x + math.sqrt(x * x + 4)) / 2, []),
 }
 
 
@@ -64,7 +70,36 @@ def reference_gain(fn, kinks) -> float:
 def test_moment_gain_matches_independent_quadrature(name):
     fn, kinks = REFERENCE[name]
     expected = reference_gain(fn, kinks)
-    assert calculate_gain(name) == pytest.approx(expected, rel=1e-6)
+    # NumPy float64 on every backend: JAX without x64 no longer loses digits 7 to 9.
+    assert calculate_gain(name) == pytest.approx(expected, rel=1e-10)
+
+
+def test_every_named_gain_is_computed_without_the_backend(monkeypatch):
+    # The gain of a built-in activation is a NumPy float64 number, the same to the last
+    # bit on every backend: with the backend's tensors unavailable it is still computed,
+    # and is the number computed with them before.
+    before = {name: calculate_gain(name) for name in gains._names_with_gain()}
+    second_moment.cache_clear()
+
+    def no_backend(*args, **kwargs):
+        raise AssertionError("a built-in activation's gain touched the backend")
+
+    monkeypatch.setattr(gains, "_apply", no_backend)
+    monkeypatch.setattr(keras.ops, "convert_to_tensor", no_backend)
+    after = {name: calculate_gain(name) for name in gains._names_with_gain()}
+    second_moment.cache_clear()
+    assert after == before
+    assert set(REFERENCE) | {"linear", "relu", "leaky_relu"} == set(before)
+
+
+@pytest.mark.parametrize("name", sorted(gains._NUMPY_ACTIVATIONS))
+def test_numpy_activation_is_keras_activation(name):
+    # Knots and points either side of each: a wrong threshold or slope shows.
+    z = np.concatenate([np.linspace(-7.0, 7.0, 141), [-3.01, -2.99, -1.01, -0.99, -0.51,
+                        -0.49, 0.49, 0.51, 0.99, 1.01, 2.99, 3.01, 5.99, 6.01]])  # fmt: skip
+    keras_fn = keras.activations.get(name)
+    expected = keras.ops.convert_to_numpy(keras_fn(keras.ops.convert_to_tensor(z, "float32")))
+    np.testing.assert_allclose(gains._NUMPY_ACTIVATIONS[name](z), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_moment_gain_of_swish_alias_equals_silu():

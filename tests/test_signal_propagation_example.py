@@ -27,6 +27,21 @@ def test_help_lists_options(example, capsys):
     out = capsys.readouterr().out
     for option in ("--arch", "--depth", "--npz", "--plot-dir", "--inits", "--seeds"):
         assert option in out
+    # Every option but --help says its default, and --depth the least it takes, which
+    # parse_args enforces (below).
+    assert out.count("(default: ") == out.count("\n  --")
+    assert f"kernel layers, >= {example.MIN_DEPTH}" in out and "(default: 30)" in out
+
+
+@pytest.mark.parametrize("depth, ok", [(1, False), (2, True), (5, True)])
+def test_depth_is_checked_against_the_least_the_help_gives(example, capsys, depth, ok):
+    if ok:
+        assert example.parse_args(["--depth", str(depth)]).depth == depth
+        return
+    with pytest.raises(SystemExit) as exit_:
+        example.parse_args(["--depth", str(depth)])
+    assert exit_.value.code == 2
+    assert f"--depth {depth}: must be an integer >= {example.MIN_DEPTH}" in capsys.readouterr().err
 
 
 def test_small_run_tables_and_plots(example, tmp_path, capsys):
@@ -48,12 +63,12 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
 
 def test_depth_shows_vanishing_signal_and_its_fix(example):
     # A measured, not assumed, contrast: glorot_uniform loses the leaky-ReLU signal
-    # by about (1.04 / 2)^(depth/2); Glorot(act) and lsuv() keep it.
+    # by about (1.04 / 2)^(depth/2); glorot_gain and lsuv() keep it.
     args = ["--depth", "20", "--width", "64", "--batch", "128", "--activations", "leaky_relu"]
-    args += ["--inits", "glorot_uniform", "Glorot(act)", "lsuv"]
+    args += ["--inits", "glorot_uniform", "glorot_gain", "lsuv"]
     results = example.main(args)
     assert results[("mlp", "leaky_relu", "glorot_uniform")][0].activation_ratio < 0.01
-    for init in ("Glorot(act)", "lsuv"):
+    for init in ("glorot_gain", "lsuv"):
         assert 0.3 < results[("mlp", "leaky_relu", init)][0].activation_ratio < 3
 
 
@@ -121,6 +136,6 @@ def test_bad_arguments_fail_before_keras_is_imported(tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
     )
     assert json.loads(done.stdout.splitlines()[-1]) == [[2, False]] * 3, done.stderr
-    assert "--depth 0: must be an integer >= 1" in done.stderr
+    assert "--depth 0: must be an integer >= 2" in done.stderr
     assert "--batch 1: must be an integer >= 2" in done.stderr
     assert "--npz none.npz: no such file" in done.stderr

@@ -2,11 +2,12 @@
 against hand-computed cases on every backend (fixed seeds)."""
 
 import functools
+import json
 
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import run_python, to_numpy
 
 from keras_glorot import jacobian_spectrum, mean_field_variances, signal_report
 from keras_glorot.whole_model.mean_field import gaussian_moments
@@ -170,7 +171,7 @@ def test_mean_field_gives_reasons_for_bn_pooling_and_merges():
     mean, second = gaussian_moments(lambda v: keras.ops.tanh(keras.ops.relu(v)), found["c1"].q)
     assert found["t"].std == pytest.approx(np.sqrt(second - mean**2), rel=1e-9)
     assert found["bn"].std is None and "BatchNormalization" in found["bn"].note
-    assert found["c2"].std is None and "follows" in found["c2"].note
+    assert found["c2"].std is None and "(upstream: BatchNormalization" in found["c2"].note
     assert found["mp"].std is None and "MaxPooling2D" in found["mp"].note
     assert found["add"].std is None and "merges 2" in found["add"].note
 
@@ -238,12 +239,44 @@ def test_markdown_and_plot_show_the_prediction(tmp_path):
     assert "predicted std" in md.splitlines()[0]
     row_a, row_bn = md.splitlines()[2], md.splitlines()[3]
     assert f"| {report.predicted_std[0]:.4g} |" in row_a
-    assert report.predicted_std[1:] == [None, None] and "| - |" in row_bn
+    assert report.predicted_std[1:] == [None, None] and "| - (a) |" in row_bn
     assert "BatchNormalization" in report.prediction_note[1]
+    # "b" has a rule, but its input has no prediction: its note names the cause upstream.
+    assert "| - (b) |" in md.splitlines()[4]
+    legend = [line for line in md.splitlines() if line.startswith("- (")]
+    assert len(legend) == 2 and legend[0].startswith("- (a) BatchNormalization")
+    assert legend[1].startswith("- (b) no prediction for its input (upstream: BatchNorm")
     pytest.importorskip("matplotlib")
     path = tmp_path / "signal.png"
     report.plot(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_says_why_rows_after_a_residual_sum_have_no_prediction():
+    # The README's residual snippet, shortened: after the first sum x + f(x) no row
+    # can be predicted, and each says so by a note naming the sum.
+    inputs = keras.Input((8, 8, 4))
+    x = inputs
+    for _ in range(3):
+        h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+        x = x + keras.layers.Conv2D(4, 3, padding="same")(h)
+    report = signal_report(keras.Model(inputs, x), batch((8, 8, 8, 4)))
+    assert [p is None for p in report.predicted_std] == [False, False] + [True] * 4
+    for note in report.prediction_note[2:]:
+        assert "upstream: merges 2 inputs (a residual sum or concatenation)" in note
+    md = report.to_markdown().splitlines()
+    rows = [line.split(" | ")[4] for line in md if line.startswith("| ") and line[2].isdigit()]
+    assert rows[2:] == ["- (a)"] * 4 and "(" not in rows[0] + rows[1]
+    legend = [line for line in md if line.startswith("- (")]
+    assert legend == [f"- (a) {report.prediction_note[2]}."]
+
+
+def test_markdown_notes_are_lettered_past_z():
+    from keras_glorot.whole_model.diagnostics import _note_key
+
+    keys = [_note_key(i) for i in range(26 * 27 + 1)]
+    assert keys[:3] == ["a", "b", "c"] and keys[25:28] == ["z", "aa", "ab"]
+    assert keys[-1] == "aaa" and len(set(keys)) == len(keys)
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +342,41 @@ def test_tanh_net_spectrum_matches_svd_of_each_examples_jacobian():
     )
     spectrum = jacobian_spectrum(model, x, probes=64, side="input")
     check_against(spectrum, lam, 64)
+
+
+def test_backend_jvp_is_the_jacobian_times_the_tangent():
+    from keras_glorot import backend
+
+    layer = keras.layers.Dense(5, activation="tanh", kernel_initializer="glorot_normal")
+    x = batch((3, 4), seed=3)
+    layer.build((None, 4))
+    v = batch((3, 4), seed=4)
+    y, jv = backend.jvp(layer, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(v))
+    w = to_numpy(layer.kernel).astype(np.float64)
+    h = np.tanh(x.astype(np.float64) @ w + to_numpy(layer.bias))
+    # Row i: d tanh(x_i W + b) along v_i is (1 - h_i**2) * (v_i W).
+    np.testing.assert_allclose(to_numpy(y), h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(jv), (1 - h**2) * (v @ w), rtol=1e-4, atol=1e-6)
+
+
+def test_jacobian_spectrum_does_not_make_torch_warn_about_torch_jit():
+    # Forward mode on torch imports torch's own JVP decompositions, which warned about
+    # the deprecated torch.jit.script; the first call in a process is the one that would.
+    # Every warning is recorded, none filtered: none may be about torch.jit, and none
+    # may come from this package's own files.
+    code = (
+        "import json, warnings, keras, numpy as np, keras_glorot\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation='tanh')])\n"
+        "x = np.ones((2, 4), 'float32')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    keras_glorot.jacobian_spectrum(m, x, probes=2)\n"
+        "print(json.dumps([[w.filename, str(w.message)] for w in caught]))\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    caught = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not [w for w in caught if "torch.jit" in w[1] or "keras_glorot" in w[0]], caught
 
 
 def test_orthogonal_tanh_net_near_isometry_with_probes_apart_from_the_data():

@@ -1,5 +1,5 @@
-"""PyTorch gradients: autograd, as ``keras/src/backend/torch/trainer.py``; forward mode
-by ``torch.func.jvp``."""
+"""PyTorch gradients: autograd, as ``keras/src/backend/torch/trainer.py``; Jacobian-vector
+products by reverse mode twice."""
 
 from __future__ import annotations
 
@@ -20,9 +20,23 @@ def value_and_grads(model, forward, variables):
 
 
 def jvp(fn, x, tangent):
-    """See ``keras_glorot.backend.jvp``."""
+    """See ``keras_glorot.backend.jvp``.
+
+    By reverse mode twice, ``J v = d/du <J^T u, v>`` (linear in ``u``, so exact), not
+    ``torch.func.jvp``: forward mode makes torch import its JVP decompositions, which
+    compile themselves with the deprecated ``torch.jit.script`` and warn in the caller's
+    process (torch 2.13) about code that is not the caller's.
+    """
+    x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        y, jv = torch.func.jvp(fn, (x.detach(),), (tangent,))
+        y = fn(x)
+        u = torch.zeros_like(y, requires_grad=True)
+        (g,) = torch.autograd.grad(y, x, grad_outputs=u, create_graph=True, allow_unused=True)
+        jv = None
+        if g is not None:
+            (jv,) = torch.autograd.grad(g, u, grad_outputs=tangent, allow_unused=True)
+    if jv is None:  # y does not depend on x
+        jv = torch.zeros_like(y)
     return y.detach(), jv.detach()
 
 

@@ -127,20 +127,30 @@ class SignalReport:
         return grads[-1] / grads[0] if grads[0] else float("inf")
 
     def to_markdown(self) -> str:
-        """The statistics as a Markdown table, one row per layer call, and a line
-        after it naming the mode of the pass."""
+        """The statistics as a Markdown table, one row per layer call; under it, why
+        the rows without a predicted std have none (``- (a)`` refers to note a), and
+        the mode of the pass."""
         lines = [
             "| # | layer | output mean | output std | predicted std | kernel grad std |",
             "|---|---|---|---|---|---|",
         ]
         predicted = self.predicted_std or [None] * len(self.layers)
+        reasons = self.prediction_note or ["not computed"] * len(self.layers)
+        keys: dict[str, str] = {}  # reason -> its letter, in order of first use
         for i, name in enumerate(self.layers):
             g, p = self.gradient_std[i], predicted[i]
+            if p is None:
+                key = keys.setdefault(reasons[i], _note_key(len(keys)))
+                shown = f"- ({key})"
+            else:
+                shown = f"{p:.4g}"
             lines.append(
                 f"| {i + 1} | {name} | {self.activation_mean[i]:.4g} | "
-                f"{self.activation_std[i]:.4g} | {'-' if p is None else f'{p:.4g}'} | "
-                f"{'-' if g is None else f'{g:.4g}'} |"
+                f"{self.activation_std[i]:.4g} | {shown} | {'-' if g is None else f'{g:.4g}'} |"
             )
+        if keys:
+            lines += ["", "No predicted std:"]
+            lines += [f"- ({key}) {reason}." for reason, key in keys.items()]
         mode = (
             "training (batch statistics, dropout on; no variable updated)"
             if self.training
@@ -182,6 +192,16 @@ class SignalReport:
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)
+
+
+def _note_key(index: int) -> str:
+    """a, b, ..., z, then aa, ab, ...: a short label for the index-th note."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    key = letters[index % 26]
+    while index >= 26:
+        index = index // 26 - 1
+        key = letters[index % 26] + key
+    return key
 
 
 def _pyplot():

@@ -95,6 +95,9 @@ class _Moments:
 @dataclasses.dataclass(frozen=True)
 class _Unknown:
     reason: str
+    # Why the prediction stopped where it did, carried down the graph so that every
+    # layer after it names the cause, not just "its input has none".
+    source: str = ""
 
 
 @functools.lru_cache(maxsize=256)
@@ -278,12 +281,16 @@ class _Walk:
 
     def _operation(self, operation, signals):
         name = getattr(operation, "name", type(operation).__name__)
-        if not _graph.is_layer(operation):
+        if len(signals) != 1:
+            result = _Unknown(
+                f"merges {len(signals)} inputs (a residual sum or concatenation): no mean-field "
+                "rule"
+            )
+        elif not _graph.is_layer(operation):
             result = _Unknown(f"op node {name!r}: no mean-field rule")
-        elif len(signals) != 1:
-            result = _Unknown(f"merges {len(signals)} inputs (a residual sum or concatenation)")
         elif isinstance(signals[0], _Unknown):
-            result = _Unknown("follows a layer without a prediction")
+            source = signals[0].source or signals[0].reason
+            result = _Unknown(f"no prediction for its input (upstream: {source})", source)
         else:
             outcome = _layer_rule(operation, signals[0], self.training)
             result = outcome if isinstance(outcome, _Unknown) else outcome[0]
