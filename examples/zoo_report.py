@@ -138,7 +138,12 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             f"| {cells[0]} | {cells[1]} | `{net.alternative}`: {cells[2]} | {ci} "
             f"| {verdict(low, high, n)} | {ratio} | {seconds} |"
         )
-        plot.append((net, {s: [score(net, r) for r in by_start[s]] for s in starts_of(net)}))
+        keras_by_seed = {r["seed"]: r for r in by_start["keras"]}
+        plot.append((net, {
+            s: [gain(net, r, keras_by_seed[r["seed"]]) for r in by_start[s]
+                if r["seed"] in keras_by_seed]
+            for s in starts_of(net)[1:]
+        }))  # fmt: skip
         fan_in = [r for r in runs if r["init"] == FAN_IN]
         if fan_in:
             cells = []
@@ -184,8 +189,9 @@ def _recipe(case: argparse.Namespace) -> str:
 
 
 def plot_zoo(plot: list, path: pathlib.Path) -> bool:
-    """One panel: per net, each start's result relative to Keras' default (mean and each
-    seed); False when matplotlib is missing."""
+    """One panel: per net, ``initialize()``'s and the alternative's gain over Keras' default,
+    paired by seed (dots) and their mean (diamond), on a scale linear within ±2 points and
+    logarithmic beyond; False when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -194,26 +200,27 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(plot) + 1.4))
-    colors = {"keras": "tab:gray", "initialize": "tab:blue"}
-    for row, (net, scores) in enumerate(reversed(plot)):
-        base = _mean(scores["keras"])
-        if base is None:
-            continue
-        sign = -1 if net.data == "kjv" else 1
-        for k, s in enumerate(starts_of(net)):
-            vals = [sign * (v - base) for v in scores[s] if v is not None]
+    colors = ("tab:blue", "tab:orange")
+    for row, (_, gains) in enumerate(reversed(plot)):
+        for k, (start, values) in enumerate(gains.items()):
+            vals = [v for v in values if v is not None]
             if not vals:
                 continue
-            y = row + (k - 1) * 0.22
-            color = colors.get(s, "tab:orange")
-            ax.scatter(vals, [y] * len(vals), s=10, color=color, alpha=0.5)
-            label = s if s in colors else "alternative"
-            ax.scatter([np.mean(vals)], [y], marker="D", color=color,
-                       label=label if row == len(plot) - 1 else None)  # fmt: skip
+            y = row + (0.12 if k else -0.12)
+            ax.scatter(vals, [y] * len(vals), s=10, color=colors[k], alpha=0.5)
+            label = "initialize()" if start == "initialize" else "the net's alternative"
+            ax.scatter([np.mean(vals)], [y], marker="D", color=colors[k], label=label)
     ax.axvline(0, color="k", lw=0.8)
+    ax.set_xscale("symlog", linthresh=2)
+    ticks = [-50, -20, -5, -2, -1, 0, 1, 2, 5, 20, 50]
+    low, high = ax.get_xlim()
+    ticks = [t for t in ticks if low <= t <= high]
+    ax.set_xticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
     ax.set_yticks(range(len(plot)))
     ax.set_yticklabels([net.title for net, _ in reversed(plot)], fontsize=8)
-    ax.set_xlabel("result − Keras' default (accuracy points; bits/byte saved for the LM)")
+    ax.set_xlabel(
+        "gain over Keras' default, paired by seed (accuracy points; bits/byte for the LM)"
+    )
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=False))
     ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
