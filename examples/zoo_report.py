@@ -68,6 +68,15 @@ def paired_gain(net: Net, ours: list[dict], theirs: list[dict]) -> tuple[float, 
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half), len(d)
 
 
+def difference(mean: float, low: float, high: float, pairs: int) -> str:
+    """'+mean [low, high] (n=pairs)'; one pair has no interval."""
+    if math.isnan(mean):
+        return "–"
+    if pairs < 2:
+        return f"{mean:+.2f} (n={pairs})"
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n={pairs})"
+
+
 def verdict(low: float, high: float, pairs: int) -> str:
     """better / worse where the 95% interval excludes 0; no verdict from one pair."""
     if pairs < 2 or math.isnan(low):
@@ -123,7 +132,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             text = text.replace(" (n=1)", "")
             cells.append(text + (f", {diverged}/{len(rs)} diverged" if diverged else ""))
         mean, low, high, n = paired_gain(net, by_start["initialize"], by_start["keras"])
-        ci = "–" if math.isnan(mean) else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n={n})"
+        ci = difference(mean, low, high, n)
         at = {s: [r.get("at_init", {}) for r in by_start[s]] for s in starts_of(net)}
         ratio = (
             f"{_fmt(_mean(a.get('activation_ratio') for a in at['keras']))} → "
@@ -149,7 +158,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             cells = []
             for other in ("initialize", "keras"):
                 m, lo, hi, k = paired_gain(net, fan_in, by_start[other])
-                cells.append("–" if math.isnan(m) else f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={k})")
+                cells.append(difference(m, lo, hi, k))
             scores = [score(net, r) for r in fan_in]
             modes.append(f"| {net.title} | {interval(scores, '.2f').split(' [')[0]} | "
                          + " | ".join(cells) + " |")  # fmt: skip
