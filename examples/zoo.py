@@ -114,7 +114,8 @@ def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
     """The study's arguments for one net: its recipe (cut by --quick), its starts. Only
     what defines a run is in them, so that a run's identity does not depend on what else
     the command asked for."""
-    recipe = dict(vars(net.recipe))
+    # Unset recipe fields stay out, so that adding one keeps the other nets' runs theirs.
+    recipe = {k: v for k, v in vars(net.recipe).items() if v is not None}
     if args.quick:
         recipe.update(QUICK)
     kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN), strict=True))

@@ -69,9 +69,13 @@ def paired_gain(net: Net, ours: list[dict], theirs: list[dict]) -> tuple[float, 
 
 
 def difference(mean: float, low: float, high: float, pairs: int) -> str:
-    """'+mean [low, high] (n=pairs)'; one pair has no interval."""
+    """'+mean [low, high] (n=pairs)'; one pair has no interval. An infinite mean is a
+    divergence on at least one seed: said in words, since it has no size."""
     if math.isnan(mean):
         return "–"
+    if math.isinf(mean):
+        who = "Keras' default" if mean > 0 else "`initialize()`"
+        return f"{who} diverged, the other trained (n={pairs})"
     if pairs < 2:
         return f"{mean:+.2f} (n={pairs})"
     return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n={pairs})"

@@ -214,6 +214,11 @@ def test_report_pairs_by_seed_and_counts_a_divergence_against_its_start():
     keras_runs[1] = _run(1, None, diverged=True)
     mean, low, high, n = zoo_report.paired_gain(net, ours, keras_runs)
     assert mean == math.inf and n == 3
+    assert zoo_report.verdict(low, high, n) == "better"
+    assert zoo_report.difference(mean, low, high, n) == (
+        "Keras' default diverged, the other trained (n=3)"
+    )
+    assert zoo_report.difference(-math.inf, -math.inf, -math.inf, 3).startswith("`initialize()`")
     # The language model: bits per byte, lower is better.
     lm = nets.ZOO["gpt"]
     ln2 = math.log(2)
@@ -281,3 +286,16 @@ def test_fan_in_start_is_initialize_over_fan_in_alone():
             gain2 = 1.0 if layer.name == "logits" else 2.0  # ReLU's gain², linear logits
             low, high = _std_bounds(math.sqrt(gain2 / w.shape[0]), w.size)
             assert low < w.std() < high, layer.name
+
+
+def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():
+    net = nets.ZOO["mobilenetv2"]
+    keras.utils.set_random_seed(0)
+    model = nets.build_zoo_net(net, np.zeros(3), np.ones(3))
+    norms = [x for x in model.layers if isinstance(x, keras.layers.BatchNormalization)]
+    assert len(norms) > 40  # MobileNetV2's own: one after every convolution
+    assert {x.momentum for x in norms} == {net.recipe.bn_momentum} != {0.999}
+    args = zoo.parse_args(["--quick"])
+    assert zoo.case_args(args, net).bn_momentum == net.recipe.bn_momentum
+    # A net whose recipe leaves it unset keeps the identity its recorded runs have.
+    assert not hasattr(zoo.case_args(args, nets.ZOO["vgg11_bn"]), "bn_momentum")
