@@ -152,11 +152,13 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             f"| {verdict(low, high, n)} | {ratio} | {seconds} |"
         )
         keras_by_seed = {r["seed"]: r for r in by_start["keras"]}
+        lost = sum(score(net, r) is None for r in by_start["keras"])
         plot.append((net, {
             s: [gain(net, r, keras_by_seed[r["seed"]]) for r in by_start[s]
                 if r["seed"] in keras_by_seed]
             for s in starts_of(net)[1:]
-        }))  # fmt: skip
+        }, f"Keras' default diverged on {lost} of {len(by_start['keras'])} seeds "
+           f"(no gain to draw); {interval_text(net, by_start)}" if lost else ""))  # fmt: skip
         fan_in = [r for r in runs if r["init"] == FAN_IN]
         if fan_in:
             cells = []
@@ -196,15 +198,26 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
     return "\n".join(lines), plot
 
 
+def interval_text(net: Net, by_start: dict[str, list]) -> str:
+    """'initialize() 29.8, alternative 27.3 (test acc %)': the other starts' mean results."""
+    means = []
+    for s in starts_of(net)[1:]:
+        m = _mean(score(net, r) for r in by_start[s])
+        name = "initialize()" if s == "initialize" else s
+        means.append(f"{name} {_fmt(m, '.1f')}")
+    return ", ".join(means) + f" ({unit(net)})"
+
+
 def _recipe(case: argparse.Namespace) -> str:
-    fields = {f: getattr(case, f) for f in Recipe.__dataclass_fields__}
+    fields = {f: getattr(case, f) for f in Recipe.__dataclass_fields__ if hasattr(case, f)}
     return Recipe(**fields).describe()
 
 
 def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     """One panel: per net, ``initialize()``'s and the alternative's gain over Keras' default,
     paired by seed (dots) and their mean (diamond), on a scale linear within ±2 points and
-    logarithmic beyond; False when matplotlib is missing."""
+    logarithmic beyond, and in words where Keras' default diverged; False when matplotlib
+    is missing."""
     try:
         import matplotlib
 
@@ -214,7 +227,10 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(plot) + 1.4))
     colors = ("tab:blue", "tab:orange")
-    for row, (_, gains) in enumerate(reversed(plot)):
+    beside_axis = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
+    for row, (_, gains, note) in enumerate(reversed(plot)):
+        if note:
+            ax.text(0.01, row, note, transform=beside_axis, fontsize=7, va="center")
         for k, (start, values) in enumerate(gains.items()):
             vals = [v for v in values if v is not None]
             if not vals:
@@ -230,7 +246,7 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     ticks = [t for t in ticks if low <= t <= high]
     ax.set_xticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
     ax.set_yticks(range(len(plot)))
-    ax.set_yticklabels([net.title for net, _ in reversed(plot)], fontsize=8)
+    ax.set_yticklabels([net.title for net, *_ in reversed(plot)], fontsize=8)
     ax.set_xlabel(
         "gain over Keras' default, paired by seed (accuracy points; bits/byte for the LM)"
     )
