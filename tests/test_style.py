@@ -2,6 +2,8 @@
 
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,8 @@ from tests.conftest import REPO
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
 def test_ruff_clean(command):
-    ruff = shutil.which("ruff")
+    # The venv's own bin first: a venv's python run without activation has it off PATH.
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (it is in the 'test' extra)")
     paths = ["keras_glorot", "tests", "examples", "benchmarks"]
