@@ -355,7 +355,7 @@ ZOO = {
             Recipe(SGD, 0.05, 128, 5, 4_000, 5_000, augment=True), "fixup_reference",
             "Fixup as published, the method made for norm-free ResNets (Zhang et al. 2019)"),
         Net("mobilenetv2", "MobileNetV2 (keras.applications, alpha 0.5)", "mobilenetv2",
-            Recipe(SGD, 0.05, 128, 8, 15_000, 5_000, augment=True, bn_momentum=0.9),
+            Recipe(SGD, 0.01, 128, 8, 15_000, 5_000, augment=True, bn_momentum=0.9),
             "he_normal", RECTIFIER),
         Net("lstm2", "2-layer LSTM, sequential CIFAR-10", "lstm2",
             Recipe(ADAM, 2e-3, 128, 8, 50_000, 5_000, weight_decay=0.0), "torch_default",

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from keras_glorot.blocks import Blocks, ByShape
+from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite as _composite
@@ -82,11 +83,31 @@ class _Seeds:
         return int(state[0] >> 1)  # 31 bits: a valid seed on every backend.
 
 
-def _block_initializer(block: Block, options: dict, seed):
+def _keras_scale(block: Block) -> bool:
+    """Whether ``block`` is a Glorot-drawn kernel under a normalization (Keras' fans)."""
+    return block.found.normalized and block.glorot_kwargs is not None
+
+
+def _block_initializer(block: Block, options: dict, seed, shape: tuple[int, ...]):
     gain = block.found.gain(options["convention"])
     if block.found.normalized:
-        # Keras' default scale (glorot_uniform's variance) whatever the mode asked.
+        # Keras' default scale (glorot_uniform's variance) whatever the mode asked,
+        # from Keras' own fans of the whole variable, not the true ones: the scale
+        # sets only the step there (docs/derivation.md, "A kernel under
+        # normalization"), and the true fans of a depthwise or strided kernel would
+        # draw it up to sqrt(channels) times Keras' size and slow its steps by the
+        # square of that.
         options = {**options, "mode": "fan_avg"}
+        if _keras_scale(block):
+            fan_in, fan_out = compute_fans(shape)
+            return Glorot(
+                block.found.activation,
+                negative_slope=block.found.negative_slope,
+                seed=seed,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                **options,
+            )
     if block.glorot_kwargs is None:
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
     kwargs = dict(block.glorot_kwargs)
@@ -114,7 +135,7 @@ def _block_std(init, block: Block, shape) -> float:
 def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str):
     """Draws ``kernel`` per its plan; returns it with its initializer and report rows."""
     shape = tuple(int(d) for d in kernel.variable.shape)
-    inits = [_block_initializer(b, options, seeds.next()) for b in kernel.blocks]
+    inits = [_block_initializer(b, options, seeds.next(), shape) for b in kernel.blocks]
     init = inits[0] if len(inits) == 1 else Blocks(inits)
     block_shape = shape if len(inits) == 1 else init.block_shape(shape)
     kernel.variable.assign(init(shape, dtype=kernel.variable.dtype))
@@ -127,8 +148,9 @@ def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitRepor
                 kind=type(layer).__name__,
                 part=block.part,
                 activation=block.found.label,
-                fan_in=block.fan_in,
-                fan_out=block.fan_out,
+                # The fans the draw used: Keras' own under a normalization.
+                fan_in=block_init.fan_in if _keras_scale(block) else block.fan_in,
+                fan_out=block_init.fan_out if _keras_scale(block) else block.fan_out,
                 gain=block.found.gain(options["convention"]),
                 std=_block_std(block_init, block, block_shape),
                 note="orthogonal" if block.glorot_kwargs is None else "",
