@@ -67,10 +67,10 @@ KIND_CASES = {
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.1),
         ),
-        "linear",  # batch norm follows: Keras' default scale
+        "linear",  # batch norm follows: Keras' default scale, from Keras' own fans
         0.1,
         3 * 3 * 8,
-        3 * 3 * 64 // 4,
+        3 * 3 * 64,  # the true fan_out is a quarter of this (each group feeds 16 filters)
     ),
     "depthwise2d_relu_layer": (
         lambda: seq(
@@ -134,16 +134,17 @@ KIND_CASES = {
             keras.layers.LayerNormalization(),
             keras.layers.Activation("silu"),
         ),
-        "linear",  # layer norm follows: Keras' default scale
+        "linear",  # layer norm follows: Keras' default scale, from Keras' own fans
         0.2,
-        64,
-        128,
+        8 * 64,  # Keras reads (64, 8, 16) as a receptive field of 64; the true fans are
+        16 * 64,  # 64 and 128
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(KIND_CASES))
 def test_kernel_variance_uses_true_fans_and_following_activation(case):
+    """The true fans and the activation's gain; under a normalization, Keras' own scale."""
     build, activation, slope, fan_in, fan_out = KIND_CASES[case]
     model = build()
     report = uniform_init(model, seed=3)
