@@ -339,7 +339,7 @@ ZOO = {
         Net("cnn5", "the article's 5-layer ReLU CNN", "cnn5",
             Recipe(SGD, 0.05, 128, 8, 15_000, 5_000), "he_normal", RECTIFIER),
         Net("plain30", "plain 30-layer ReLU CNN, no normalization", "plain30",
-            Recipe(SGD, 0.01, 128, 10, 10_000, 5_000), "lsuv",
+            Recipe(SGD, 0.005, 128, 10, 10_000, 5_000), "lsuv",
             "the data-driven start made for deep plain nets (Mishkin & Matas 2016)"),
         Net("vgg16", "VGG-16 without BN, width 1/4", "vgg16",
             Recipe(SGD, 0.02, 128, 8, 15_000, 5_000, augment=True), "he_normal", RECTIFIER),
