@@ -68,14 +68,17 @@ def paired_gain(net: Net, ours: list[dict], theirs: list[dict]) -> tuple[float, 
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half), len(d)
 
 
-def difference(mean: float, low: float, high: float, pairs: int) -> str:
+def difference(
+    mean: float, low: float, high: float, pairs: int,
+    ours: str = "`initialize()`", theirs: str = "Keras' default",
+) -> str:  # fmt: skip
     """'+mean [low, high] (n=pairs)'; one pair has no interval. An infinite mean is a
     divergence on at least one seed: said in words, since it has no size."""
     if math.isnan(mean):
         return "–"
     if math.isinf(mean):
-        who = "Keras' default" if mean > 0 else "`initialize()`"
-        return f"{who} diverged, the other trained (n={pairs})"
+        lost, won = (theirs, ours) if mean > 0 else (ours, theirs)
+        return f"{lost} diverged, {won} trained (n={pairs})"
     if pairs < 2:
         return f"{mean:+.2f} (n={pairs})"
     return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n={pairs})"
@@ -162,9 +165,9 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         fan_in = [r for r in runs if r["init"] == FAN_IN]
         if fan_in:
             cells = []
-            for other in ("initialize", "keras"):
+            for other, name in (("initialize", "`initialize()`"), ("keras", "Keras' default")):
                 m, lo, hi, k = paired_gain(net, fan_in, by_start[other])
-                cells.append(difference(m, lo, hi, k))
+                cells.append(difference(m, lo, hi, k, ours="`fan_in`", theirs=name))
             scores = [score(net, r) for r in fan_in]
             modes.append(f"| {net.title} | {interval(scores, '.2f').split(' [')[0]} | "
                          + " | ".join(cells) + " |")  # fmt: skip
