@@ -160,8 +160,8 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             s: [gain(net, r, keras_by_seed[r["seed"]]) for r in by_start[s]
                 if r["seed"] in keras_by_seed]
             for s in starts_of(net)[1:]
-        }, f"Keras' default diverged on {lost} of {len(by_start['keras'])} seeds "
-           f"(no gain to draw); {interval_text(net, by_start)}" if lost else ""))  # fmt: skip
+        }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
+           f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
         fan_in = [r for r in runs if r["init"] == FAN_IN]
         if fan_in:
             cells = []
@@ -202,13 +202,14 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
 
 
 def interval_text(net: Net, by_start: dict[str, list]) -> str:
-    """'initialize() 29.8, alternative 27.3 (test acc %)': the other starts' mean results."""
+    """'initialize() 29.8%, fixup_reference 27.3%': the other starts' mean results."""
     means = []
+    suffix = " bits/byte" if net.data == "kjv" else "%"
     for s in starts_of(net)[1:]:
         m = _mean(score(net, r) for r in by_start[s])
         name = "initialize()" if s == "initialize" else s
-        means.append(f"{name} {_fmt(m, '.1f')}")
-    return ", ".join(means) + f" ({unit(net)})"
+        means.append(f"{name} {_fmt(m, '.1f')}{suffix}")
+    return ", ".join(means)
 
 
 def _recipe(case: argparse.Namespace) -> str:
