@@ -15,6 +15,7 @@ layer kinds, validators and seeds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
@@ -83,31 +84,24 @@ class _Seeds:
         return int(state[0] >> 1)  # 31 bits: a valid seed on every backend.
 
 
-def _keras_scale(block: Block) -> bool:
-    """Whether ``block`` is a Glorot-drawn kernel under a normalization (Keras' fans)."""
-    return block.found.normalized and block.glorot_kwargs is not None
+def _at_keras_fans(block: Block, shape: tuple[int, ...]) -> Block:
+    """A Glorot-drawn block under a normalization, with Keras' own fans of the whole
+    variable instead of the true ones: the scale sets only the step there
+    (docs/derivation.md, "A kernel under normalization"), and the true fans of a
+    depthwise or strided kernel would draw it up to sqrt(channels) times Keras' size and
+    slow its steps by the square of that. Other blocks are returned as they are."""
+    if not block.found.normalized or block.glorot_kwargs is None:
+        return block
+    fan_in, fan_out = compute_fans(shape)
+    fans = {"fan_in": fan_in, "fan_out": fan_out}
+    return dataclasses.replace(block, **fans, glorot_kwargs=fans)
 
 
-def _block_initializer(block: Block, options: dict, seed, shape: tuple[int, ...]):
+def _block_initializer(block: Block, options: dict, seed):
     gain = block.found.gain(options["convention"])
     if block.found.normalized:
-        # Keras' default scale (glorot_uniform's variance) whatever the mode asked,
-        # from Keras' own fans of the whole variable, not the true ones: the scale
-        # sets only the step there (docs/derivation.md, "A kernel under
-        # normalization"), and the true fans of a depthwise or strided kernel would
-        # draw it up to sqrt(channels) times Keras' size and slow its steps by the
-        # square of that.
+        # Keras' default scale (glorot_uniform's variance) whatever the mode asked.
         options = {**options, "mode": "fan_avg"}
-        if _keras_scale(block):
-            fan_in, fan_out = compute_fans(shape)
-            return Glorot(
-                block.found.activation,
-                negative_slope=block.found.negative_slope,
-                seed=seed,
-                fan_in=fan_in,
-                fan_out=fan_out,
-                **options,
-            )
     if block.glorot_kwargs is None:
         return keras.initializers.Orthogonal(gain=gain, seed=seed)
     kwargs = dict(block.glorot_kwargs)
@@ -135,22 +129,22 @@ def _block_std(init, block: Block, shape) -> float:
 def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str):
     """Draws ``kernel`` per its plan; returns it with its initializer and report rows."""
     shape = tuple(int(d) for d in kernel.variable.shape)
-    inits = [_block_initializer(b, options, seeds.next(), shape) for b in kernel.blocks]
+    blocks = [_at_keras_fans(b, shape) for b in kernel.blocks]
+    inits = [_block_initializer(b, options, seeds.next()) for b in blocks]
     init = inits[0] if len(inits) == 1 else Blocks(inits)
     block_shape = shape if len(inits) == 1 else init.block_shape(shape)
     kernel.variable.assign(init(shape, dtype=kernel.variable.dtype))
     setattr(kernel.owner, kernel.attr, init)
     records = []
-    for block, block_init in zip(kernel.blocks, inits, strict=True):
+    for block, block_init in zip(blocks, inits, strict=True):
         records.append(
             KernelRecord(
                 layer=name,
                 kind=type(layer).__name__,
                 part=block.part,
                 activation=block.found.label,
-                # The fans the draw used: Keras' own under a normalization.
-                fan_in=block_init.fan_in if _keras_scale(block) else block.fan_in,
-                fan_out=block_init.fan_out if _keras_scale(block) else block.fan_out,
+                fan_in=block.fan_in,
+                fan_out=block.fan_out,
                 gain=block.found.gain(options["convention"]),
                 std=_block_std(block_init, block, block_shape),
                 note="orthogonal" if block.glorot_kwargs is None else "",
