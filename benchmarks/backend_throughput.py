@@ -1,7 +1,7 @@
 """Training throughput of the CIFAR-10 study's model on the TensorFlow, JAX and PyTorch backends.
 
 Times a plain ``model.fit`` (no callbacks) of the study's VGG-11 at width 1/4 without batch
-norm, leaky ReLU, batch 128 (the model of ``examples/vgg_model.py``, augmentation layer
+norm, leaky ReLU, batch 128 (the model of ``examples/nets/vgg.py``, augmentation layer
 included) on every backend in one run. Keras fixes its backend per process, so each backend
 (and JAX once more with ``jit_compile=False``, torch once more with one thread) gets its own
 worker process, from the Python
@@ -117,7 +117,7 @@ def worker(args: argparse.Namespace) -> int:
     example = cifar10_vgg.parse_args([*MODEL, "--epochs", str(args.epochs), "--jit-compile", jit])
     import keras
     import study
-    import vgg_model
+    import training
     from training_throughput import load, time_plain
 
     if keras.config.backend() != backend:
@@ -125,7 +125,7 @@ def worker(args: argparse.Namespace) -> int:
     data = load(args.npz, args.images)
     arrays = study.prepare_arrays(data)
     steps = -(-args.images // example.batch_size)
-    model = vgg_model.build_for_run(example, "glorot_gain", 0, data, steps)
+    model = training.build_for_run(example, "glorot_gain", 0, data, steps)
     model.fit(arrays["x_train"], arrays["y_train"], batch_size=128, epochs=1, verbose=0)
     info = {"keras": keras.__version__, "device": study.device_description()}
     info["jit_compile"] = model.jit_compile

@@ -94,13 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench, args = parse(argv)
     import keras
     import study
-    import vgg_model
+    import training
 
     data = load(bench.npz, bench.images)
     with study.dtype_policy(study.policy_name(args.mixed_precision)):
         arrays = study.prepare_arrays(data)
         steps = -(-len(arrays["x_train"]) // args.batch_size)
-        model = vgg_model.build_for_run(args, bench.init, 0, data, steps)
+        model = training.build_for_run(args, bench.init, 0, data, steps)
         # Compile both code paths (they share the train function) before timing anything.
         study.fit_model(model, arrays, args, 1, validate=False)
         plain, example = timed_pairs(model, arrays, args, bench.repeats)

@@ -2,7 +2,7 @@
 
 ``article_tables.py`` runs them and ``article_report.py`` reports them; this module only
 says what each table is, so that both (and the command line, before any heavy import)
-read one definition. Nets, initializers and losses are in ``article_nets.py``.
+read one definition. Nets, initializers and losses are in ``nets/article.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import pathlib
 from dataclasses import dataclass, field
 
-# Static lists (checked against article_nets by a test) so that nothing heavy is imported
+# Static lists (checked against nets.article by a test) so that nothing heavy is imported
 # before the arguments are checked.
 LAYER_NETS = ("mlp", "cnn5", "cnn11")
 INIT_NAMES = (

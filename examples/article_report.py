@@ -260,7 +260,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         f"{plural(opts.get('epochs', '?'), 'epoch')}, {first.get('n_train', '?')} training and "
         f"{first.get('n_test', '?')} test images, seeds {args.seeds}, {opts.get('optimizer')} "
         f"lr {opts.get('lr')} ({opts.get('schedule')}), batch {opts.get('batch_size')}. "
-        "Nets and initializers: examples/article_nets.py.",
+        "Nets and initializers: examples/nets/article.py.",
         "",
     ]
     if every:

@@ -8,7 +8,7 @@ table's experiments through the study machinery of ``cifar10_vgg.py`` (``study.p
 with the table's own derived quantities (epochs or seconds to a target, loss at given
 epochs, accuracy differences with a 95% interval), and ``OUT/tableN/table.png``.
 
-Tables (nets, initializers and losses are defined in ``article_nets.py``):
+Tables (nets, initializers and losses are defined in ``nets/article.py``):
 
 1. Comparison of methods: zeros, random, He, Xavier, ours on the 5-layer CNN.
 2. The article's variance formulas against ``glorot_gain``, per activation, on the
@@ -224,9 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every asked table's cases, then write each table's table.md and table.png."""
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import article_nets
     import cifar10_data
     import study
+    from nets import article
 
     try:
         data = cifar10_data.load_data(args.npz, args.data_dir, args.subset)
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case_data["x_test"] = data["x_test"][: cargs.test_subset]
             case_data["y_test"] = data["y_test"][: cargs.test_subset]
         print(f"== table {table}, case {case}: {cargs.out}", flush=True)
-        study.run_study(cargs, case_data, article_nets.build_for_run)
+        study.run_study(cargs, case_data, article.build_for_run)
     for t in args.table:
         path = write_table(args, t)
         print(f"wrote {path}")

@@ -16,7 +16,8 @@ Examples::
         --model vgg11 --width 0.25 --activation leaky_relu --seeds 3 --epochs 10 --out runs/x
 
 This file is the command line only: it checks every argument before Keras or a backend is
-imported (seconds of start-up), then runs ``study.py`` on the model of ``vgg_model.py``.
+imported (seconds of start-up), then runs ``study.py`` on the VGG of ``nets/vgg.py``
+(compiled by ``training.py``).
 
 Data: Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009.
 """
@@ -38,7 +39,7 @@ if _HERE not in sys.path:
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 # The static lists below let the arguments be checked without importing Keras; a test
-# compares them with Keras, keras_glorot and vgg_model, so that they cannot drift.
+# compares them with Keras, keras_glorot and nets.vgg, so that they cannot drift.
 VGG_MODELS = ("vgg11", "vgg13", "vgg16", "vgg19")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "elu", "selu", "silu", "sigmoid", "linear")
 # Keras' seeded (random) initializers: the constant ones (zeros, ones, constant, identity,
@@ -267,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import cifar10_data
     import keras
     import study
-    import vgg_model
+    import training
 
     if args.distribute and keras.config.backend() not in ("jax", "tensorflow"):
         print(
@@ -281,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except cifar10_data.DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return study.run_study(args, data, vgg_model.build_for_run)
+    return study.run_study(args, data, training.build_for_run)
 
 
 if __name__ == "__main__":

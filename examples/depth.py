@@ -1,6 +1,6 @@
 """Deep networks without normalization trained on CIFAR-10, per initializer.
 
-Two families (``nets.py``):
+Two families (``nets/norm_free.py``):
 
 - ``resnetN`` (N = 6 n + 2: 20, 56, 110): CIFAR's ResNets with no normalization, ReLU,
   trained from Keras' ``glorot_uniform`` and ``he_normal`` and from
@@ -264,14 +264,14 @@ def build_for_run(args: argparse.Namespace, init: str, seed: int, data, steps: i
     """study.py's ``build``: build, initialize and compile the net of one run."""
     import keras
     import nets
-    import vgg_model
+    import training
 
     keras.utils.set_random_seed(seed)  # the shuffle order
     x = data["x_train"].astype("float32")
     mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2)) + 1e-3
     model = nets.build_net(vars(args), init, seed, mean, std)
     model.compile(
-        optimizer=vgg_model.make_optimizer(args, steps),
+        optimizer=training.make_optimizer(args, steps),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],

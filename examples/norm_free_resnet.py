@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # before any backend is imported
     import keras
     import numpy as np
-    from nets import apply_init, residual_sum_stds, resnet
+    from nets.norm_free import apply_init, residual_sum_stds, resnet
 
     backend = keras.config.backend()
     source = f"loaded from {args.load_kernels}" if args.load_kernels else f"{backend}'s draws"

@@ -140,7 +140,7 @@ class ZooRun:
     def build(self, args, start: str, seed: int, data, steps: int):
         import keras
         import nets
-        import vgg_model
+        import training
 
         mean = std = None
         if self.net.data == "cifar10":
@@ -158,7 +158,7 @@ class ZooRun:
         }
         keras.utils.set_random_seed(seed)  # the same data order and dropout for every start
         model.compile(
-            optimizer=vgg_model.make_optimizer(args, steps),
+            optimizer=training.make_optimizer(args, steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )

@@ -1,4 +1,4 @@
-"""examples/article_tables.py and article_nets.py: every table's code path end to end on tiny
+"""examples/article_tables.py and nets/article.py: every table's code path end to end on tiny
 data the tests write themselves, resume, the run keys, the derived quantities, and argument
 errors before any heavy import.
 
@@ -18,10 +18,10 @@ import pytest
 from conftest import BACKEND, REPO, run_python
 
 sys.path.insert(0, str(REPO / "examples"))
-import article_nets  # noqa: E402
 import article_report  # noqa: E402
 import article_tables  # noqa: E402
 import study  # noqa: E402
+from nets import article  # noqa: E402
 
 SCRIPT = REPO / "examples" / "article_tables.py"
 HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")
@@ -301,11 +301,11 @@ def test_initializer_definitions():
     """The article's variances, ours, and the static lists the CLI checks against."""
     import keras
 
-    assert set(article_tables.LAYER_NETS) == set(article_nets.LAYER_NETS)
+    assert set(article_tables.LAYER_NETS) == set(article.LAYER_NETS)
     models = {o["model"] for t in article_tables.TABLES.values() for o in t.cases.values()}
-    assert models <= set(article_nets.LAYER_NETS) | set(article_nets.REDRAWN_NETS)
+    assert models <= set(article.LAYER_NETS) | set(article.REDRAWN_NETS)
     losses = {o["loss"] for t in article_tables.TABLES.values() for o in t.cases.values()}
-    assert losses == set(article_nets.LOSSES)
+    assert losses == set(article.LOSSES)
     fi, fo = 400, 200
     expected = {  # the article's, and glorot_gain = Glorot(act): gain² · 2 / (fi + fo)
         ("article", "sigmoid"): 1 / (fi + fo),
@@ -322,17 +322,22 @@ def test_initializer_definitions():
     # (truncated) normal has a relative standard error of at most sqrt(2 / n) = 0.5%.
     for (init, act), var in expected.items():
         w = keras.ops.convert_to_numpy(
-            article_nets.kernel_initializer(init, act, fi, fo, seed=1)((fi, fo))
+            article.kernel_initializer(init, act, fi, fo, seed=1)((fi, fo))
         )
         assert abs(w.var() - var) <= 0.03 * var + 1e-12, (init, act, w.var(), var)
-    for net, weights in article_nets.WEIGHTS.items():
+    for net, weights in article.WEIGHTS.items():
         options = {"model": net, "activation": "relu", "loss": "cce", "hidden_layers": 3}
-        model = article_nets.build_net(options, "glorot_uniform", 0, np.zeros(3), np.ones(3))
+        model = article.build_net(options, "glorot_uniform", 0, np.zeros(3), np.ones(3))
         assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == weights, net
-    for name in article_tables.INIT_NAMES:
-        assert article_nets.kernel_initializer(name, "tanh", 8, 8, seed=0) is not None
+    # The names the command line accepts beyond those above are Keras' own (and the
+    # whole-model tools, which start from glorot_uniform): each draws what Keras' does.
+    for name in set(article_tables.INIT_NAMES) - {init for init, _ in expected}:
+        w = keras.ops.convert_to_numpy(article.kernel_initializer(name, "tanh", 8, 8, 0)((8, 8)))
+        keras_name = "glorot_uniform" if name in ("initialize", "lsuv") else name
+        keras_init = keras.initializers.get({"class_name": keras_name, "config": {"seed": 0}})
+        np.testing.assert_array_equal(w, keras.ops.convert_to_numpy(keras_init((8, 8))), name)
     with pytest.raises(ValueError, match="activation='gelu': the article gives a variance"):
-        article_nets.kernel_initializer("article", "gelu", fi, fo, seed=1)
+        article.kernel_initializer("article", "gelu", fi, fo, seed=1)
 
 
 @pytest.mark.parametrize(

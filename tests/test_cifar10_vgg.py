@@ -1,4 +1,4 @@
-"""End-to-end tests of examples/cifar10_vgg.py (with study.py, vgg_model.py and
+"""End-to-end tests of examples/cifar10_vgg.py (with study.py, training.py, nets/vgg.py and
 cifar10_data.py) on tiny data the tests write themselves.
 
 Every path runs on the backend of the session (KERAS_BACKEND); the TFDS path runs where
@@ -25,7 +25,8 @@ sys.path.insert(0, str(REPO / "examples"))
 import cifar10_data  # noqa: E402
 import cifar10_vgg  # noqa: E402
 import study  # noqa: E402
-import vgg_model  # noqa: E402
+import training  # noqa: E402
+from nets.augment import PadCropFlip  # noqa: E402
 
 SCRIPT = REPO / "examples" / "cifar10_vgg.py"
 # Smallest useful model: VGG-11 with 4..32 channels, one epoch, no progress bar.
@@ -189,7 +190,7 @@ def test_augmentation_is_a_pad4_crop_and_flip(tmp_path):
     copy of its input; at inference the layer is the identity."""
     import keras
 
-    layer = vgg_model.PadCropFlip(seed=1)
+    layer = PadCropFlip(seed=1)
     x = np.random.default_rng(0).uniform(1, 2, (16, 32, 32, 3)).astype("float32")
     y = np.asarray(keras.ops.convert_to_numpy(layer(x, training=True)))
     np.testing.assert_array_equal(
@@ -230,11 +231,11 @@ def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
             assert len(tf.config.list_logical_devices("CPU")) == 2
         else:
             assert len(keras.distribution.list_devices()) == 2
-        import cifar10_data, cifar10_vgg, study, vgg_model
+        import cifar10_data, cifar10_vgg, study, training
         argv = {TINY!r} + ["--npz", {str(npz)!r}, "--inits", "glorot_gain", "--seeds", "3,"]
         args = cifar10_vgg.parse_args(argv)
         data = cifar10_data.load_data(args.npz)
-        build = vgg_model.build_for_run
+        build = training.build_for_run
         single = build(args, "glorot_gain", 3, data, 2).get_weights()
         args.distribute = True
         multi = build(args, "glorot_gain", 3, data, 2).get_weights()
@@ -274,7 +275,7 @@ def test_summary_statistics_and_epochs_to_target():
 def test_onecycle_schedule_shape():
     import keras
 
-    sched = vgg_model.OneCycle(peak=0.1, total_steps=100)
+    sched = training.OneCycle(peak=0.1, total_steps=100)
     lr = [float(keras.ops.convert_to_numpy(sched(s))) for s in (0, 15, 30, 65, 100)]
     assert lr[0] < lr[1] < lr[2] and abs(lr[2] - 0.1) < 1e-6
     assert lr[2] > lr[3] > lr[4] and lr[4] < 1e-6
@@ -286,7 +287,7 @@ def test_mixed_precision_policy_keeps_float32_logits(tiny_npz):
     args = cifar10_vgg.parse_args([*TINY, "--npz", str(tiny_npz), "--mixed-precision"])
     data = cifar10_data.load_data(args.npz)
     with study.dtype_policy(study.policy_name(args.mixed_precision)):
-        model = vgg_model.build_for_run(args, "glorot_gain", 0, data, 2)
+        model = training.build_for_run(args, "glorot_gain", 0, data, 2)
     conv = next(la for la in model.layers if isinstance(la, keras.layers.Conv2D))
     assert conv.compute_dtype in ("float16", "bfloat16") and conv.kernel.dtype == "float32"
     assert model.get_layer("logits").compute_dtype == "float32"

@@ -19,7 +19,7 @@ import keras_glorot
 
 sys.path.insert(0, str(REPO / "examples"))
 import cifar10_vgg  # noqa: E402
-import vgg_model  # noqa: E402
+from nets import vgg  # noqa: E402
 
 SCRIPT = REPO / "examples" / "cifar10_vgg.py"
 HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")
@@ -81,7 +81,7 @@ def test_static_names_agree_with_keras_keras_glorot_and_the_model():
     seeded = {n for n, c in ALL_OBJECTS_DICT.items() if issubclass(c, RandomInitializer)}
     assert set(cifar10_vgg.KERAS_INITIALIZERS) == {n for n in seeded if n.islower()}
     for index, name in enumerate(cifar10_vgg.INIT_NAMES):  # each draws a seeded conv kernel
-        init = vgg_model.make_initializer(name, seed=1, index=index, negative_slope=0.2)
+        init = vgg.make_initializer(name, seed=1, index=index, negative_slope=0.2)
         kernel = keras.ops.convert_to_numpy(init((3, 3, 8, 16)))
         assert kernel.shape == (3, 3, 8, 16) and kernel.std() > 0, name
     # A new keras_glorot name must be offered, read as an offered one, or refused with a
@@ -90,10 +90,10 @@ def test_static_names_agree_with_keras_keras_glorot_and_the_model():
 
     glorot_names = set(cifar10_report.RENAMED_LEAKY_INITS) | set(cifar10_vgg.NOT_FOR_VGG)
     assert glorot_names == set(keras_glorot.initializers.ALIASES)
-    assert set(cifar10_vgg.GLOROT_GAIN) == set(vgg_model.GLOROT_GAIN)
-    assert cifar10_vgg.WHOLE_MODEL_TOOLS == vgg_model.WHOLE_MODEL_TOOLS
+    assert set(cifar10_vgg.GLOROT_GAIN) == set(vgg.GLOROT_GAIN)
+    assert cifar10_vgg.WHOLE_MODEL_TOOLS == vgg.WHOLE_MODEL_TOOLS
     assert all(callable(getattr(keras_glorot, t)) for t in cifar10_vgg.WHOLE_MODEL_TOOLS)
-    assert set(cifar10_vgg.VGG_MODELS) == set(vgg_model.VGG_LAYOUTS)
+    assert set(cifar10_vgg.VGG_MODELS) == set(vgg.VGG_LAYOUTS)
     for name in cifar10_vgg.ACTIVATIONS:
         assert callable(keras.activations.get(name)), name
 
@@ -165,7 +165,7 @@ def test_glorot_gain_takes_the_gain_of_the_activation(activation):
     assert "glorot_gain" in args.inits
     for name, distribution in (("glorot_gain", "truncated_normal"),
                                ("glorot_gain_uniform", "uniform")):  # fmt: skip
-        init = vgg_model.make_initializer(name, 1, 0, args.negative_slope, args.activation)
+        init = vgg.make_initializer(name, 1, 0, args.negative_slope, args.activation)
         expected = keras_glorot.calculate_gain(activation, negative_slope=0.1)
         assert init.gain == expected and init.distribution == distribution
 
@@ -177,7 +177,7 @@ def test_glorot_gain_draws_what_the_leaky_names_drew_in_a_leaky_relu_net(old, ne
     # leaky-ReLU net the two must be the same kernels, bit for bit.
     config = {"seed": 2003, "negative_slope": 0.2}
     before = keras.initializers.get({"class_name": old, "config": config})((3, 3, 8, 16))
-    now = vgg_model.make_initializer(new, 2, 3, 0.2, "leaky_relu")((3, 3, 8, 16))
+    now = vgg.make_initializer(new, 2, 3, 0.2, "leaky_relu")((3, 3, 8, 16))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(now),
                                   keras.ops.convert_to_numpy(before))  # fmt: skip
 

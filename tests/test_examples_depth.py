@@ -1,4 +1,4 @@
-"""examples/depth.py and nets.py: argument errors before any heavy import, a tiny
+"""examples/depth.py and nets/norm_free.py: argument errors before any heavy import, a tiny
 end-to-end run of both net families on data the test writes, what each run records at
 initialization and over its first steps, and resume."""
 

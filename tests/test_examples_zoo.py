@@ -1,4 +1,4 @@
-"""examples/zoo.py, nets.py's zoo, kjv_data.py and zoo_report.py: argument errors before any
+"""examples/zoo.py, nets/zoo.py, kjv_data.py and zoo_report.py: argument errors before any
 heavy import; each alternative start draws what its docstring says (checked against the
 formula, with tolerances from the standard error of a sample std); the text split; the
 report's paired verdicts; and a quick end-to-end run, with resume, on data the test
@@ -58,7 +58,7 @@ def _std_bounds(sigma: float, n: int, z: float = 5.0) -> tuple[float, float]:
 def _mlp(seed: int = 0) -> keras.Model:
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((32, 32, 3))
-    return nets.mlp3(inputs, inputs)
+    return nets.zoo.mlp3(inputs, inputs)
 
 
 def test_he_normal_start_draws_two_over_fan_in_on_every_kernel():
@@ -77,7 +77,7 @@ def test_he_normal_start_draws_two_over_fan_in_on_every_kernel():
 def test_torch_default_start_is_pytorchs_uniform_for_rnn_and_linear():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
-    model = nets.recurrent(inputs, inputs, "lstm")
+    model = nets.zoo.recurrent(inputs, inputs, "lstm")
     nets.start(model, nets.ZOO["lstm2"], "torch_default", seed=0)
     for layer in model.layers:
         if isinstance(layer, keras.layers.LSTM):
@@ -116,9 +116,9 @@ def _hub():
 def test_gpt2_scaled_start_scales_exactly_the_residual_output_projections():
     _hub()
     keras.utils.set_random_seed(0)
-    plain = nets.gpt()
+    plain = nets.zoo.gpt()
     keras.utils.set_random_seed(0)
-    scaled = nets.gpt()
+    scaled = nets.zoo.gpt()
     nets.start(scaled, nets.ZOO["gpt"], "gpt2_scaled", seed=0)
     layers = 4
     changed = 0
@@ -136,7 +136,7 @@ def test_normal_002_start_on_every_dense_and_attention_kernel_only():
     _hub()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
-    model = nets.vit(inputs, inputs)
+    model = nets.zoo.vit(inputs, inputs)
     before = {v.path: to_numpy(v) for v in model.weights}
     nets.start(model, nets.ZOO["vit"], "normal_0.02", seed=0)
     redrawn = 0

@@ -34,7 +34,7 @@ per-channel mean and std comes first; the output is 10 logits):
 - ``lstm``: each image read as 32 rows of 96 values (sequential CIFAR), LSTM(128) returning
   sequences, LSTM(128), Dense 10: 248,074 weights. Kernels and recurrent kernels take the
   initializer (Keras' defaults would give the recurrent kernels ``orthogonal``).
-- ``vgg16``: ``vgg_model.build_model`` (model vgg16, ``width`` x 64..512 channels, with or
+- ``vgg16``: ``nets.vgg.build_model`` (model vgg16, ``width`` x 64..512 channels, with or
   without BatchNormalization, no augmentation, dropout 0.3).
 - ``resnet50``: ``keras.applications.ResNet50(weights=None, classes=10)`` on the 32x32 image.
 - ``inceptionv3``: ``keras.applications.InceptionV3(weights=None, classes=10)`` after a
@@ -47,7 +47,7 @@ the softmax from the one-hot target. With one-hot targets ``KL(y || p) = sum y l
 -log p_true``: the same as cross-entropy (Keras clips y to [1e-7, 1], which adds at most
 9 * 1e-7 * |log 1e-7|/10 per sample), so ``kl`` and ``cce`` runs of one seed should agree.
 
-Optimizer: ``vgg_model.make_optimizer`` (SGD with Nesterov momentum or AdamW, with the
+Optimizer: ``training.make_optimizer`` (SGD with Nesterov momentum or AdamW, with the
 study's schedules), accuracy as ``keras.metrics.CategoricalAccuracy``.
 """
 
@@ -58,10 +58,12 @@ import argparse
 import keras
 import numpy as np
 import signal_measure
-import vgg_model
+import training
 
 import keras_glorot
 from keras_glorot import Glorot, GlorotLeakyNormal
+
+from . import vgg
 
 LEAKY_SLOPE = signal_measure.LEAKY_SLOPE  # keras.activations.leaky_relu's 0.2
 MLP_WIDTHS = (512, 256, 128, 64)
@@ -151,8 +153,8 @@ def _redrawn_net(options, x, mean, std, seed):
             augment=False, activation=options["activation"], negative_slope=LEAKY_SLOPE,
             dropout=0.3,
         )  # fmt: skip
-        # vgg_model normalises itself: give it the raw pixels.
-        return vgg_model.build_model(vgg_args, "glorot_uniform", seed, mean, std)(x)
+        # nets.vgg normalises itself: give it the raw pixels.
+        return vgg.build_model(vgg_args, "glorot_uniform", seed, mean, std)(x)
     if name == "resnet50":
         app = keras.applications.ResNet50(
             weights=None, input_shape=(32, 32, 3), classes=NUM_CLASSES, classifier_activation=None
@@ -225,7 +227,7 @@ def build_for_run(
     mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2)) + 1e-3
     model = build_net(vars(args), init, seed, mean, std, x_sample=data["x_train"])
     model.compile(
-        optimizer=vgg_model.make_optimizer(args, steps),
+        optimizer=training.make_optimizer(args, steps),
         loss=make_loss(args.loss),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],
