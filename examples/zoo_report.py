@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 from cifar10_report import interval, read_runs, t95
-from nets import FAN_IN, Net, Recipe, starts_of
+from nets import FAN_IN, UNIFORM, VARIANTS, Net, Recipe, starts_of
 
 VERDICTS = ("better", "level", "worse")
+VARIANT_LABELS = {FAN_IN: 'mode="fan_in"', UNIFORM: 'distribution="uniform"'}
 
 
 def score(net: Net, run: dict[str, Any]) -> float | None:
@@ -111,7 +112,7 @@ def _fmt(x: float | None, spec: str = ".3g") -> str:
 
 def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
     """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
-    rows, plot, modes = [], [], []
+    rows, plot, variants = [], [], []
     header = [
         "| net | recipe | Keras' default | `initialize()` | alternative | `initialize()` − "
         "Keras, paired [95% CI] | verdict | last/first std at init (Keras → ours) | "
@@ -162,15 +163,19 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             for s in starts_of(net)[1:]
         }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
            f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
-        fan_in = [r for r in runs if r["init"] == FAN_IN]
-        if fan_in:
+        for variant in VARIANTS:
+            theirs = [r for r in runs if r["init"] == variant]
+            if not theirs:
+                continue
             cells = []
             for other, name in (("initialize", "`initialize()`"), ("keras", "Keras' default")):
-                m, lo, hi, k = paired_gain(net, fan_in, by_start[other])
-                cells.append(difference(m, lo, hi, k, ours="`fan_in`", theirs=name))
-            scores = [score(net, r) for r in fan_in]
-            modes.append(f"| {net.title} | {interval(scores, '.2f').split(' [')[0]} | "
-                         + " | ".join(cells) + " |")  # fmt: skip
+                m, lo, hi, k = paired_gain(net, theirs, by_start[other])
+                label = f"`{VARIANT_LABELS[variant]}`"
+                cells.append(difference(m, lo, hi, k, ours=label, theirs=name))
+            scores = [score(net, r) for r in theirs]
+            variants.append(f"| {net.title} | `{VARIANT_LABELS[variant]}` | "
+                            f"{interval(scores, '.2f').split(' [')[0]} | "
+                            + " | ".join(cells) + " |")  # fmt: skip
     lines = [
         "Per net, over seeds (paired by seed: a seed fixes the data order, augmentation and "
         "dropout of every start): the final result as mean ± std (test accuracy in %, or "
@@ -188,14 +193,16 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         *rows,
         "",
     ]
-    if modes:
+    if variants:
         lines += [
-            '`initialize(mode="fan_in")`, the variance over fan_in alone, against the '
-            "default Glorot fan average and against Keras' default, paired by seed:",
+            '`initialize()` with one option changed: `mode="fan_in"` (the variance over '
+            'fan_in alone, instead of Glorot\'s fan average) or `distribution="uniform"` '
+            "(the shape of Keras' glorot_uniform, instead of the truncated normal), against "
+            "the default and against Keras' default, paired by seed:",
             "",
-            "| net | `fan_in` | − `initialize()` [95% CI] | − Keras' default [95% CI] |",
-            "|---|---|---|---|",
-            *modes,
+            "| net | option | result | − `initialize()` [95% CI] | − Keras' default [95% CI] |",
+            "|---|---|---|---|---|",
+            *variants,
             "",
         ]
     return "\n".join(lines), plot

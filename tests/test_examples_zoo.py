@@ -279,15 +279,63 @@ def keras_hub_available() -> bool:
     return importlib.util.find_spec("keras_hub") is not None
 
 
-def test_fan_in_start_is_initialize_over_fan_in_alone():
+def _mlp_kernels_started(how: str):
+    """(name, kernel, gain²) of each Dense of the zoo's MLP started by ``how``: the gain²
+    of ReLU (2) for the hidden layers, of the identity (1) for the logits."""
     model = _mlp()
-    nets.start(model, nets.ZOO["mlp3"], nets.FAN_IN, seed=0)
+    nets.start(model, nets.ZOO["mlp3"], how, seed=0)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
-            w = to_numpy(layer.kernel)
-            gain2 = 1.0 if layer.name == "logits" else 2.0  # ReLU's gain², linear logits
-            low, high = _std_bounds(math.sqrt(gain2 / w.shape[0]), w.size)
-            assert low < w.std() < high, layer.name
+            yield layer.name, to_numpy(layer.kernel), 1.0 if layer.name == "logits" else 2.0
+
+
+def test_fan_in_start_is_initialize_over_fan_in_alone():
+    for name, w, gain2 in _mlp_kernels_started(nets.FAN_IN):
+        low, high = _std_bounds(math.sqrt(gain2 / w.shape[0]), w.size)
+        assert low < w.std() < high, name
+
+
+def test_uniform_start_is_initialize_in_the_shape_of_keras_glorot_uniform():
+    """Var = gain² · 2 / (fan_in + fan_out) as by default, drawn from U(-limit, limit) with
+    limit = sqrt(3 Var): no draw beyond it (a normal's would), and the extremes reach it."""
+    for name, w, gain2 in _mlp_kernels_started(nets.UNIFORM):
+        sigma = math.sqrt(gain2 * 2 / sum(w.shape))
+        limit = math.sqrt(3) * sigma
+        # The largest of n uniform draws falls short of the limit by ~limit / n.
+        assert limit * (1 - 20 / w.size) < np.abs(w).max() <= limit * (1 + 1e-6), name
+        # A sample std's se is sigma sqrt((kurtosis - 1) / 4n): sigma / sqrt(5 n) here (1.8).
+        se = sigma / math.sqrt(5 * w.size)
+        assert abs(w.std() - sigma) < 5 * se, name
+
+
+def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(tmp_path):
+    import study
+
+    net = nets.ZOO["mlp3"]
+    args = zoo.parse_args(["--nets", "mlp3", "--out", str(tmp_path), "--seeds", "3"])
+    case = zoo.case_args(args, net)
+    options = study.run_options(case)
+    accuracy = {  # by start, seeds 0, 1, 2
+        "keras": (0.50, 0.52, 0.51), "initialize": (0.55, 0.56, 0.57),
+        "he_normal": (0.50, 0.50, 0.50), nets.UNIFORM: (0.53, 0.55, 0.54),
+    }  # fmt: skip
+    lines = [
+        json.dumps({"init": init, "seed": seed, "final_test_accuracy": acc, "diverged": False,
+                    "test_loss": [], "options": options, "backend": BACKEND,
+                    "git_commit": "0" * 40, "git_dirty": False})
+        for init, accs in accuracy.items() for seed, acc in enumerate(accs)
+    ]  # fmt: skip
+    (tmp_path / "mlp3").mkdir()
+    (tmp_path / "mlp3" / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    text, _ = zoo_report.table(args, [net], zoo.case_args)
+    row = next(x for x in text.splitlines() if 'distribution="uniform"' in x and "MLP" in x)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # uniform − initialize: -2, -1, -3 points; uniform − Keras: +3, +3, +3.
+    half = 4.303 * np.std([-2.0, -1.0, -3.0], ddof=1) / math.sqrt(3)
+    assert cells[3] == f"-2.00 [{-2 - half:+.2f}, {-2 + half:+.2f}] (n=3)"
+    assert cells[4] == "+3.00 [+3.00, +3.00] (n=3)"
+    assert cells[2].startswith("54.00 ± 1.00")
+    assert '| `mode="fan_in"` |' not in text  # no fan_in runs: no row
 
 
 def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():

@@ -30,6 +30,8 @@ from .zoo import (
     ALTERNATIVES,
     FAN_IN,
     STARTS,
+    UNIFORM,
+    VARIANTS,
     ZOO,
     Net,
     Recipe,
@@ -40,6 +42,7 @@ from .zoo import (
 
 __all__ = [
     "ALTERNATIVES", "FAN_IN", "KERAS_INITS", "LEAKY_SLOPE", "NUM_CLASSES", "POLICIES",
-    "STARTS", "ZOO", "Net", "Recipe", "apply_init", "build_net", "build_zoo_net",
-    "plain_cnn", "resnet", "signal_at_init", "split_net", "start", "starts_of",
+    "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net", "Recipe", "apply_init", "build_net",
+    "build_zoo_net", "plain_cnn", "resnet", "signal_at_init", "split_net", "start",
+    "starts_of",
 ]  # fmt: skip

@@ -83,9 +83,13 @@ class Net:
 
 
 STARTS = ("keras", "initialize")
-# A fourth start, run on request: initialize with the variance over fan_in alone (He's
-# convention) instead of Glorot's fan average, to compare the two modes net by net.
+# Starts run on request, each initialize() with one option changed, to see net by net what
+# that option does: the variance over fan_in alone (He's convention) instead of Glorot's
+# fan average; the uniform distribution (the shape of Keras' glorot_uniform) instead of
+# the truncated normal.
 FAN_IN = "initialize_fan_in"
+UNIFORM = "initialize_uniform"
+VARIANTS = {FAN_IN: {"mode": "fan_in"}, UNIFORM: {"distribution": "uniform"}}
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
 )  # fmt: skip
@@ -358,8 +362,8 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
         return
     if how == "initialize":
         keras_glorot.initialize(model, seed=seed)
-    elif how == FAN_IN:
-        keras_glorot.initialize(model, seed=seed, mode="fan_in")
+    elif how in VARIANTS:
+        keras_glorot.initialize(model, seed=seed, **VARIANTS[how])
     elif how == "lsuv":
         keras_glorot.lsuv(model, x_sample, seed=seed)
     elif how == "fixup_reference":
@@ -381,4 +385,4 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
         for v in projections:
             v.assign(v * (2 * layers) ** -0.5)
     else:
-        raise ValueError(f"start={how!r}: use one of {', '.join((*starts_of(net), FAN_IN))}.")
+        raise ValueError(f"start={how!r}: use one of {', '.join((*starts_of(net), *VARIANTS))}.")
