@@ -110,6 +110,12 @@ def _fmt(x: float | None, spec: str = ".3g") -> str:
     return "–" if x is None else f"{x:{spec}}"
 
 
+def _code(run: dict[str, Any]) -> str:
+    """The commit a run was trained at (and whether the tree was dirty), with its backend."""
+    dirty = "+dirty" if run.get("git_dirty") else ""
+    return f"{(run.get('git_commit') or 'unknown')[:7]}{dirty} ({run['backend']})"
+
+
 def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
     """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
     rows, plot, variants = [], [], []
@@ -119,7 +125,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         "start s / build s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    provenance = set()
+    provenance, variant_provenance = set(), set()
     for net in nets:
         case = case_args(args, net)
         runs = _runs_of(case)
@@ -127,10 +133,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             continue
         by_start = {s: [r for r in runs if r["init"] == s] for s in starts_of(net)}
         for r in runs:
-            provenance.add(
-                f"{(r.get('git_commit') or 'unknown')[:7]}{'+dirty' if r.get('git_dirty') else ''}"
-                f" ({r['backend']})"
-            )
+            (provenance if r["init"] in starts_of(net) else variant_provenance).add(_code(r))
         cells = []
         for s in starts_of(net):
             rs = by_start[s]
@@ -199,6 +202,8 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             'fan_in alone, instead of Glorot\'s fan average) or `distribution="uniform"` '
             "(the shape of Keras' glorot_uniform, instead of the truncated normal), against "
             "the default and against Keras' default, paired by seed:",
+            "",
+            f"Code: {', '.join(sorted(variant_provenance))}.",
             "",
             "| net | option | result | − `initialize()` [95% CI] | − Keras' default [95% CI] |",
             "|---|---|---|---|---|",

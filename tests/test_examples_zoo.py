@@ -322,7 +322,8 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     lines = [
         json.dumps({"init": init, "seed": seed, "final_test_accuracy": acc, "diverged": False,
                     "test_loss": [], "options": options, "backend": BACKEND,
-                    "git_commit": "0" * 40, "git_dirty": False})
+                    "git_commit": ("1" if init == nets.UNIFORM else "0") * 40,
+                    "git_dirty": False})
         for init, accs in accuracy.items() for seed, acc in enumerate(accs)
     ]  # fmt: skip
     (tmp_path / "mlp3").mkdir()
@@ -336,6 +337,10 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     assert cells[4] == "+3.00 [+3.00, +3.00] (n=3)"
     assert cells[2].startswith("54.00 ± 1.00")
     assert '| `mode="fan_in"` |' not in text  # no fan_in runs: no row
+    # Each table names the commits of its own runs only.
+    main, variants = text.split("option changed")
+    assert f"Code: 0000000 ({BACKEND})." in main and "1111111" not in main
+    assert f"Code: 1111111 ({BACKEND})." in variants and "0000000" not in variants
 
 
 def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():
