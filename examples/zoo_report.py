@@ -18,10 +18,14 @@ from typing import Any
 
 import numpy as np
 from cifar10_report import interval, read_runs, t95
-from nets import FAN_IN, UNIFORM, VARIANTS, Net, Recipe, starts_of
+from nets import FAN_IN, REDRAWN, UNIFORM, VARIANTS, Net, Recipe, starts_of
 
 VERDICTS = ("better", "level", "worse")
-VARIANT_LABELS = {FAN_IN: 'mode="fan_in"', UNIFORM: 'distribution="uniform"'}
+VARIANT_LABELS = {
+    FAN_IN: 'mode="fan_in"',
+    UNIFORM: 'distribution="uniform"',
+    REDRAWN: "Keras' own, redrawn",
+}
 
 
 def score(net: Net, run: dict[str, Any]) -> float | None:
@@ -166,7 +170,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             for s in starts_of(net)[1:]
         }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
            f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
-        for variant in VARIANTS:
+        for variant in (*VARIANTS, REDRAWN):
             theirs = [r for r in runs if r["init"] == variant]
             if not theirs:
                 continue
@@ -200,8 +204,9 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         lines += [
             '`initialize()` with one option changed: `mode="fan_in"` (the variance over '
             'fan_in alone, instead of Glorot\'s fan average) or `distribution="uniform"` '
-            "(the shape of Keras' glorot_uniform, instead of the truncated normal), against "
-            "the default and against Keras' default, paired by seed:",
+            "(the shape of Keras' glorot_uniform, instead of the truncated normal); and "
+            "Keras' own start drawn again with fresh seeds (a control for the draws); each "
+            "against the default and against Keras' default, paired by seed:",
             "",
             f"Code: {', '.join(sorted(variant_provenance))}.",
             "",

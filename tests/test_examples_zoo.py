@@ -308,6 +308,41 @@ def test_uniform_start_is_initialize_in_the_shape_of_keras_glorot_uniform():
         assert abs(w.std() - sigma) < 5 * se, name
 
 
+def test_redrawn_start_is_each_layers_own_initializer_with_a_fresh_seed():
+    """Keras' start drawn again: every kernel changes, by the same rule (glorot_uniform:
+    U(±sqrt(6 / (fan_in + fan_out)))), and a seed repeats its draw."""
+    model = _mlp()
+    before = [to_numpy(w) for w in model.weights]
+    nets.start(model, nets.ZOO["mlp3"], nets.REDRAWN, seed=0)
+    again = _mlp(seed=1)
+    nets.start(again, nets.ZOO["mlp3"], nets.REDRAWN, seed=0)
+    kernels = 0
+    for old, variable, twin in zip(before, model.weights, again.weights, strict=True):
+        new = to_numpy(variable)
+        np.testing.assert_array_equal(new, to_numpy(twin))
+        if variable.name != "kernel":
+            np.testing.assert_array_equal(new, old)  # biases: zero, untouched
+            continue
+        kernels += 1
+        assert not np.allclose(new, old)
+        limit = math.sqrt(6 / sum(new.shape))
+        assert limit * (1 - 20 / new.size) < np.abs(new).max() <= limit * (1 + 1e-6)
+    assert kernels == 4
+    # A depthwise conv keeps its kernel as `kernel`, drawn by `depthwise_initializer`.
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    draw = keras.initializers.RandomUniform(0.5, 0.6)
+    x = keras.layers.DepthwiseConv2D(3, depthwise_initializer=draw)(inputs)
+    convs = keras.Model(inputs, keras.layers.Conv2D(4, 1)(x))
+    before = [to_numpy(w) for w in convs.weights if w.name == "kernel"]
+    nets.start(convs, nets.ZOO["mobilenetv2"], nets.REDRAWN, seed=0)
+    after = [to_numpy(w) for w in convs.weights if w.name == "kernel"]
+    assert len(after) == 2 and not any(
+        np.allclose(a, b) for a, b in zip(before, after, strict=True)
+    )
+    assert 0.5 <= after[0].min() and after[0].max() < 0.6  # its own rule, not the default
+
+
 def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(tmp_path):
     import study
 

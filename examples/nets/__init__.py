@@ -29,6 +29,7 @@ from .norm_free import (
 from .zoo import (
     ALTERNATIVES,
     FAN_IN,
+    REDRAWN,
     STARTS,
     UNIFORM,
     VARIANTS,
@@ -42,7 +43,7 @@ from .zoo import (
 
 __all__ = [
     "ALTERNATIVES", "FAN_IN", "KERAS_INITS", "LEAKY_SLOPE", "NUM_CLASSES", "POLICIES",
-    "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net", "Recipe", "apply_init", "build_net",
+    "REDRAWN", "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net", "Recipe", "apply_init", "build_net",
     "build_zoo_net", "plain_cnn", "resnet", "signal_at_init", "split_net", "start",
     "starts_of",
 ]  # fmt: skip

@@ -90,6 +90,9 @@ STARTS = ("keras", "initialize")
 FAN_IN = "initialize_fan_in"
 UNIFORM = "initialize_uniform"
 VARIANTS = {FAN_IN: {"mode": "fan_in"}, UNIFORM: {"distribution": "uniform"}}
+# And Keras' own start drawn again: every kernel (and depthwise kernel) redrawn by the
+# initializer its layer holds, with a fresh seed: a control for the draws themselves.
+REDRAWN = "keras_redrawn"
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
 )  # fmt: skip
@@ -342,6 +345,34 @@ def _torch_default(model, seed: int) -> None:
                 w.assign(_uniform(bound, layer_seed + offset)(tuple(w.shape), dtype=w.dtype))
 
 
+def _redraw_own(model, seed: int) -> None:
+    """Every kernel (a depthwise conv's too) drawn again by its layer's own initializer
+    (same class and config), reseeded with ``seed * 10_000 + index``."""
+
+    def walk(layer):
+        for inner in getattr(layer, "layers", ()):  # a nested model's own layers
+            yield inner
+            yield from walk(inner)
+
+    # Keras' DepthwiseConv2D keeps its kernel as ``kernel`` with ``depthwise_initializer``.
+    pairs = (("kernel", "kernel_initializer"), ("kernel", "depthwise_initializer"),
+             ("depthwise_kernel", "depthwise_initializer"))  # fmt: skip
+    index, done = 0, set()
+    for layer in walk(model):
+        for name, initializer_name in pairs:
+            variable = getattr(layer, name, None)
+            initializer = getattr(layer, initializer_name, None)
+            if variable is None or initializer is None or id(variable) in done:
+                continue
+            config = initializer.get_config()
+            if "seed" in config:  # a constant initializer (zeros, ones) has none
+                config["seed"] = seed * 10_000 + index
+            draw = initializer.__class__.from_config(config)
+            variable.assign(draw(tuple(variable.shape), dtype=variable.dtype))
+            done.add(id(variable))
+            index += 1
+
+
 def _residual_projections(model) -> list:
     """The kernels of KerasHub's decoder layers that write into the residual stream: each
     attention output and feed-forward output projection."""
@@ -364,6 +395,8 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
         keras_glorot.initialize(model, seed=seed)
     elif how in VARIANTS:
         keras_glorot.initialize(model, seed=seed, **VARIANTS[how])
+    elif how == REDRAWN:
+        _redraw_own(model, seed)
     elif how == "lsuv":
         keras_glorot.lsuv(model, x_sample, seed=seed)
     elif how == "fixup_reference":
@@ -385,4 +418,6 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
         for v in projections:
             v.assign(v * (2 * layers) ** -0.5)
     else:
-        raise ValueError(f"start={how!r}: use one of {', '.join((*starts_of(net), *VARIANTS))}.")
+        raise ValueError(
+            f"start={how!r}: use one of {', '.join((*starts_of(net), *VARIANTS, REDRAWN))}."
+        )
