@@ -130,7 +130,8 @@ def test_lsuv_unit_variance_mlp_with_fused_activations():
         assert abs(np.var(z) - 1.0) <= 0.05 + 1e-5, (name, np.var(z))
         h = fn(z)
     assert [r.layer for r in report.handled] == ["a", "b", "c"]
-    assert report["head"][0].skipped.startswith("softmax head")
+    assert report["head"][0].skipped.startswith("output head excluded")
+    assert "softmax at the model output" in report["head"][0].skipped
     np.testing.assert_array_equal(to_numpy(model.get_layer("head").kernel), head)
 
 
@@ -256,7 +257,10 @@ def leaky_mlp(depth=50, width=256, initializer="glorot_uniform"):
         )
         for i in range(depth)
     ]
-    return keras.Sequential([keras.Input((width,)), *layers])
+    # A linear head: the last leaky layer is then a hidden one, drawn with its gain
+    # (an activation at the model's output is drawn at gain 1, as the loss's link).
+    head = keras.layers.Dense(width, kernel_initializer=keras.initializers.GlorotUniform(depth))
+    return keras.Sequential([keras.Input((width,)), *layers, head])
 
 
 def activation_ratio(model, x):

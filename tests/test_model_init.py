@@ -45,7 +45,9 @@ def only_row(report, layer, part=None):
 
 
 def seq(input_shape, *layers):
-    return keras.Sequential([keras.Input(input_shape), *layers])
+    """A Sequential of ``layers`` and a Dense head ("out"): the tested kernels are not
+    the output's, whose activation is the loss's link (test_output_activation_is_the_link)."""
+    return keras.Sequential([keras.Input(input_shape), *layers, keras.layers.Dense(2, name="out")])
 
 
 # ---------------------------------------------------------------------------
@@ -243,7 +245,8 @@ def test_separable_conv_depthwise_linear_pointwise_with_activation():
 def test_multi_head_attention_projections_use_einsum_fans():
     inputs = keras.Input((10, 64))
     outputs = keras.layers.MultiHeadAttention(num_heads=4, key_dim=32, name="k")(inputs, inputs)
-    model = keras.Model(inputs, keras.layers.Activation("relu")(outputs))
+    outputs = keras.layers.Dense(2)(keras.layers.Activation("relu")(outputs))
+    model = keras.Model(inputs, outputs)
     report = uniform_init(model, seed=2)
     layer = model.get_layer("k")
     for part, sub, act in [
@@ -532,8 +535,8 @@ def test_subclassed_model_whose_call_cannot_be_traced_uses_layer_order():
 
 
 def _mixed_model():
-    return seq(
-        (8, 8, 16),
+    return keras.Sequential([
+        keras.Input((8, 8, 16)),
         keras.layers.DepthwiseConv2D(3, name="dw"),
         keras.layers.LeakyReLU(0.1),
         keras.layers.Conv2D(32, 3, groups=4, name="grouped"),
@@ -543,7 +546,7 @@ def _mixed_model():
         keras.layers.Reshape((-1, 8)),
         keras.layers.LSTM(12, name="lstm"),
         keras.layers.Dense(10, activation="softmax", name="head"),
-    )
+    ])  # fmt: skip
 
 
 def _kernels(model):

@@ -87,7 +87,8 @@ def from_function(fn, where: str = "") -> Found:
     if name == "linear":
         return LINEAR
     if name in _SOFTMAX_FAMILY:
-        return Found(label=f"linear: {name} head{suffix}", head=True)
+        # Normalizes its input: no kernel reads it at unit gain (a head, attention).
+        return Found(label=f"linear: {name} follows{suffix}", head=True)
     if name == "leaky_relu":
         return Found("leaky_relu", 0.2, f"leaky_relu(0.2){suffix}")
     try:
@@ -103,7 +104,7 @@ def from_layer(layer) -> Found | None:
     if isinstance(layer, keras.layers.Activation):
         return from_function(layer.activation, where)
     if isinstance(layer, keras.layers.Softmax):
-        return Found(label=f"linear: softmax head ({where})", head=True)
+        return Found(label=f"linear: softmax follows ({where})", head=True)
     if isinstance(layer, keras.layers.LeakyReLU):
         slope = float(layer.negative_slope)
         return Found("leaky_relu", slope, f"leaky_relu({slope:g}) ({where})")
@@ -137,6 +138,21 @@ def _relu(layer, where: str) -> Found:
         params = {"max_value": float(layer.max_value), **params}
     args = ", ".join(f"{k}={v:g}" for k, v in params.items() if v or k == "max_value")
     return Found(LayerActivation(layer), 0.2, f"relu({args}) ({where})")
+
+
+def at_output(found: Found) -> Found:
+    """Linear, for an activation applied at the model's output (docs/derivation.md, "The
+    output kernel").
+
+    A gain keeps the second moment of the next kernel's input; at the output there
+    is no next kernel. The activation there is the loss's link (sigmoid for binary
+    cross-entropy, softmax for cross-entropy, tanh for data in [-1, 1]), and what
+    matters is its input: at unit gain the pre-activation keeps the scale of a
+    linear layer's output, so a sigmoid or tanh starts in its sensitive range
+    instead of 3.6x (sigmoid's gain squared) further out.
+    """
+    name = found.label.split(" (")[0].removeprefix("linear: ").removesuffix(" follows")
+    return Found(label=f"linear: {name} at the model output (the loss's link)", head=True)
 
 
 def own(layer) -> Found | None:
@@ -219,12 +235,12 @@ def normalized(found: Found, label: str) -> Found:
     return Found(label=text, normalized=True)
 
 
-def normalization_after(layer, graph: Graph, depth: int = 0):
-    """The normalization every consumer of ``layer`` reaches through dropout, noise and
-    reshapes only, or None."""
+def normalization_after(layer, graph: Graph, depth: int = 0, outputs=None):
+    """The normalization every consumer of ``layer`` (of ``outputs``, one call's, when
+    given) reaches through dropout, noise and reshapes only, or None."""
     if depth > 32 or not graph.graph or graph.is_output(layer):
         return None
-    consumers = graph.next_operations(layer)
+    consumers = graph.next_operations(layer, outputs=outputs)
     found = []
     for nxt in consumers:
         if _graph.is_normalization(nxt):
@@ -291,6 +307,8 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
     if gate is not None:
         return gate
     op_act = from_op(nxt)
+    if op_act is not None and graph.graph and graph.is_output(nxt):
+        return at_output(op_act)
     if op_act is not None:
         return _gated_after(op_act, nxt, graph, direct=depth == 0)
     scaled = _scaled_by_constant(nxt, graph, depth, list(fed))
@@ -307,6 +325,8 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
         after = following(nxt, graph, depth + 1, onward)
         return normalized(after, f"{type(nxt).__name__} {nxt.name!r}")
     act = from_layer(nxt)
+    if act is not None and act.activation != "linear" and graph.graph and graph.is_output(nxt):
+        return at_output(act)
     if act is not None and act.activation != "linear":
         norm = normalization_after(nxt, graph) if act.activation in HOMOGENEOUS else None
         if norm is not None:
@@ -523,6 +543,8 @@ def for_kernel(layer, graph: Graph, node_layer=None) -> Found:
     (``TimeDistributed``, ``Bidirectional``).
     """
     found = own(layer)
+    if found is not None and graph.graph and graph.is_output(node_layer or layer):
+        return at_output(found)
     if found is not None:
         norm = None
         if found.activation in HOMOGENEOUS:

@@ -46,6 +46,7 @@ Reference:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -54,7 +55,7 @@ import numpy as np
 
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model.graph import Graph, attribute_of, is_composite, sublayers
-from keras_glorot.whole_model.trace import built_shape
+from keras_glorot.whole_model.trace import built_shape, training_required
 
 # Attribute names of KerasHub's blocks (and common ones elsewhere) and their role.
 ATTENTION = "attention projection"
@@ -238,6 +239,12 @@ class _Tap:
         return hook
 
 
+def _stateless(composite, x, kwargs: dict) -> None:
+    """Runs ``composite`` on ``x`` without writing any variable (a counter, a seed)."""
+    with keras.StatelessScope():
+        composite(x, **kwargs)
+
+
 def measured_gain(
     layer, spot: Place, kernel_layers: list, seed: int = 0
 ) -> tuple[float | None, str]:
@@ -251,14 +258,15 @@ def measured_gain(
     if shape is None:
         return None, "not measured: the composite's input shape is unknown"
     x = np.random.default_rng([seed, 0x4D45]).standard_normal(shape).astype("float32")
+    kwargs = {"training": False} if training_required(type(composite).call) else {}
     mates = [k for k in kernel_layers if k is not layer] + [layer]
     try:
         with _Tap(mates) as tap:
-            composite(x)
+            _stateless(composite, x, kwargs)
             base_inputs, order = dict(tap.inputs), list(tap.order)
             y2 = tap.outputs.get(id(layer))
             tap.inputs, tap.outputs, tap.order, tap.zero = {}, {}, [], layer
-            composite(x)
+            _stateless(composite, x, kwargs)
             changed = [
                 i for i in order
                 if i != id(layer) and i in tap.inputs
@@ -274,13 +282,13 @@ def measured_gain(
     z2 = float(np.mean(base_inputs[changed[0]] ** 2))
     if not (math.isfinite(y2) and math.isfinite(z2)) or y2 <= 0 or z2 <= 0:
         return None, f"not measured: second moments {y2:.3g}, {z2:.3g}"
-    gain = _gain_at_unit_output(layer, consumer, composite, x, y2, math.sqrt(y2 / z2))
+    gain = _gain_at_unit_output(layer, consumer, composite, x, y2, math.sqrt(y2 / z2), kwargs)
     if gain is None:
         return None, "not measured: the consumer's input at unit output was not finite"
     return gain, f"measured: feeds {consumer.name} (data-free pass)"
 
 
-def _gain_at_unit_output(layer, consumer, composite, x, y2: float, first: float):
+def _gain_at_unit_output(layer, consumer, composite, x, y2: float, first: float, kwargs: dict):
     """``1 / sqrt(E[z**2])`` for the consumer's input ``z`` when the kernel's output has
     unit second moment: the moment gain (``calculate_gain``'s convention) of whatever
     the path applies. Measured with the kernel as drawn, ``sqrt(y2 / z2)`` is that
@@ -294,7 +302,7 @@ def _gain_at_unit_output(layer, consumer, composite, x, y2: float, first: float)
     try:
         kernel.assign(original / math.sqrt(y2))
         with _Tap([consumer]) as tap:
-            composite(x)
+            _stateless(composite, x, kwargs)
     finally:
         kernel.assign(original)
     z = tap.inputs.get(id(consumer))
@@ -356,10 +364,18 @@ def _drawn_with_role(graph: Graph, drawn: dict, role: str) -> list[tuple[object,
 
 
 def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
-    """Rescales every kernel whose activation was not found by its measured gain."""
+    """Rescales every kernel whose activation was not found by its measured gain.
+
+    The pass runs the composite with its kernels at their planned laws, drawn for the
+    measurement alone and put back as they were afterwards (``initialize`` draws
+    every kernel once, after planning). A kernel it cannot measure is drawn linear,
+    and the report says why (``report.fallbacks``).
+    """
     for layer, d in _drawn_with_role(graph, drawn, "measure"):
         spot = place(layer, graph)
-        gain, note = measured_gain(layer, spot, composite_kernel_layers(spot.parent), seed or 0)
+        mates = composite_kernel_layers(spot.parent)
+        with _planned_kernels([e for m in mates for e in drawn.get(id(m), [])]):
+            gain, note = measured_gain(layer, spot, mates, seed or 0)
         where = _where(layer, spot)
         if gain is None:
             for record in d.records:
@@ -369,6 +385,19 @@ def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
         for record in d.records:
             record.activation = f"gain {gain:.3g} ({note}; {where})"
             record.gain = gain
+
+
+@contextlib.contextmanager
+def _planned_kernels(entries: list):
+    """The kernels of ``entries`` drawn at their planned laws, then put back as they were."""
+    originals = [(e.kernel.variable, e.kernel.variable.numpy()) for e in entries]
+    try:
+        for e in entries:
+            e.kernel.variable.assign(e.init(e.shape, dtype=e.kernel.variable.dtype))
+        yield
+    finally:
+        for variable, value in originals:
+            variable.assign(value)
 
 
 def own_weights(graph: Graph, report) -> None:
@@ -424,6 +453,12 @@ def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
                 "norm placement unknown (no normalize_first attribute, not a known block)"
             )  # fmt: skip
             record.action = f"nothing done: {why}"
+            if placement != "post":
+                report.fallback(
+                    f"block {record.merge!r}: {why}, so its residual branches keep the scale of "
+                    "a plain network. Let its call() be traced (keras.ops on keras.Input "
+                    "tensors) to read its sums."
+                )
         elif policy == "none":
             record.action = "left as drawn (residual=None)"
         else:

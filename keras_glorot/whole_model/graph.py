@@ -112,6 +112,28 @@ def outputs_of(operation) -> list:
     return _call_tensors(operation, "output")
 
 
+def calls(operation, container) -> list[tuple[list, list]]:
+    """``(inputs, outputs)`` of each call of ``operation`` in ``container``, one per call.
+
+    A layer called twice (a module run in a loop, a shared ``Add``) is two calls with
+    inputs and outputs of their own, never one call on all of them. In a traced
+    graph every call of a leaf layer belongs to the trace (its earlier nodes are set
+    aside while tracing); in a functional model, the calls it recorded (Keras' node
+    keys in the private ``_nodes``); elsewhere the first call.
+    """
+    nodes = getattr(operation, "_inbound_nodes", None) or []
+    if isinstance(operation, keras.Model) or len(nodes) <= 1:
+        return [(inputs_of(operation), outputs_of(operation))]
+    mine = getattr(container, "_nodes", None)
+    every = not isinstance(mine, (set, frozenset, dict))
+    picked = [
+        node
+        for i, node in enumerate(nodes)
+        if every or f"{id(operation)}_ib-{i}" in mine  # keras.src.ops.function.make_node_key
+    ] or nodes[:1]
+    return [(flat(n.input_tensors), flat(n.output_tensors)) for n in picked]
+
+
 def outputs_fed_by(operation, tensors: list) -> list:
     """The outputs of the calls of ``operation`` that took one of ``tensors`` (all its
     outputs for a layer called once)."""
@@ -180,11 +202,22 @@ def operands(operation, layer_class, kind: str) -> list | None:
 
 
 def merge_inputs(operation) -> list | None:
-    """The tensors an ``Add`` layer or ``add`` op node sums; None for anything else."""
+    """The tensors an ``Add`` layer or ``add`` op node sums (of all its calls); None for
+    anything else. ``merge_calls`` gives them call by call."""
     tensors = operands(operation, keras.layers.Add, "add")
     if tensors is None or not all(isinstance(t, keras.KerasTensor) for t in tensors):
         return None  # not an addition, or x + 3.0: a shift, not a merge
     return tensors if len(tensors) >= 2 else None
+
+
+def merge_calls(operation, container) -> list[tuple[list, list]]:
+    """``(summed tensors, outputs)`` of each call of an ``Add`` layer or ``add`` op node
+    in ``container`` that sums two or more tensors; [] for anything else."""
+    if merge_inputs(operation) is None:
+        return []
+    if not isinstance(operation, keras.layers.Add):
+        return [(merge_inputs(operation), outputs_of(operation))]
+    return [(i, o) for i, o in calls(operation, container) if len(i) >= 2]
 
 
 def operations(model: keras.Model) -> list:

@@ -126,15 +126,16 @@ def _block_std(init, block: Block, shape) -> float:
     return init.gain / math.sqrt(block.fan_in)
 
 
-def _draw(kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str):
-    """Draws ``kernel`` per its plan; returns it with its initializer and report rows."""
+def _plan_kernel(
+    kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str
+):
+    """The law ``kernel`` will be drawn from, with its report rows; draws nothing (the
+    residual policies may still change the law; ``_commit`` draws it once)."""
     shape = tuple(int(d) for d in kernel.variable.shape)
     blocks = [_at_keras_fans(b, shape) for b in kernel.blocks]
     inits = [_block_initializer(b, options, seeds.next()) for b in blocks]
     init = inits[0] if len(inits) == 1 else Blocks(inits)
     block_shape = shape if len(inits) == 1 else init.block_shape(shape)
-    kernel.variable.assign(init(shape, dtype=kernel.variable.dtype))
-    setattr(kernel.owner, kernel.attr, init)
     records = []
     for block, block_init in zip(blocks, inits, strict=True):
         records.append(
@@ -306,44 +307,155 @@ def initialize(
     - Radford et al., 2019, "Language models are unsupervised multitask
       learners", §2.3 (GPT-2: residual output projections scaled by 1/sqrt(N)).
     """
-    _validate_model(model)
+    models = _models_to_read(model)
     _validate_options(mode, distribution)
     seed = _validate_seed(seed)
     options = {"mode": mode, "distribution": distribution, "convention": convention}
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
     policy = _residual.validate_policy(residual)
-    graph = Graph(model, trace=True)
-    try:
-        return _initialize(graph, options, seed, policy)
-    finally:
-        graph.close()
-
-
-def _initialize(graph: Graph, options: dict, seed, policy: str) -> InitReport:
     seeds, report = _Seeds(seed), InitReport("initialize")
+    if models != [model]:
+        names = ", ".join(repr(m.name) for m in models)
+        report.notes.append(
+            f"{type(model).__name__} {model.name!r} has no call of its own: its models "
+            f"{names} were each read as a model of their own"
+        )
+        _outside_models(model, report)
+    planned = []
+    for each in models:
+        graph = Graph(each, trace=True)
+        try:
+            prefix = "" if each is model else f"{each.name}/"
+            planned.append(_plan_model(graph, options, seeds, policy, report, prefix))
+        finally:
+            graph.close()
+    # Every law is known and nothing has failed: draw each kernel once, then assign.
+    _commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
+    for _, attention in planned:
+        _record_attention_configs(attention, report)
+    report.warn_once()
+    return report
+
+
+def _has_own_call(model: keras.Model) -> bool:
+    return getattr(type(model), "call", None) is not keras.Model.call
+
+
+def _models_to_read(model) -> list[keras.Model]:
+    """``[model]``, or the models a wrapper without a ``call`` of its own holds (a VAE
+    that trains an encoder and a decoder in ``train_step``): each is read as a model of
+    its own. Raises before anything is drawn when a model is not built."""
+    if isinstance(model, keras.Model) and not _has_own_call(model):
+        inner = [la for la in model.layers if isinstance(la, keras.Model)]
+        if not inner:
+            raise ValueError(
+                f"model={model.name!r} ({type(model).__name__}) has no call() and holds no "
+                "model of its own: there is no forward pass to initialize. Pass the model "
+                "that computes the outputs."
+            )
+        for each in inner:
+            _validate_model(each)
+        return inner
+    _validate_model(model)
+    return [model]
+
+
+def _outside_models(wrapper, report: InitReport) -> None:
+    for layer in wrapper.layers:
+        if not isinstance(layer, keras.Model) and layer.weights:
+            report.add(
+                KernelRecord(
+                    layer.name,
+                    type(layer).__name__,
+                    skipped=(
+                        f"held by {wrapper.name!r} outside its models, and "
+                        f"{type(wrapper).__name__} has no call() saying where it is used: "
+                        "left as it is"
+                    ),
+                )
+            )
+            report.fallback(
+                f"{layer.name!r} is held by {wrapper.name!r} outside its models and is used "
+                "by no call() that can be read: left as it is. Give the wrapper a call(), "
+                "or initialize the model that uses the layer."
+            )
+
+
+def _plan_model(graph: Graph, options: dict, seeds, policy: str, report, prefix: str):
+    """Every kernel's final law for one model, report rows written; nothing drawn.
+    Returns the planned kernels by layer and the attention layers with their rows."""
+    own = InitReport("initialize")
     drawn: dict[int, list[_residual.Drawn]] = {}
+    _read_fallbacks(graph, own)
     for layer, _ in graph.leaves:
         name = graph.name_of(layer)
+        if not layer.built:
+            own.add(KernelRecord(name, type(layer).__name__, skipped=_UNBUILT))
+            continue
         try:
             kernels = plans.plan(layer, graph)
         except plans.Skip as reason:
             if plans.needs_report(layer):
-                report.add(KernelRecord(name, type(layer).__name__, skipped=str(reason)))
+                own.add(KernelRecord(name, type(layer).__name__, skipped=str(reason)))
+                if str(reason).startswith("unknown layer kind"):
+                    own.fallback(f"{name!r}: {reason}")
             continue
         drawn[id(layer)] = [
-            _draw(kernel, options, seeds, layer, report, name) for kernel in kernels
+            _plan_kernel(kernel, options, seeds, layer, own, name) for kernel in kernels
         ]
-    _composite.measure(graph, drawn, seed)
-    _composite.own_weights(graph, report)
-    _residual_merges(graph, policy, drawn, report)
-    _composite.residual_streams(policy, graph, drawn, report)
-    # After the residual policies, which may have rescaled or zeroed an output projection.
-    for layer, _ in graph.leaves:
-        if isinstance(layer, keras.layers.MultiHeadAttention) and id(layer) in drawn:
-            note = _record_attention_config(layer)
-            for record in report[graph.name_of(layer)] if note else []:
-                record.note = note
-    return report
+    _composite.measure(graph, drawn, seeds.seed)
+    for record in own.records:
+        if record.activation.startswith("linear: activation unknown"):
+            own.fallback(
+                f"{record.layer!r}: the activation after its kernel is unknown, so it is drawn "
+                f"linear ({record.activation.split('(', 1)[-1].rstrip(')')}). Let the "
+                "composite's call() be traced, or give the layer its activation."
+            )
+    _composite.own_weights(graph, own)
+    _residual_merges(graph, policy, drawn, own)
+    _composite.residual_streams(policy, graph, drawn, own)
+    attention = [
+        (layer, [r for d in drawn[id(layer)] for r in d.records])
+        for layer, _ in graph.leaves
+        if isinstance(layer, keras.layers.MultiHeadAttention) and id(layer) in drawn
+    ]
+    report.extend(own, prefix)
+    return drawn, attention
+
+
+_UNBUILT = (
+    "not built: its model's call never calls it (an unused head, a branch not taken), "
+    "so it has no weights; left as it is"
+)
+
+
+def _read_fallbacks(graph: Graph, report: InitReport) -> None:
+    """One line per place the graph could not be read, with what to do about it."""
+    trace = graph.trace
+    if trace is not None and trace.graph is None:
+        report.fallback(
+            f"{graph.model.name!r}: its call could not be traced, {trace.reason}. Its layers "
+            "are read in the order __init__ assigned them, so the activation after a kernel "
+            "may be missed and residual sums are not found. Make call() run on keras.Input "
+            "tensors (keras.ops instead of backend or NumPy code) to read it exactly."
+        )
+
+
+def _commit(entries: list) -> None:
+    """Draws every planned kernel once, then assigns them all and records each
+    initializer: a draw that fails leaves every weight as it was."""
+    values = [d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries]
+    for d, value in zip(entries, values, strict=True):
+        d.kernel.variable.assign(value)
+        setattr(d.kernel.owner, d.kernel.attr, d.init)
+
+
+def _record_attention_configs(attention: list, report: InitReport) -> None:
+    # After the draws, with the laws the residual policies may have rescaled or zeroed.
+    for layer, records in attention:
+        note = _record_attention_config(layer)
+        for record in records if note else []:
+            record.note = note
 
 
 def _residual_merges(graph: Graph, policy: str, drawn: dict, report: InitReport) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
+
+# A terminal's width: rows of the text table are kept within it, long cells cut and
+# given in full in numbered notes under the table.
+WIDTH = 100
 
 
 @dataclasses.dataclass
@@ -95,9 +100,46 @@ class InitReport:
         self.merges: list[MergeRecord] = []
         self.residual: str = "none"
         self.depth: int = 0
+        # Where the tool could not see (a call that did not trace, a merge it could not
+        # place...), one line each, with what to do about it; ``warn_once`` warns of them.
+        self.fallbacks: list[str] = []
+        # Anything else the user should know about how the model was read.
+        self.notes: list[str] = []
 
     def add(self, record: KernelRecord) -> None:
         self.records.append(record)
+
+    def fallback(self, text: str) -> None:
+        """Records a place the tool could not see (once per text)."""
+        if text not in self.fallbacks:
+            self.fallbacks.append(text)
+
+    def extend(self, other: InitReport, prefix: str = "") -> None:
+        """Adds ``other``'s rows, merges, fallbacks and notes, layer names prefixed."""
+        for record in other.records:  # the same objects: later notes reach both reports
+            record.layer = prefix + record.layer
+            self.records.append(record)
+        for merge in other.merges:
+            merge.merge = prefix + merge.merge
+            self.merges.append(merge)
+        for text in other.fallbacks:
+            self.fallback(text)
+        self.notes += other.notes
+        if other.residual != "none":
+            self.residual = other.residual
+        self.depth += other.depth
+
+    def warn_once(self, stacklevel: int = 3) -> None:
+        """One ``UserWarning`` naming every fallback, when there is any."""
+        if not self.fallbacks:
+            return
+        lines = "\n".join(f"- {text}" for text in self.fallbacks)
+        warnings.warn(
+            f"{self.method}() could not read {len(self.fallbacks)} part(s) of the model; "
+            f"they are listed in report.fallbacks:\n{lines}",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
     @property
     def handled(self) -> list[KernelRecord]:
@@ -135,31 +177,71 @@ class InitReport:
         if self.merges:
             applied = sum(m.applied for m in self.merges)
             text += (
-                f"; {len(self.merges)} merge(s), L = {self.depth} residual, "
+                f";\n{len(self.merges)} merge(s), L = {self.depth} residual, "
                 f"residual={self.residual!r} applied at {applied}"
             )
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
 
     def __str__(self) -> str:
-        lines = _aligned([list(_COLUMNS)] + self._rows())
+        notes: list[str] = []
+        rows = self._rows()
+        table = _aligned([list(_COLUMNS[:-1])] + [row[:-1] for row in rows], notes)
+        lines = table[:2]
+        for line, row in zip(table[2:], rows, strict=True):
+            # The note on a line of its own, under its row.
+            lines += [line] + [_cut(f"    {row[-1]}", WIDTH, notes)] * bool(row[-1])
         if self.merges:
-            merges = _aligned([list(_MERGE_COLUMNS)] + self._merge_rows())
+            merges = _aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
             lines += ["", "residual merges:"] + merges
-        return "\n".join(lines + [self._footer()])
+        lines.append(self._footer())
+        lines += [f"[{i}] {text}" for i, text in enumerate(notes, 1)]
+        lines += [f"note: {text}" for text in self.notes]
+        lines += [f"could not read: {text}" for text in self.fallbacks]
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<InitReport {self._footer()}>"
+        return f"<InitReport {self._footer().replace(chr(10), ' ')}>"
 
     def to_markdown(self) -> str:
         """The table in Markdown (``|``-separated, pipes in cells escaped)."""
         lines = _markdown(_COLUMNS, self._rows())
         if self.merges:
             lines += ["", "Residual merges:", ""] + _markdown(_MERGE_COLUMNS, self._merge_rows())
-        return "\n".join(lines + ["", self._footer()])
+        lines += ["", self._footer()]
+        lines += [""] * bool(self.notes) + [f"- note: {text}" for text in self.notes]
+        lines += [""] * bool(self.fallbacks)
+        lines += [f"- could not read: {text}" for text in self.fallbacks]
+        return "\n".join(lines)
 
 
-def _aligned(rows: list[list[str]]) -> list[str]:
+def _fitted_widths(rows: list[list[str]], width: int) -> list[int]:
+    """Column widths whose row, two spaces apart, fits ``width``: the widest column
+    gives way first, none below 10 characters or its header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    floors = [max(10, len(h)) for h in rows[0]]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+def _cut(text: str, width: int, notes: list[str]) -> str:
+    """``text``, or its start and the number of the note that holds it whole."""
+    if len(text) <= width:
+        return text
+    whole = text.strip()
+    if whole not in notes:
+        notes.append(whole)
+    marker = f" [{notes.index(whole) + 1}]"
+    return text[: max(width - len(marker) - 1, 1)].rstrip() + "~" + marker
+
+
+def _aligned(rows: list[list[str]], notes: list[str]) -> list[str]:
+    widths = _fitted_widths(rows, WIDTH)
+    rows = [rows[0]] + [[_cut(c, w, notes) for c, w in zip(row, widths, strict=True)]
+                        for row in rows[1:]]  # fmt: skip
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]

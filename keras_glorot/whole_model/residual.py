@@ -49,7 +49,6 @@ from keras_glorot.whole_model import graph as _graph
 from keras_glorot.whole_model.graph import Graph
 from keras_glorot.whole_model.plans import NO_KERNEL, has_kernel
 from keras_glorot.whole_model.report import MergeRecord
-from keras_glorot.whole_model.trace import Traced
 
 POLICIES = ("scaled", "fixup", "zero")
 
@@ -94,6 +93,7 @@ class Merge:
     branches: list[Path] = dataclasses.field(default_factory=list)
     reason: str = ""
     fork: object = None  # the operation whose output all inputs descend from
+    outputs: list = dataclasses.field(default_factory=list)  # this call's sum
 
     def describe_shortcut(self) -> str:
         if self.shortcut is None:
@@ -107,43 +107,35 @@ class Merge:
 
 
 def find_merges(graph: Graph) -> list[Merge]:
-    """Every merge of every functional model in ``graph``, in call order."""
+    """Every merge of every functional model in ``graph``, in call order: one per call
+    of a merging layer (a block called in a loop sums once per call)."""
     merges = []
     for model in graph.models():
         ops = _graph.operations(model)
-        if not any(_graph.merge_inputs(op) for op in ops):
+        found = [(op, _graph.merge_calls(op, model)) for op in ops]
+        if not any(calls for _, calls in found):
             continue
-        index = _Index(ops, every_call=isinstance(model, Traced))
-        for op in ops:
-            tensors = _graph.merge_inputs(op)
-            if tensors:
-                merges.append(_analyse(op, tensors, index))
+        index = _Index(ops, model)
+        for op, calls in found:
+            for i, (tensors, outputs) in enumerate(calls):
+                name = op.name if len(calls) == 1 else f"{op.name} (call {i + 1} of {len(calls)})"
+                merges.append(_analyse(op, tensors, index, name, outputs))
     return merges
-
-
-def _calls(op, every_call: bool) -> list[tuple[list, list]]:
-    """``(inputs, outputs)`` of each call of ``op``: every call in a traced graph (a
-    dropout reused in a block), the first call elsewhere (a layer of a functional
-    model may also be called in other models)."""
-    nodes = getattr(op, "_inbound_nodes", None) or []
-    if every_call and len(nodes) > 1 and not isinstance(op, keras.Model):
-        return [(_graph.flat(n.input_tensors), _graph.flat(n.output_tensors)) for n in nodes]
-    return [(_graph.inputs_of(op), _graph.outputs_of(op))]
 
 
 class _Index:
     """Producers, inputs, a topological order and ancestor sets of the tensors of one
     functional model or traced graph, call by call."""
 
-    def __init__(self, ops: list, every_call: bool = False):
+    def __init__(self, ops: list, container):
         self.producer, self._inputs = {}, {}
         for op in ops:
-            for inputs, outputs in _calls(op, every_call):
+            for inputs, outputs in _graph.calls(op, container):
                 for t in outputs:
                     self.producer[id(t)], self._inputs[id(t)] = op, inputs
         self.order, self.ancestors = {}, {}
         for op in ops:
-            for _, outputs in _calls(op, every_call):
+            for _, outputs in _graph.calls(op, container):
                 for t in outputs:
                     self._visit(t)
 
@@ -176,9 +168,9 @@ class _Index:
         return self._inputs.get(id(tensor), [])
 
 
-def _analyse(op, tensors: list, index: _Index) -> Merge:
+def _analyse(op, tensors: list, index: _Index, name: str, outputs: list) -> Merge:
     kind = "Add" if _graph.is_layer(op) else "add op"
-    merge = Merge(op, op.name, kind)
+    merge = Merge(op, name, kind, outputs=outputs)
     common = set.intersection(*(index.ancestors.get(id(t), {id(t)}) for t in tensors))
     if not common:
         merge.reason = "its inputs share no ancestor: not a residual merge"
@@ -338,11 +330,12 @@ class Drawn:
         return self.kernel.blocks[0].fan_in * self.variance()
 
     def rescale(self, factor: float, note: str) -> None:
-        """Multiplies the kernel's variance by ``factor`` (0: zeros) and redraws it.
+        """Multiplies the law's variance by ``factor`` (0: zeros); nothing is drawn here.
 
         The factor is folded into the explicit fans of the same ``Glorot`` (same
         seed), so the saved config redraws the scaled law; a zero kernel gets
-        ``keras.initializers.Zeros``.
+        ``keras.initializers.Zeros``. ``initialize`` draws each kernel once, at its
+        final law, after every policy has run.
         """
         shape = self.shape
         if factor == 0.0:
@@ -351,8 +344,6 @@ class Drawn:
             fan_in, fan_out = self.init.fans(shape)
             config = {**self.init.get_config(), "fan_in": fan_in / factor}
             init = type(self.init).from_config({**config, "fan_out": fan_out / factor})
-        self.kernel.variable.assign(init(shape, dtype=self.kernel.variable.dtype))
-        setattr(self.kernel.owner, self.kernel.attr, init)
         self.init = init
         for record in self.records:
             record.std = 0.0 if factor == 0.0 else init.stddev(shape)
@@ -371,8 +362,6 @@ def _output_kernel(layer, drawn: dict) -> Drawn | None:
     last = entries[-1]
     if len(last.kernel.blocks) != 1 or not isinstance(last.init, Glorot | keras.initializers.Zeros):
         return None
-    if getattr(last.kernel.owner, last.kernel.attr, None) is not last.init:
-        return None
     return last
 
 
@@ -387,7 +376,7 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
     residual = [m for m in merges if not m.reason]
     depth = len(residual)
     report.residual, report.depth = policy, depth
-    done: set[int] = set()
+    done: dict[int, str] = {}
     pre_norm = sum(len(m.branches) for m in residual if _pre_norm(m))
     for merge in merges:
         record = MergeRecord(
@@ -395,6 +384,11 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
         )
         if merge.reason:
             record.action = f"nothing done: {merge.reason}"
+            report.fallback(
+                f"residual sum {merge.name!r}: {merge.reason}; its branches are drawn as in a "
+                "plain network. Pass residual=None to silence this, or build the sum with "
+                "keras.layers.Add or `+` on the block's input and its branch."
+            )
         elif policy == "none":
             record.action = "left as drawn (residual=None)"
         else:
@@ -412,7 +406,7 @@ def _pre_norm(merge: Merge) -> bool:
 def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
     # A normalized sum (post-norm) sets the stream's scale; a pre-norm branch's rule
     # holds whatever follows the sum (the final norm of a pre-norm transformer).
-    after = None if _pre_norm(merge) else acts.normalization_after(merge.op, graph)
+    after = None if _pre_norm(merge) else acts.normalization_after(merge.op, graph, outputs=merge.outputs)
     if after is not None:
         return (
             f"nothing done: post-norm, {type(after).__name__} {after.name!r} normalizes the "
@@ -438,11 +432,15 @@ def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tup
             if _output_kernel(layer, drawn) is None:
                 return f"nothing done: the kernel of {layer.name!r} is not one Glorot draw", False
             if id(layer) in done:
-                return f"nothing done: {layer.name!r} was already changed at another merge", False
+                return (
+                    f"nothing done: {layer.name!r} was changed at {done[id(layer)]!r} (one "
+                    "kernel serves every call of a layer)",
+                    False,
+                )
     if policy == "zero":
         for la in lasts:
             outputs[id(la)].rescale(0.0, f"residual=zero at {merge.name}")
-            done.add(id(la))
+            done[id(la)] = merge.name
         return "zeroed " + ", ".join(la.name for la in lasts) + " (block = shortcut)", True
     if by_gpt2:
         return _scaled_pre_norm(lasts, merge.name, drawn, pre_norm, done, policy), True
@@ -462,7 +460,7 @@ def _fixup(merge: Merge, drawn, depth, done) -> str:
             elif scale != 1.0:
                 note = f"residual=fixup at {merge.name}: std x {scale:.4g}"
                 _output_kernel(layer, drawn).rescale(scale**2, note)
-            done.add(id(layer))
+            done[id(layer)] = merge.name
         parts.append(f"m={m}: std x L^(-1/{2 * m - 2}) = {scale:.4g}" if m > 1 else "m=1")
     zeroed = ", ".join(la.name for b in merge.branches for la in b.last)
     return f"{'; '.join(parts)}; zeroed {zeroed}"
@@ -479,7 +477,7 @@ def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done, policy: 
     note = f"std x 1/sqrt({n}) (residual='{policy}', pre-norm branch, N = {n} pre-norm branches)"
     for layer in lasts:
         _output_kernel(layer, drawn).rescale(1.0 / n, f"residual={policy} at {merge_name}: {note}")
-        done.add(id(layer))
+        done[id(layer)] = merge_name
     return ", ".join(la.name for la in lasts) + f" {note}"
 
 
@@ -496,12 +494,12 @@ def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
         # (ResNet v1) keeps 1 / g**2 of their sum: the shortcut gets g**2. Without
         # one (v2), the sum is the signal, and an activation that made the fork
         # from it (v2's relu(x)) took 1 / g**2 of it: the shortcut gives g**2 back.
-        g2 = _gain2(acts.following(merge.op, graph))
+        g2 = _gain2(acts.following(merge.op, graph, outputs=merge.outputs))
         if g2 == 1.0 and _graph.is_layer(merge.fork) and acts.from_layer(merge.fork):
             g2 = _gain2(acts.from_layer(merge.fork))
         note = f"residual=scaled at {merge.name}: projection Var x {g2 / tau:.4g}"
         _output_kernel(projection, drawn).rescale(g2 / tau, note)
-        done.add(id(projection))
+        done[id(projection)] = merge.name
         actions.append(f"{projection.name} Var x {g2 / tau:.4g} (shortcut x {g2:.3g})")
         tau = g2
     share = branch_share(depth, len(merge.branches))
@@ -510,7 +508,7 @@ def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
         for layer in branch.last:
             note = f"residual=scaled at {merge.name}: Var x {factor:.4g}"
             _output_kernel(layer, drawn).rescale(factor, note)
-            done.add(id(layer))
+            done[id(layer)] = merge.name
         names = ", ".join(la.name for la in branch.last)
         actions.append(f"{names} Var x {factor:.4g} (branch = shortcut / {1 / share:.4g})")
     return "; ".join(actions), True

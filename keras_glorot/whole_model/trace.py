@@ -11,10 +11,19 @@ elementwise op follows a kernel are read from those nodes, not from attribute
 names. Layers to ``inline`` (composite layers, nested models) are entered: their
 ``call`` runs on the symbolic tensors instead of standing as one opaque node.
 
-Nothing of the model is changed: the sublayers' own nodes are set aside while the
-trace is read and put back by ``close``, and the inlined layers get their class
-back at once. A call that cannot run on symbolic tensors (backend-native code,
-Python that reads values) gives no trace; ``reason`` says why.
+The trace runs in inference mode: a ``call`` whose ``training`` argument has no
+default (``def call(self, x, training)``, the usual signature in Keras' examples) gets
+``training=False``, as ``model.predict`` would give it. Products and sums with a
+model's own variables on the left (``x + self.alpha * h``: a Keras variable cannot
+multiply a symbolic tensor) are recorded as the ``keras.ops`` nodes they stand for.
+
+Nothing of the model is changed: the call runs inside a ``keras.StatelessScope``, so
+a counter's ``assign_add`` or a ``SeedGenerator`` that advances is not written to the
+variable; attributes that a ``call`` sets to symbolic tensors are put back; the
+sublayers' own nodes are set aside while the trace is read and put back by
+``close``; the inlined layers and the variables get their class back at once. A
+call that cannot run on symbolic tensors (backend-native code, Python that reads
+values) gives no trace; ``reason`` says why.
 """
 
 from __future__ import annotations
@@ -88,19 +97,35 @@ def _leaf_class(cls: type) -> type:
     return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
 
 
+def training_required(call) -> bool:
+    """Whether ``call`` takes a ``training`` argument without a default value."""
+    try:
+        parameter = inspect.signature(call).parameters.get("training")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
 def _inlined_class(cls: type) -> type:
-    """A subclass of ``cls`` whose ``__call__`` on symbolic tensors runs ``call`` itself."""
+    """A subclass of ``cls`` whose ``__call__`` on symbolic tensors runs ``call`` itself.
+
+    ``Layer.__call__`` fills in ``training`` from the call context; a ``call`` run
+    directly gets ``training=False`` where it requires the argument and is not given it.
+    """
     accepts_all = any(
         p.kind is inspect.Parameter.VAR_KEYWORD
         for p in inspect.signature(cls.call).parameters.values()
     )
     accepted = set(inspect.signature(cls.call).parameters)
+    needs_training = training_required(cls.call)
 
     def __call__(self, *args, **kwargs):
         if not _is_symbolic(args, kwargs):
             return cls.__call__(self, *args, **kwargs)
         if not accepts_all:  # Layer.__call__ drops `training`/`mask` a call does not take
             kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        if needs_training and kwargs.get("training") is None:
+            kwargs["training"] = False
         return self.call(*args, **kwargs)
 
     return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
@@ -119,6 +144,84 @@ def _inlining(layers: list, inline: Callable[[object], bool]):
     finally:
         for layer, cls in originals:
             object.__setattr__(layer, "__class__", cls)
+
+
+# Binary operators of a Keras variable, and the ``keras.ops`` function each stands for.
+_VARIABLE_OPERATORS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+    "matmul": "matmul", "pow": "power",
+}  # fmt: skip
+
+
+def _symbolic_operator(name: str, op_name: str, reflected: bool):
+    def operator(self, other):
+        if isinstance(other, keras.KerasTensor):
+            op = getattr(keras.ops, op_name)
+            return op(other, self) if reflected else op(self, other)
+        return getattr(super(type(self), self), name)(other)
+
+    return operator
+
+
+def _variable_class(cls: type) -> type:
+    """A subclass of a Keras variable class whose operators with a symbolic tensor
+    make ``keras.ops`` nodes (``self.alpha * h`` fails on every backend otherwise)."""
+    methods = {"__module__": cls.__module__}
+    for short, op_name in _VARIABLE_OPERATORS.items():
+        for name, reflected in ((f"__{short}__", False), (f"__r{short}__", True)):
+            methods[name] = _symbolic_operator(name, op_name, reflected)
+    return type(cls.__name__, (cls,), methods)
+
+
+@contextlib.contextmanager
+def _symbolic_variables(variables: list):
+    """Gives each variable a ``_variable_class`` for the trace, its own class afterwards."""
+    originals, classes = [], {}
+    try:
+        for variable in variables:
+            cls = type(variable)
+            if cls not in classes:
+                classes[cls] = _variable_class(cls)
+            originals.append((variable, cls))
+            object.__setattr__(variable, "__class__", classes[cls])
+        yield
+    finally:
+        for variable, cls in originals:
+            object.__setattr__(variable, "__class__", cls)
+
+
+_MISSING = object()
+
+
+def _holds_symbolic(value) -> bool:
+    if isinstance(value, keras.KerasTensor):
+        return True
+    if isinstance(value, (list, tuple, dict)) and value:
+        try:
+            return any(isinstance(t, keras.KerasTensor) for t in keras.tree.flatten(value))
+        except Exception:  # an exotic container: leave it alone
+            return False
+    return False
+
+
+@contextlib.contextmanager
+def _attributes_kept(objects: list):
+    """Puts back every attribute that a ``call`` set to symbolic tensors (a layer that
+    keeps its last attention scores, say), and removes the new ones."""
+    before = [(obj, dict(vars(obj))) for obj in objects]
+    try:
+        yield
+    finally:
+        for obj, old in before:
+            attributes = vars(obj)
+            for key, value in list(attributes.items()):
+                if old.get(key, _MISSING) is value or not _holds_symbolic(value):
+                    continue
+                if key in old:
+                    attributes[key] = old[key]
+                else:
+                    del attributes[key]
+
 
 
 def _operations(outputs: list) -> list:
@@ -179,9 +282,15 @@ class Trace:
         self._saved = [(la, la._inbound_nodes, la._outbound_nodes) for la in layers]
         for layer in layers:
             layer._inbound_nodes, layer._outbound_nodes = [], []
+        kwargs = {"training": False} if training_required(type(model).call) else {}
         try:
-            with _inlining(layers, inline):
-                outputs = model.call(inputs)
+            with (
+                _attributes_kept([model, *layers]),
+                _symbolic_variables(list(model.variables)),
+                keras.StatelessScope(),
+                _inlining(layers, inline),
+            ):
+                outputs = model.call(inputs, **kwargs)
             self.graph = Traced(model.name, keras.tree.flatten(inputs), keras.tree.flatten(outputs))
         except Exception as err:  # any failure of user code on symbolic tensors
             self.reason = f"its call does not run on symbolic tensors ({type(err).__name__}: {err})"

@@ -108,7 +108,7 @@ def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found, str]]:
                 targets.append((layer, reason, acts.LINEAR, name))
             continue
         found = composite.kernel_activation(layer, graph)
-        reason = f"softmax head excluded ({found.label})" if found.head else ""
+        reason = f"output head excluded ({found.label})" if found.head else ""
         targets.append((layer, reason, found, name))
     return targets
 
