@@ -126,11 +126,14 @@ def calls(operation, container) -> list[tuple[list, list]]:
         return [(inputs_of(operation), outputs_of(operation))]
     mine = getattr(container, "_nodes", None)
     every = not isinstance(mine, (set, frozenset, dict))
-    picked = [
-        node
-        for i, node in enumerate(nodes)
-        if every or f"{id(operation)}_ib-{i}" in mine  # keras.src.ops.function.make_node_key
-    ] or nodes[:1]
+    picked = (
+        [
+            node
+            for i, node in enumerate(nodes)
+            if every or f"{id(operation)}_ib-{i}" in mine  # keras.src.ops.function.make_node_key
+        ]
+        or nodes[:1]
+    )
     return [(flat(n.input_tensors), flat(n.output_tensors)) for n in picked]
 
 

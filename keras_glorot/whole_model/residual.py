@@ -406,7 +406,9 @@ def _pre_norm(merge: Merge) -> bool:
 def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
     # A normalized sum (post-norm) sets the stream's scale; a pre-norm branch's rule
     # holds whatever follows the sum (the final norm of a pre-norm transformer).
-    after = None if _pre_norm(merge) else acts.normalization_after(merge.op, graph, outputs=merge.outputs)
+    after = None
+    if not _pre_norm(merge):
+        after = acts.normalization_after(merge.op, graph, outputs=merge.outputs)
     if after is not None:
         return (
             f"nothing done: post-norm, {type(after).__name__} {after.name!r} normalizes the "

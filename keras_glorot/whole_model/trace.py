@@ -223,7 +223,6 @@ def _attributes_kept(objects: list):
                     del attributes[key]
 
 
-
 def _operations(outputs: list) -> list:
     """The operations that made ``outputs``, each once, every one after its inputs'."""
     order, seen = [], set()
