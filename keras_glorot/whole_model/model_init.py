@@ -27,6 +27,7 @@ from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite as _composite
+from keras_glorot.whole_model import explicit as _explicit
 from keras_glorot.whole_model import plans
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.graph import Graph
@@ -188,6 +189,7 @@ def initialize(
     convention: str = "moment",
     seed: int | None = None,
     residual: str | None = "fixup",
+    explicit: str = "override",
 ) -> InitReport:
     """Re-draws every kernel of a built model with its true fans and following activation.
 
@@ -281,11 +283,36 @@ def initialize(
             config. None: unseeded draws.
         residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
             change at merges: every kernel drawn as for a plain network).
+        explicit: What to do with a kernel whose layer was given an initializer other
+            than its default (``Conv2D(..., kernel_initializer="he_normal")``):
+            ``"override"`` (default) redraws it like any other and says so on its row;
+            ``"keep"`` leaves it as drawn at build time and reports it skipped
+            (``keras_glorot.whole_model.explicit``). The default is the one that
+            trained better where it was measured (docs/zoo.md, "Code nobody here
+            wrote").
 
     Returns:
         An ``InitReport``: per kernel (per gate block for RNNs) the activation
         found, fans, gain and std; skipped layers with the reason; per residual
-        merge its shortcut, branches and what was done (``report.merges``).
+        merge its shortcut, branches and what was done (``report.merges``); every
+        place the model could not be read (``report.fallbacks``: a call that did not
+        trace, a merge whose branch and shortcut cannot be told apart, an unknown
+        layer kind...), each with what to do about it, of which one ``UserWarning``
+        is given.
+
+    How the model is read, planned and drawn: the model's call (and each composite's)
+    is traced once in inference mode without side effects (``whole_model.trace``),
+    each call of a layer read on its own (a block run in a loop sums once per call;
+    one kernel serves every call). Then every kernel's law is planned, the residual
+    policies included, and checked; only then is each kernel drawn, once, at its
+    final law, and all are assigned together, so an error leaves every weight as it
+    was. A sublayer that was never built (an unused head) is reported and left. A
+    model without a ``call`` of its own that holds models (a VAE that trains an
+    encoder and a decoder in ``train_step``) has each of them read as a model of
+    its own. An activation at the model's output (a sigmoid, a softmax, a tanh) is
+    the loss's link: no kernel follows it, so its kernel is drawn at gain 1, which
+    keeps the link's input at a linear layer's scale (docs/derivation.md, "The
+    output kernel").
 
     Example:
 
@@ -311,6 +338,7 @@ def initialize(
     _validate_options(mode, distribution)
     seed = _validate_seed(seed)
     options = {"mode": mode, "distribution": distribution, "convention": convention}
+    keep = _validate_choice("explicit", explicit, _explicit.CHOICES) == "keep"
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
     policy = _residual.validate_policy(residual)
     seeds, report = _Seeds(seed), InitReport("initialize")
@@ -326,7 +354,7 @@ def initialize(
         graph = Graph(each, trace=True)
         try:
             prefix = "" if each is model else f"{each.name}/"
-            planned.append(_plan_model(graph, options, seeds, policy, report, prefix))
+            planned.append(_plan_model(graph, options, seeds, policy, keep, report, prefix))
         finally:
             graph.close()
     # Every law is known and nothing has failed: draw each kernel once, then assign.
@@ -381,7 +409,12 @@ def _outside_models(wrapper, report: InitReport) -> None:
             )
 
 
-def _plan_model(graph: Graph, options: dict, seeds, policy: str, report, prefix: str):
+def _part(kernel: Kernel) -> str:
+    parts = [b.part for b in kernel.blocks]
+    return parts[0] if len(parts) == 1 else parts[0].split("[")[0]
+
+
+def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, report, prefix: str):
     """Every kernel's final law for one model, report rows written; nothing drawn.
     Returns the planned kernels by layer and the attention layers with their rows."""
     own = InitReport("initialize")
@@ -400,9 +433,18 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, report, prefix:
                 if str(reason).startswith("unknown layer kind"):
                     own.fallback(f"{name!r}: {reason}")
             continue
-        drawn[id(layer)] = [
-            _plan_kernel(kernel, options, seeds, layer, own, name) for kernel in kernels
-        ]
+        entries = []
+        for kernel in kernels:
+            chosen = _explicit.chosen(layer, kernel)
+            if chosen and keep:
+                why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
+                own.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=why))
+                continue
+            entries.append(_plan_kernel(kernel, options, seeds, layer, own, name))
+            for record in entries[-1].records if chosen else []:
+                record.note = f"replaces the author's {chosen} (explicit='override')"
+        if entries:
+            drawn[id(layer)] = entries
     _composite.measure(graph, drawn, seeds.seed)
     for record in own.records:
         if record.activation.startswith("linear: activation unknown"):
