@@ -7,7 +7,7 @@ with or without a default, ``mask=None``, ``call`` returning two tensors), the w
 sublayers are assigned (in ``__init__``, in ``build``, inside ``keras.Sequential``, as
 nested functional models called twice), and its ops, rewritten with ``keras.ops``
 where the example used ``tf.*`` so that every model builds on TensorFlow, JAX and
-PyTorch. What is changed: sizes (images 16x16 or 32x32, one or two blocks, widths of
+PyTorch. What is changed: sizes (images 16x16, one or two blocks, widths of
 8 to 32), data-dependent preprocessing (``Normalization.adapt``, ``TextVectorization``,
 augmentation that needs ``adapt``) dropped with a comment, and helper names prefixed
 where two examples define the same name (``mlp``, ``PatchExtract``...). Each builder's
@@ -1195,9 +1195,9 @@ def get_unet_model(img_size, num_classes):
 def unet_segmenter() -> Built:
     """examples/vision/oxford_pets_image_segmentation.py: ``get_model`` (Xception-style
     U-Net: SeparableConv2D down, Conv2DTranspose up, projected residuals through
-    ``layers.add``, per-pixel softmax). Adapted: 32x32 images (the example: 160x160),
+    ``layers.add``, per-pixel softmax). Adapted: 16x16 images (the example: 160x160),
     filters divided by 4."""
-    return Built(get_unet_model((32, 32), 3), _images((32, 32, 3)))
+    return Built(get_unet_model((16, 16), 3), _images((16, 16, 3)))
 
 
 # ---------------------------------------------------------------------------------------
