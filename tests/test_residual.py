@@ -388,3 +388,23 @@ def test_default_first_update_does_not_grow_with_depth():
                 assert after < before, (blocks, before, after)
     assert change[None, 64] < 1.5 * change[None, 4], change
     assert change["scaled", 64] > 10 * change["scaled", 4], change
+
+
+def test_first_full_update_grows_with_the_biases_far_below_keras_default():
+    """With the biases stepping too, the default start's first change grows with depth
+    (0.17 at 4 blocks, 0.31 at 64 on TensorFlow): every branch's zero bias moves the
+    output by the same step. Keras' default start moves it by 3.2 at 4 blocks and
+    about 5e4 at 16."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 128)).astype("float32")
+    y = rng.integers(0, 10, 64)
+    change = {}
+    for blocks in (4, 16, 64):
+        keras.utils.set_random_seed(0)
+        model = residual_mlp(blocks)
+        init(model, seed=0)
+        *_, change[blocks] = one_sgd_step(model, x, y)
+    keras.utils.set_random_seed(0)
+    *_, keras_change = one_sgd_step(residual_mlp(16), x, y)
+    assert change[4] < change[64] < 3 * change[4], change
+    assert keras_change > 100 * change[16], (keras_change, change)

@@ -230,8 +230,9 @@ def initialize(
       Conv*DTranspose (fans swapped), EinsumDense and MultiHeadAttention (axes
       from the equation), SimpleRNN/GRU/LSTM (input kernel per gate with fan_out
       = units; recurrent kernel orthogonal per gate; a gate or candidate that
-      multiplies a state gets unit pre-activation variance over both paths, gain
-      1/sqrt(2) on each, a SimpleRNN its activation's gain over sqrt(2): see
+      multiplies a state gets gain 1 shared by its two paths, 1/sqrt(2) on each:
+      unit pre-activation variance where both carry unit second moment, less at
+      the start, whose state is small (docs/derivation.md), a SimpleRNN its activation's gain over sqrt(2): see
       ``plans._gate_activations``), also inside ``Bidirectional`` and
       ``TimeDistributed``.
       With strides the fans are the mean over output positions (see

@@ -215,15 +215,18 @@ class InitReport:
 
 
 def _fitted_widths(rows: list[list[str]], width: int) -> list[int]:
-    """Column widths whose row, two spaces apart, fits ``width``: the widest column
-    gives way first, none below 10 characters or its header."""
+    """Column widths whose row, two spaces apart, fits ``width``: the text columns
+    (``activation``, ``action``, ``branches``) give way first, then the widest one;
+    none below 10 characters or its header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     floors = [max(10, len(h)) for h in rows[0]]
+    first = [i for i, h in enumerate(rows[0]) if h in ("activation", "action", "branches")]
     while sum(widths) + 2 * (len(widths) - 1) > width:
         shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
         if not shrinkable:
             break
-        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+        texts = [i for i in shrinkable if i in first]
+        widths[max(texts or shrinkable, key=lambda i: widths[i])] -= 1
     return widths
 
 

@@ -94,6 +94,9 @@ class Merge:
     reason: str = ""
     fork: object = None  # the operation whose output all inputs descend from
     outputs: list = dataclasses.field(default_factory=list)  # this call's sum
+    # A sum of paths with no common input (x + a position embedding) is no residual
+    # merge at all: nothing to place, and no fallback.
+    residual: bool = True
 
     def describe_shortcut(self) -> str:
         if self.shortcut is None:
@@ -174,6 +177,7 @@ def _analyse(op, tensors: list, index: _Index, name: str, outputs: list) -> Merg
     common = set.intersection(*(index.ancestors.get(id(t), {id(t)}) for t in tensors))
     if not common:
         merge.reason = "its inputs share no ancestor: not a residual merge"
+        merge.residual = False
         return merge
     fork = max(common, key=lambda t: index.order.get(t, -1))
     if not common <= index.ancestors.get(fork, {fork}):
@@ -384,6 +388,7 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
         )
         if merge.reason:
             record.action = f"nothing done: {merge.reason}"
+        if merge.reason and merge.residual:
             report.fallback(
                 f"residual sum {merge.name!r}: {merge.reason}; its branches are drawn as in a "
                 "plain network. Pass residual=None to silence this, or build the sum with "
