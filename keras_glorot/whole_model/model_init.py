@@ -233,8 +233,8 @@ def initialize(
       multiplies a state gets gain 1 shared by its two paths, 1/sqrt(2) on each:
       unit pre-activation variance where both carry unit second moment, less at
       the start, whose state is small (docs/derivation.md); a SimpleRNN its
-      activation's gain over sqrt(2): see ``plans._gate_activations``), also inside ``Bidirectional`` and
-      ``TimeDistributed``.
+      activation's gain over sqrt(2): see ``plans._gate_activations``), also
+      inside ``Bidirectional`` and ``TimeDistributed``.
       With strides the fans are the mean over output positions (see
       ``keras_glorot.fans``): a convolution's fan_out and a transposed
       convolution's fan_in are divided by the product of the strides.
