@@ -19,8 +19,8 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
-from keras_glorot.whole_model.activations import LayerActivation
 from keras_glorot.whole_model.diagnostics import SignalReport, signal_report
+from keras_glorot.whole_model.found import LayerActivation
 from keras_glorot.whole_model.isometry import JacobianSpectrum, jacobian_spectrum
 from keras_glorot.whole_model.mean_field import MeanFieldLayer, mean_field_variances
 from keras_glorot.whole_model.model_init import initialize

@@ -54,9 +54,11 @@ OPS_ACTIVATIONS = {
 
 
 def _dense_then(fn, input_dim=16):
+    """Dense "k", then ``fn``, then a linear head: the activation under test is a hidden
+    one (at the model's output an activation is the loss's link, drawn at gain 1)."""
     inputs = keras.Input((input_dim,))
     outputs = fn(layers.Dense(32, name="k")(inputs))
-    return keras.Model(inputs, outputs)
+    return keras.Model(inputs, layers.Dense(2, name="head")(outputs))
 
 
 def _row(model, name="k"):
@@ -167,7 +169,8 @@ def _nested_dense():
 def test_kernel_at_a_nested_functional_models_output_sees_what_follows_the_call():
     # A functional model's own .output is not the tensor of its call in the outer model.
     inputs = keras.Input((16,))
-    model = keras.Model(inputs, layers.LeakyReLU(0.1)(_nested_dense()(inputs)))
+    hidden = layers.LeakyReLU(0.1)(_nested_dense()(inputs))
+    model = keras.Model(inputs, layers.Dense(2, name="head")(hidden))
     row = _row(model)
     assert row.gain == pytest.approx(calculate_gain("leaky_relu", negative_slope=0.1))
     assert _row(keras.Model(inputs, _nested_dense()(inputs))).activation == "linear: none follows"

@@ -15,23 +15,19 @@ layer kinds, validators and seeds.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import numbers
 
 import keras
-import numpy as np
 
-from keras_glorot.blocks import Blocks, ByShape
-from keras_glorot.fans import compute_fans
-from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice
+from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite as _composite
 from keras_glorot.whole_model import explicit as _explicit
+from keras_glorot.whole_model import laws as _laws
 from keras_glorot.whole_model import plans
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.graph import Graph
-from keras_glorot.whole_model.plans import Block, Kernel
+from keras_glorot.whole_model.plans import Kernel
 from keras_glorot.whole_model.report import InitReport, KernelRecord, MergeRecord
 
 # ---------------------------------------------------------------------------
@@ -64,121 +60,6 @@ def _validate_seed(seed) -> int | None:
 def _validate_options(mode, distribution) -> None:
     _validate_choice("mode", mode, MODES)
     _validate_choice("distribution", distribution, DISTRIBUTIONS)
-
-
-class _Seeds:
-    """Reproducible per-draw seeds derived from ``(seed, k)`` for the k-th draw.
-
-    Not ``seed + k``: with that, ``seed=1`` would redraw ``seed=0``'s kernels one
-    layer down, and runs over consecutive seeds would not be independent.
-    ``np.random.SeedSequence`` mixes both numbers. None stays None (unseeded).
-    """
-
-    def __init__(self, seed: int | None):
-        self.seed, self.count = seed, 0
-
-    def next(self) -> int | None:
-        self.count += 1
-        if self.seed is None:
-            return None
-        state = np.random.SeedSequence([self.seed, self.count - 1]).generate_state(1)
-        return int(state[0] >> 1)  # 31 bits: a valid seed on every backend.
-
-
-def _at_keras_fans(block: Block, shape: tuple[int, ...]) -> Block:
-    """A Glorot-drawn block under a normalization, with Keras' own fans of the whole
-    variable instead of the true ones: the scale sets only the step there
-    (docs/derivation.md, "A kernel under normalization"), and the true fans of a
-    depthwise or strided kernel would draw it up to sqrt(channels) times Keras' size and
-    slow its steps by the square of that. Other blocks are returned as they are."""
-    if not block.found.normalized or block.glorot_kwargs is None:
-        return block
-    fan_in, fan_out = compute_fans(shape)
-    fans = {"fan_in": fan_in, "fan_out": fan_out}
-    return dataclasses.replace(block, **fans, glorot_kwargs=fans)
-
-
-def _block_initializer(block: Block, options: dict, seed):
-    gain = block.found.gain(options["convention"])
-    if block.found.normalized:
-        # Keras' default scale (glorot_uniform's variance) whatever the mode asked.
-        options = {**options, "mode": "fan_avg"}
-    if block.glorot_kwargs is None:
-        return keras.initializers.Orthogonal(gain=gain, seed=seed)
-    kwargs = dict(block.glorot_kwargs)
-    if block.found.scale != 1.0:
-        # A factor on the gain (a squeeze-excite gate after the kernel) goes into
-        # explicit fans, so the saved config redraws the same law.
-        squared = block.found.scale**2
-        kwargs.update(fan_in=block.fan_in / squared, fan_out=block.fan_out / squared)
-    return Glorot(
-        block.found.activation,
-        negative_slope=block.found.negative_slope,
-        seed=seed,
-        **options,
-        **kwargs,
-    )
-
-
-def _block_std(init, block: Block, shape) -> float:
-    if isinstance(init, Glorot):
-        return init.stddev(shape)
-    # Rows of an orthogonal (n, n) matrix have unit norm: mean square 1/n.
-    return init.gain / math.sqrt(block.fan_in)
-
-
-def _plan_kernel(
-    kernel: Kernel, options: dict, seeds: _Seeds, layer, report: InitReport, name: str
-):
-    """The law ``kernel`` will be drawn from, with its report rows; draws nothing (the
-    residual policies may still change the law; ``_commit`` draws it once)."""
-    shape = tuple(int(d) for d in kernel.variable.shape)
-    blocks = [_at_keras_fans(b, shape) for b in kernel.blocks]
-    inits = [_block_initializer(b, options, seeds.next()) for b in blocks]
-    init = inits[0] if len(inits) == 1 else Blocks(inits)
-    block_shape = shape if len(inits) == 1 else init.block_shape(shape)
-    records = []
-    for block, block_init in zip(blocks, inits, strict=True):
-        records.append(
-            KernelRecord(
-                layer=name,
-                kind=type(layer).__name__,
-                part=block.part,
-                activation=block.found.label,
-                fan_in=block.fan_in,
-                fan_out=block.fan_out,
-                gain=block.found.gain(options["convention"]),
-                std=_block_std(block_init, block, block_shape),
-                note="orthogonal" if block.glorot_kwargs is None else "",
-            )
-        )
-        report.add(records[-1])
-    return _residual.Drawn(kernel, init, records)
-
-
-def _record_attention_config(layer) -> str:
-    """Sets the MultiHeadAttention's kernel_initializer; returns why not, or "".
-
-    MultiHeadAttention clones one kernel_initializer into its four projections;
-    ByShape lets that one config give each projection its own axes. Seeds are
-    left None: a seeded clone would give query, key and value equal kernels. The
-    attribute is private because Keras exposes no setter for it.
-    """
-    cases = {}
-    for name in plans.ATTENTION_PARTS:
-        sub = getattr(layer, name)
-        shape = tuple(int(d) for d in sub.kernel.shape)
-        config = sub.kernel_initializer.get_config()
-        if "seed" in config:
-            config["seed"] = None
-        if shape in cases and cases[shape] != (type(sub.kernel_initializer), config):
-            return (
-                f"config not rewritten: two projections of shape {shape} need different "
-                "initializers, which one kernel_initializer cannot express"
-            )
-        cases[shape] = (type(sub.kernel_initializer), config)
-    layer._kernel_initializer = ByShape([(s, t.from_config(c)) for s, (t, c) in cases.items()])
-    return ""
 
 
 def initialize(
@@ -342,7 +223,7 @@ def initialize(
     keep = _validate_choice("explicit", explicit, _explicit.CHOICES) == "keep"
     acts.Found().gain(convention)  # Validates convention before anything is drawn.
     policy = _residual.validate_policy(residual)
-    seeds, report = _Seeds(seed), InitReport("initialize")
+    seeds, report = _laws.Seeds(seed), InitReport("initialize")
     if models != [model]:
         names = ", ".join(repr(m.name) for m in models)
         report.notes.append(
@@ -359,7 +240,7 @@ def initialize(
         finally:
             graph.close()
     # Every law is known and nothing has failed: draw each kernel once, then assign.
-    _commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
+    _laws.commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
     for _, attention in planned:
         _record_attention_configs(attention, report)
     report.warn_once()
@@ -441,7 +322,7 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, rep
                 why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
                 own.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=why))
                 continue
-            entries.append(_plan_kernel(kernel, options, seeds, layer, own, name))
+            entries.append(_laws.plan_kernel(kernel, options, seeds, layer, own, name))
             for record in entries[-1].records if chosen else []:
                 record.note = f"replaces the author's {chosen} (explicit='override')"
         if entries:
@@ -484,19 +365,10 @@ def _read_fallbacks(graph: Graph, report: InitReport) -> None:
         )
 
 
-def _commit(entries: list) -> None:
-    """Draws every planned kernel once, then assigns them all and records each
-    initializer: a draw that fails leaves every weight as it was."""
-    values = [d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries]
-    for d, value in zip(entries, values, strict=True):
-        d.kernel.variable.assign(value)
-        setattr(d.kernel.owner, d.kernel.attr, d.init)
-
-
 def _record_attention_configs(attention: list, report: InitReport) -> None:
     # After the draws, with the laws the residual policies may have rescaled or zeroed.
     for layer, records in attention:
-        note = _record_attention_config(layer)
+        note = _laws.record_attention_config(layer)
         for record in records if note else []:
             record.note = note
 

@@ -32,7 +32,8 @@ from keras_glorot import backend
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite
 from keras_glorot.whole_model.graph import Graph
-from keras_glorot.whole_model.model_init import _Seeds, _validate_model, _validate_seed
+from keras_glorot.whole_model.laws import Seeds
+from keras_glorot.whole_model.model_init import _validate_model, _validate_seed
 from keras_glorot.whole_model.plans import ATTENTION_PARTS
 from keras_glorot.whole_model.plans import CONVS as _CONVS
 from keras_glorot.whole_model.plans import DEPTHWISE as _DEPTHWISE
@@ -270,7 +271,7 @@ def lsuv(
     seed = _validate_seed(seed)
     if x is None:
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
-    seeds, report = _Seeds(seed), InitReport("lsuv")
+    seeds, report = Seeds(seed), InitReport("lsuv")
     targets = _lsuv_targets(Graph(model))
     active = [(layer, found) for layer, reason, found, _ in targets if not reason]
     names = {id(layer): name for layer, _, _, name in targets}

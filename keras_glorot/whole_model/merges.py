@@ -1,0 +1,227 @@
+"""Residual merges: where they are, and which input is the branch and which the shortcut.
+
+The analysis is structural, on the symbolic graph of each functional model or trace
+(nested ones included, one level at a time). A merge is one call of a
+``keras.layers.Add`` or an ``add`` op node (``x + y``, ``keras.ops.add``) of two or
+more tensors: a block called in a loop sums once per call. Its fork is the latest
+tensor all its inputs descend from; each input's path from the fork counts the kernel
+layers on it. The shortcut is the input with the fewest (0: identity, 1: projection),
+strictly fewer than every other input; the other inputs are branches, and their last
+kernels are the kernel layers from which the merge is reached through kernel-free
+layers only. Where this cannot be told, or a branch passes a layer the analysis does
+not know, ``Merge.reason`` says why; ``keras_glorot.whole_model.residual`` then leaves
+that merge alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.plans import NO_KERNEL, has_kernel
+
+
+@dataclasses.dataclass
+class Path:
+    """One input of a merge, from the fork to the merge."""
+
+    tensor: object
+    chain: list  # the operations on the path with the most kernel layers, fork first
+    min_kernels: int = 0
+    max_kernels: int = 0
+    layers: list = dataclasses.field(default_factory=list)  # kernel layers, all paths
+    last: list = dataclasses.field(default_factory=list)  # kernel layers next to the merge
+    norm_after_last: object = None  # a normalization between a last kernel and the merge
+    problem: str = ""
+
+    @property
+    def normalized(self):
+        return next((op for op in self.chain if _graph.is_normalization(op)), None)
+
+
+@dataclasses.dataclass
+class Merge:
+    """A merge with its shortcut and branches; ``reason`` says why they were not told."""
+
+    op: object
+    name: str
+    kind: str
+    shortcut: Path | None = None
+    branches: list[Path] = dataclasses.field(default_factory=list)
+    reason: str = ""
+    fork: object = None  # the operation whose output all inputs descend from
+    outputs: list = dataclasses.field(default_factory=list)  # this call's sum
+    # A sum of paths with no common input (x + a position embedding) is no residual
+    # merge at all: nothing to place, and no fallback.
+    residual: bool = True
+
+    def describe_shortcut(self) -> str:
+        if self.shortcut is None:
+            return "-"
+        if not self.shortcut.layers:
+            return "identity"
+        return "projection " + ", ".join(la.name for la in self.shortcut.layers)
+
+    def describe_branches(self) -> str:
+        return " | ".join(", ".join(la.name for la in b.layers) for b in self.branches) or "-"
+
+
+def find_merges(graph: Graph) -> list[Merge]:
+    """Every merge of every functional model in ``graph``, in call order: one per call
+    of a merging layer (a block called in a loop sums once per call)."""
+    merges = []
+    for model in graph.models():
+        ops = _graph.operations(model)
+        found = [(op, _graph.merge_calls(op, model)) for op in ops]
+        if not any(calls for _, calls in found):
+            continue
+        index = _Index(ops, model)
+        for op, calls in found:
+            for i, (tensors, outputs) in enumerate(calls):
+                name = op.name if len(calls) == 1 else f"{op.name} (call {i + 1} of {len(calls)})"
+                merges.append(_analyse(op, tensors, index, name, outputs))
+    return merges
+
+
+class _Index:
+    """Producers, inputs, a topological order and ancestor sets of the tensors of one
+    functional model or traced graph, call by call."""
+
+    def __init__(self, ops: list, container):
+        self.producer, self._inputs = {}, {}
+        for op in ops:
+            for inputs, outputs in _graph.calls(op, container):
+                for t in outputs:
+                    self.producer[id(t)], self._inputs[id(t)] = op, inputs
+        self.order, self.ancestors = {}, {}
+        for op in ops:
+            for _, outputs in _graph.calls(op, container):
+                for t in outputs:
+                    self._visit(t)
+
+    def _visit(self, tensor) -> None:
+        """Orders ``tensor`` after its inputs and collects its ancestors (iteratively:
+        a deep net's chain is longer than Python's recursion limit)."""
+        stack = [(tensor, False)]
+        while stack:
+            t, done = stack.pop()
+            if id(t) in self.ancestors:
+                continue
+            inputs = [i for i in self._inputs.get(id(t), []) if id(i) != id(t)]
+            if not done:
+                stack.append((t, True))
+                stack.extend((i, False) for i in inputs if id(i) not in self.ancestors)
+                continue
+            parents = {id(t)}
+            for i in inputs:
+                parents |= self.ancestors.get(id(i), {id(i)})
+            self.ancestors[id(t)] = parents
+            self.order[id(t)] = len(self.order)
+
+    def inputs_of_tensor(self, tensor_id: int) -> list:
+        return self._inputs.get(tensor_id, [])
+
+    def inputs(self, tensor) -> list:
+        op = self.producer.get(id(tensor))
+        if op is None or isinstance(op, keras.layers.InputLayer):
+            return []
+        return self._inputs.get(id(tensor), [])
+
+
+def _analyse(op, tensors: list, index: _Index, name: str, outputs: list) -> Merge:
+    kind = "Add" if _graph.is_layer(op) else "add op"
+    merge = Merge(op, name, kind, outputs=outputs)
+    common = set.intersection(*(index.ancestors.get(id(t), {id(t)}) for t in tensors))
+    if not common:
+        merge.reason = "its inputs share no ancestor: not a residual merge"
+        merge.residual = False
+        return merge
+    fork = max(common, key=lambda t: index.order.get(t, -1))
+    if not common <= index.ancestors.get(fork, {fork}):
+        merge.reason = "its inputs meet at more than one tensor: no single fork"
+        return merge
+    merge.fork = index.producer.get(fork)
+    paths = [_path(t, fork, index) for t in tensors]
+    problems = [p.problem for p in paths if p.problem]
+    if problems:
+        merge.reason = problems[0]
+        return merge
+    fewest = min(p.min_kernels for p in paths)
+    shortcuts = [p for p in paths if p.min_kernels == fewest]
+    short = shortcuts[0]
+    if len(shortcuts) > 1 or fewest > 1 or short.max_kernels != fewest:
+        counts = ", ".join(f"{p.min_kernels}..{p.max_kernels}" for p in paths)
+        merge.reason = f"cannot tell branch from shortcut (kernel layers per input: {counts})"
+        return merge
+    merge.shortcut = short
+    merge.branches = [p for p in paths if p is not short]
+    return merge
+
+
+def _path(tensor, fork: int, index: _Index) -> Path:
+    """Kernel counts, the longest chain and the last kernels from ``fork`` to ``tensor``."""
+    on_path = {
+        id(t): t for t in _walk_back(tensor, index) if fork in index.ancestors.get(id(t), ())
+    }
+    best = {fork: (0, 0, [])}  # tensor id -> (fewest kernels, most kernels, chain)
+    for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
+        if tid == fork:
+            continue
+        op = index.producer[tid]
+        problem = _unknown(op)
+        if problem:
+            return Path(tensor, [], problem=problem)
+        preds = [best[id(t)] for t in index.inputs_of_tensor(tid) if id(t) in best]
+        k = int(has_kernel(op))
+        longest = max(preds, key=lambda p: p[1])
+        best[tid] = (min(p[0] for p in preds) + k, longest[1] + k, longest[2] + [op])
+    fewest, most, chain = best[id(tensor)]
+    path = Path(tensor, chain, fewest, most)
+    seen = set()
+    for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
+        op = index.producer.get(tid)
+        if tid != fork and has_kernel(op) and id(op) not in seen:
+            seen.add(id(op))
+            path.layers.append(op)
+    _last_kernels(tensor, fork, index, path)
+    return path
+
+
+def _walk_back(tensor, index: _Index):
+    stack, seen = [tensor], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        yield t
+        stack.extend(index.inputs(t))
+
+
+def _unknown(op) -> str:
+    if isinstance(op, keras.Model):
+        return f"a branch passes through the nested model {op.name!r}, not analysed"
+    known = has_kernel(op) or isinstance(op, NO_KERNEL) or _graph.is_normalization(op)
+    if _graph.is_layer(op) and op.weights and not known:
+        return f"a branch passes through {type(op).__name__} {op.name!r}, whose weights are unknown"
+    return ""
+
+
+def _last_kernels(tensor, fork: int, index: _Index, path: Path) -> None:
+    stack, seen = [tensor], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or id(t) == fork or fork not in index.ancestors.get(id(t), ()):
+            continue
+        seen.add(id(t))
+        op = index.producer[id(t)]
+        if has_kernel(op):
+            if op not in path.last:
+                path.last.append(op)
+            continue
+        if _graph.is_normalization(op):
+            path.norm_after_last = op
+        stack.extend(index.inputs(t))
