@@ -217,7 +217,8 @@ def gpt2_cost(config: str, builds: int, repeats: int, baseline: str | None) -> d
     draws = sampler_costs(shapes, repeats, other)
     values = sum(math.prod(shape) for shape in shapes)
     print(f"\nDrawing every weight of rank >= 2 once ({len(shapes)} tensors, {values:,} "
-          f"values), median of {repeats}, interleaved:\n")  # fmt: skip
+          f"values; the embeddings among them, which initialize() leaves as they are), "
+          f"median of {repeats}, interleaved:\n")  # fmt: skip
     print("| sampler | seconds | / keras.random.truncated_normal |")
     print("|---|---:|---:|")
     for name, t in draws.items():
