@@ -115,29 +115,31 @@ def truncated_normal(shape, stddev: float, dtype: str, seed):
 
 
 def _torch_uniform(shape: tuple, minval: float, maxval: float, dtype: str, seed):
-    """``keras.random.uniform(shape, minval, maxval, dtype, seed)`` on torch, the very
-    values, without its two temporary tensors.
+    """U(minval, maxval) on torch from Keras' generator for ``seed``, in one pass.
 
-    Keras draws ``torch.rand`` from ``torch_seed_generator(seed)`` and returns
-    ``(maxval - minval) * rand + minval`` (``keras/src/backend/torch/random.py``);
-    the same float32 operations done in place give the same numbers, and on a CPU
-    each fresh tensor of a large kernel costs about as much as the arithmetic (its
-    pages are faulted in). ``tests/test_sampling.py`` checks the equality. Where
-    that private helper is missing or gives no generator (the meta device), this is
-    ``keras.random.uniform`` itself.
+    ``keras.random.uniform`` draws ``torch.rand`` from ``torch_seed_generator(seed)``
+    and returns ``(maxval - minval) * rand + minval`` (``keras/src/backend/torch/
+    random.py``): two more passes, each into a fresh tensor, and on a CPU a fresh
+    tensor of a large kernel costs as much as its arithmetic (its pages are faulted
+    in). ``Tensor.uniform_(minval, maxval)`` consumes the generator as ``torch.rand``
+    does (``torch.rand`` is ``uniform_(0, 1)``: a 24-bit integer ``k`` per float32
+    value, ``x = k / 2**24``) and maps ``x`` to ``x (maxval - minval) + minval`` in
+    double before rounding (ATen's ``transformation::uniform_real``), so each value
+    is Keras' own or one ulp from it, on the same grid of 2**24 equally likely
+    points: the same law. Where that private Keras helper is missing or gives no
+    generator (the meta device), this is ``keras.random.uniform`` itself.
     """
     import torch  # the torch backend is running
 
     try:
         from keras.src.backend.torch.random import torch_seed_generator
-    except ImportError:  # another Keras layout: the public call, same values
+    except ImportError:  # another Keras layout: the public call
         torch_seed_generator = None
     generator = None if torch_seed_generator is None else torch_seed_generator(seed)
     if generator is None:
         return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
-    u = torch.rand(size=shape or (1,), generator=generator, dtype=getattr(torch, dtype),
-                   device=generator.device)  # fmt: skip
-    return u.mul_(maxval - minval).add_(minval).reshape(shape)
+    u = torch.empty(shape, dtype=getattr(torch, dtype), device=generator.device)
+    return u.uniform_(minval, maxval, generator=generator)
 
 
 def _torch_truncated_normal(shape: tuple, scale: float, cut: float, dtype: str, seed):
@@ -150,8 +152,8 @@ def _torch_truncated_normal(shape: tuple, scale: float, cut: float, dtype: str, 
     method (Devroye 1986, Theorem II.2.1). ``cut`` is the bound
     ``2 scale``, or for float16 and bfloat16 the largest number of the dtype within
     it (see the module): the clip only absorbs float rounding at the bound. Done in
-    place on one tensor (``torch.erfinv_``, ``mul_``, ``clamp_``): the values are
-    those of the out-of-place ``keras.ops`` chain, without three fresh tensors.
+    place on one tensor (``torch.erfinv_``, ``mul_``, ``clamp_``): the operations of
+    the out-of-place ``keras.ops`` chain, without three fresh tensors.
     """
     u = _torch_uniform(shape, -_ERF_BOUND, _ERF_BOUND, dtype, seed)
     return u.erfinv_().mul_(math.sqrt(2.0) * scale).clamp_(-cut, cut)
