@@ -26,6 +26,9 @@ normal, 2e-4 for the uniform).
 float32 and float64 are drawn directly, as Keras' own ``VarianceScaling`` does.
 
 Reference:
+- L. Devroye, Non-Uniform Random Variate Generation, Springer 1986, sec. II.2
+  (inversion: ``F^-1(U)`` has distribution function ``F``).
+- NIST Digital Library of Mathematical Functions, https://dlmf.nist.gov/, eq. 7.2.1.
 - N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM 2002,
   sec. 2.1 (``fl(x) = x (1 + d)``, ``|d| <= u``).
 - F. Mezzadri, How to generate random matrices from the classical compact groups,
@@ -96,20 +99,64 @@ def truncated_normal(shape, stddev: float, dtype: str, seed):
     returns an out-of-range value with probability 0.0455**4 (about 4 per
     million); on torch we sample by inverse CDF: ``u ~ U(-erf(sqrt 2),
     erf(sqrt 2))`` and ``z = sqrt(2) erfinv(u)`` has exactly the standard normal
-    law on [-2, 2]. The final clip only absorbs float rounding at the bounds.
-    float16 and bfloat16 are drawn in float32 and rounded (see the module).
+    law on [-2, 2] (``_torch_truncated_normal``). float16 and bfloat16 are drawn in
+    float32 and rounded (see the module).
     """
     scale = stddev / TRUNCATED_NORMAL_STD
     bound = TRUNCATION * scale
     draw_dtype = _draw_dtype(dtype)
-    if keras.config.backend() != "torch":
-        z = keras.random.truncated_normal(shape, stddev=scale, dtype=draw_dtype, seed=seed)
-    else:
-        u = keras.random.uniform(
-            shape, minval=-_ERF_BOUND, maxval=_ERF_BOUND, dtype=draw_dtype, seed=seed
-        )
-        z = keras.ops.clip(keras.ops.erfinv(u) * (math.sqrt(2.0) * scale), -bound, bound)
+    if keras.config.backend() == "torch":
+        # Low precision: clip once, to the dtype's cut (<= bound), then round.
+        cut = largest_within(bound, dtype) if dtype in _LOW_PRECISION else bound
+        z = _torch_truncated_normal(tuple(shape), scale, cut, draw_dtype, seed)
+        return keras.ops.cast(z, dtype) if dtype in _LOW_PRECISION else z
+    z = keras.random.truncated_normal(shape, stddev=scale, dtype=draw_dtype, seed=seed)
     return _cast_within(z, dtype, bound)
+
+
+def _torch_uniform(shape: tuple, minval: float, maxval: float, dtype: str, seed):
+    """U(minval, maxval) on torch from Keras' generator for ``seed``, in one pass.
+
+    ``keras.random.uniform`` draws ``torch.rand`` from ``torch_seed_generator(seed)``
+    and returns ``(maxval - minval) * rand + minval`` (``keras/src/backend/torch/
+    random.py``): two more passes, each into a fresh tensor, and on a CPU a fresh
+    tensor of a large kernel costs as much as its arithmetic (its pages are faulted
+    in). ``Tensor.uniform_(minval, maxval)`` consumes the generator as ``torch.rand``
+    does (``torch.rand`` is ``uniform_(0, 1)``: a 24-bit integer ``k`` per float32
+    value, ``x = k / 2**24``) and maps ``x`` to ``x (maxval - minval) + minval`` in
+    double before rounding (ATen's ``transformation::uniform_real``), so each value
+    is Keras' own or one ulp from it, on the same grid of 2**24 equally likely
+    points: the same law. Where that private Keras helper is missing or gives no
+    generator (the meta device), this is ``keras.random.uniform`` itself.
+    """
+    import torch  # the torch backend is running
+
+    try:
+        from keras.src.backend.torch.random import torch_seed_generator
+    except ImportError:  # another Keras layout: the public call
+        torch_seed_generator = None
+    generator = None if torch_seed_generator is None else torch_seed_generator(seed)
+    if generator is None:
+        return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
+    u = torch.empty(shape, dtype=getattr(torch, dtype), device=generator.device)
+    return u.uniform_(minval, maxval, generator=generator)
+
+
+def _torch_truncated_normal(shape: tuple, scale: float, cut: float, dtype: str, seed):
+    """``clip(sqrt(2) scale erfinv(u), -cut, cut)``, ``u ~ U(-erf(sqrt 2), erf(sqrt 2))``.
+
+    If ``U ~ U(-erf(sqrt 2), erf(sqrt 2))``, then ``P(sqrt(2) erfinv(U) <= z) =
+    (erf(z / sqrt 2) + erf(sqrt 2)) / (2 erf(sqrt 2))``, the CDF of N(0, 1) cut at
+    +-2, as ``Phi(z) = (1 + erf(z / sqrt 2)) / 2`` (substitute ``t = s / sqrt 2`` in
+    ``erf x = 2 / sqrt(pi) int_0^x exp(-t**2) dt``, DLMF 7.2.1); this is the inversion
+    method (Devroye 1986, Theorem II.2.1). ``cut`` is the bound
+    ``2 scale``, or for float16 and bfloat16 the largest number of the dtype within
+    it (see the module): the clip only absorbs float rounding at the bound. Done in
+    place on one tensor (``torch.erfinv_``, ``mul_``, ``clamp_``): the operations of
+    the out-of-place ``keras.ops`` chain, without three fresh tensors.
+    """
+    u = _torch_uniform(shape, -_ERF_BOUND, _ERF_BOUND, dtype, seed)
+    return u.erfinv_().mul_(math.sqrt(2.0) * scale).clamp_(-cut, cut)
 
 
 def normal(shape, stddev: float, dtype: str, seed):

@@ -57,3 +57,33 @@ def test_short_run_reports_each_round(tmp_path):
     assert record["workers"][CONFIG]["jit_compile"] is (BACKEND == "jax")
     assert f"| {CONFIG} | {BACKEND == 'jax'} |" in done.stdout
     assert "Load average" in done.stdout and len(record["load_average"]) == 2
+
+
+# benchmarks/model_init_cost.py --model gpt2-124m, on a tiny GPT-2 (a few seconds).
+INIT_COST = REPO / "benchmarks" / "model_init_cost.py"
+
+
+def test_gpt2_ratios_are_the_printed_times_over_the_median_build():
+    pytest.importorskip("keras_hub")
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    done = subprocess.run(
+        [sys.executable, str(INIT_COST), "--model", "gpt2-124m", "--gpt2-config", "tiny",
+         "--builds", "3", "--repeats", "1"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 3 and cells[1][:1].isdigit():
+            rows[cells[0]] = (float(cells[1]), float(cells[2]))
+    builds = [key for key in rows if key.startswith("build (median of ")]
+    assert len(builds) == 1, done.stdout
+    each = [float(t) for t in builds[0].removeprefix("build (median of ")[:-1].split(", ")]
+    build = rows[builds[0]][0]
+    assert len(each) == 3 and build == float(np.median(each)), (each, build)
+    for call in ("first", "second"):
+        seconds, ratio = rows[f"initialize(model, seed=0), {call} call"]
+        # The ratio comes from unrounded times: equal to 3-decimal times within rounding.
+        assert ratio == pytest.approx(seconds / build, abs=0.01 + 0.0005 * (1 + ratio) / build)
+    assert "backend=" + BACKEND in done.stdout and "config=tiny" in done.stdout

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import BACKEND, REPO
 
 from keras_glorot import sampling
 
@@ -125,3 +125,104 @@ def test_largest_within_rounds_toward_zero(dtype):
     for bound in bounds:
         below = grid[grid <= bound]
         assert sampling.largest_within(float(bound), dtype) == below.max(), bound
+
+
+# Torch's truncated normal: the in-place inverse-CDF chain against the out-of-place one.
+# Its law is checked with every other backend's above and in tests/test_initializers.py.
+torch_only = pytest.mark.skipif(BACKEND != "torch", reason="the torch sampler's own path")
+
+
+def _out_of_place_truncated_normal(shape, stddev, dtype, seed):
+    """The inverse-CDF chain in public ``keras.random`` and ``keras.ops`` calls alone."""
+    import keras
+
+    scale = stddev / sampling.TRUNCATED_NORMAL_STD
+    bound = sampling.TRUNCATION * scale
+    low = dtype in ("float16", "bfloat16")
+    u = keras.random.uniform(
+        shape, -sampling._ERF_BOUND, sampling._ERF_BOUND, "float32" if low else dtype, seed
+    )
+    z = keras.ops.clip(keras.ops.erfinv(u) * (math.sqrt(2.0) * scale), -bound, bound)
+    if low:
+        cut = sampling.largest_within(bound, dtype)
+        z = keras.ops.cast(keras.ops.clip(z, -cut, cut), dtype)
+    return z
+
+
+def _numpy(x) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(x, "float64")))
+
+
+# What one ulp of keras.random.uniform's U(-erf(sqrt 2), erf(sqrt 2)) moves, at most, in
+# the final value, in units of the cut: ulp(1) erfinv'(erf(sqrt 2)) sqrt 2 / 2 (the
+# derivative sqrt(pi) / 2 e**2 = 6.5 at the cut), and, for float16 and bfloat16, one
+# ulp of the dtype at the cut.
+ULPS_AT_CUT = {"float32": 2**-23 * 6.6, "float64": 2**-52 * 6.6, "float16": 2**-10,
+               "bfloat16": 2**-7}  # fmt: skip
+
+
+@torch_only
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 3, 16, 8), (300, 1000)])
+def test_torch_in_place_chain_is_the_out_of_place_one_to_an_ulp(shape, dtype):
+    # One pass of uniform_ and the chain in place skip five temporaries; the uniform is
+    # mapped in double, so a value may move by one ulp, and no more (same generator
+    # use; a change in Keras' torch uniform or seeding would show here first).
+    ours = sampling.truncated_normal(shape, 0.03, dtype, 5)
+    assert tuple(ours.shape) == shape and str(ours.dtype) == f"torch.{dtype}"
+    theirs = _out_of_place_truncated_normal(shape, 0.03, dtype, 5)
+    cut = sampling.TRUNCATION * 0.03 / sampling.TRUNCATED_NORMAL_STD
+    gap = np.abs(_numpy(ours) - _numpy(theirs))
+    assert gap.max(initial=0.0) <= ULPS_AT_CUT[dtype] * cut, gap.max() / cut
+    assert np.abs(_numpy(ours)).max(initial=0.0) <= cut
+
+
+@torch_only
+def test_torch_uniform_is_keras_uniform_to_an_ulp():
+    import keras
+
+    ours = _numpy(sampling._torch_uniform((1000, 1000), -0.9, 0.9, "float32", 4))
+    theirs = _numpy(keras.random.uniform((1000, 1000), -0.9, 0.9, "float32", 4))
+    assert np.abs(ours - theirs).max() <= np.spacing(np.float32(0.9))
+    assert -0.9 <= ours.min() and ours.max() <= 0.9
+
+
+@torch_only
+def test_torch_seed_generator_advances_as_keras_uniform():
+    import keras
+
+    ours, theirs = keras.random.SeedGenerator(3), keras.random.SeedGenerator(3)
+    draws = [sampling.truncated_normal((50,), 0.1, "float32", ours) for _ in range(2)]
+    assert not np.array_equal(_numpy(draws[0]), _numpy(draws[1]))
+    for drawn in draws:
+        expected = _out_of_place_truncated_normal((50,), 0.1, "float32", theirs)
+        np.testing.assert_allclose(_numpy(drawn), _numpy(expected), rtol=0, atol=1e-6)
+
+
+@torch_only
+def test_torch_without_keras_private_helper_uses_public_uniform(monkeypatch):
+    # Another Keras layout (no torch_seed_generator): the public keras.random.uniform,
+    # same values, same law.
+    import types
+
+    expected = _numpy(sampling.truncated_normal((64, 32), 0.03, "bfloat16", 9))
+    # Keras' own functions keep their module; only a new import sees the stub.
+    stub = types.ModuleType("keras.src.backend.torch.random")
+    monkeypatch.setitem(sys.modules, "keras.src.backend.torch.random", stub)
+    import keras
+
+    calls, uniform = [], keras.random.uniform
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return uniform(*args, **kwargs)
+
+    monkeypatch.setattr(keras.random, "uniform", counted)
+    with pytest.raises(ImportError):
+        from keras.src.backend.torch.random import torch_seed_generator  # noqa: F401
+    np.testing.assert_array_equal(
+        _numpy(sampling.truncated_normal((64, 32), 0.03, "bfloat16", 9)), expected
+    )
+    assert len(calls) == 1  # the public call ran
