@@ -396,14 +396,25 @@ def test_an_activation_at_the_output_is_the_link(activation):
     assert hidden.gain == pytest.approx(math.sqrt(2))
 
 
+class ScoreAttention(L.Layer):
+    """Attention scores from a kernel, normalized by a ``Softmax`` sublayer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.scores = L.Dense(8, name="scores")
+        self.softmax = L.Softmax(name="attention_softmax")
+
+    def call(self, x):
+        return keras.ops.matmul(self.softmax(self.scores(x)), x)
+
+
 def test_a_softmax_inside_the_model_is_not_called_a_head():
     inputs = keras.Input((8, 16))
-    scores = L.Dense(8, name="scores")(inputs)
-    mixed = keras.ops.matmul(keras.ops.softmax(scores, axis=-1), inputs)
-    model = keras.Model(inputs, L.Dense(2, name="out")(mixed))
+    model = keras.Model(inputs, L.Dense(2, name="out")(ScoreAttention(name="block")(inputs)))
     report = no_warnings(initialize, model, seed=0)
-    (row,) = report["scores"]
+    (row,) = report["block/scores"]
     assert "softmax" in row.activation and "head" not in row.activation
+    assert row.gain == 1.0
 
 
 # ---------------------------------------------------------------------------
