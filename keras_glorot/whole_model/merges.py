@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 
 from keras_glorot.whole_model import graph as _graph
 from keras_glorot.whole_model.graph import Graph
@@ -148,6 +149,7 @@ def _analyse(op, tensors: list, index: _Index, name: str, outputs: list) -> Merg
     problems = [p.problem for p in paths if p.problem]
     if problems:
         merge.reason = problems[0]
+        merge.residual = "not a residual merge" not in merge.reason
         return merge
     fewest = min(p.min_kernels for p in paths)
     shortcuts = [p for p in paths if p.min_kernels == fewest]
@@ -206,8 +208,33 @@ def _unknown(op) -> str:
         return f"a branch passes through the nested model {op.name!r}, not analysed"
     known = has_kernel(op) or isinstance(op, NO_KERNEL) or _graph.is_normalization(op)
     if _graph.is_layer(op) and op.weights and not known:
+        if ignores_input_values(op):
+            return (
+                f"one input is the output of {type(op).__name__} {op.name!r}, which does not "
+                "depend on the values it is given (a position embedding): not a residual merge"
+            )
         return f"a branch passes through {type(op).__name__} {op.name!r}, whose weights are unknown"
     return ""
+
+
+def ignores_input_values(layer) -> bool:
+    """Whether ``layer``'s output is the same for two different inputs of the shape it
+    was called on: a learned tensor shaped like its input (KerasHub's
+    ``PositionEmbedding`` reads only the shape). Measured, not read from the name:
+    one call on each of two N(0, 1) inputs, without writing any variable."""
+    tensors = _graph.inputs_of(layer)
+    if len(tensors) != 1 or tensors[0].shape is None:
+        return False
+    shape = tuple(2 if d is None else int(d) for d in tensors[0].shape)
+    rng = np.random.default_rng(0)
+    try:
+        with keras.StatelessScope():
+            first, second = (layer(rng.standard_normal(shape).astype(tensors[0].dtype))
+                             for _ in range(2))  # fmt: skip
+            first, second = keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(second)
+    except Exception:  # a layer that needs more than one tensor, an integer input...
+        return False
+    return bool(np.array_equal(first, second))
 
 
 def _last_kernels(tensor, fork: int, index: _Index, path: Path) -> None:
