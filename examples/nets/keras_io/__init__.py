@@ -22,7 +22,8 @@ name to its builder; ``tests/test_corpus.py`` checks ``keras_glorot.initialize``
 The examples live by family: ``conv`` (ConvMixer, involution, U-Net), ``mixers``
 (MLP-Mixer, FNet, gMLP), ``swin``, ``vit_like`` (CCT, EANet), ``sequence`` (text and
 time-series transformers, miniature GPT, translation, bidirectional LSTM),
-``generative`` (VAE, DCGAN), ``perceiver``, ``styles`` (three residual-subclass styles).
+``generative`` (VAE, DCGAN), ``perceiver_image`` (not ``perceiver``, which names the
+builder), ``styles`` (three residual-subclass styles).
 
 Importing this package imports Keras; ``nets`` does not import it.
 """
@@ -35,7 +36,7 @@ from .common import Built, default_forward
 from .conv import convmixer, involution, unet_segmenter
 from .generative import dcgan, vae
 from .mixers import fnet, gmlp, mlp_mixer
-from .perceiver import perceiver
+from .perceiver_image import perceiver
 from .sequence import (
     bidirectional_lstm,
     miniature_gpt,
