@@ -25,6 +25,14 @@ time-series transformers, miniature GPT, translation, bidirectional LSTM),
 ``generative`` (VAE, DCGAN), ``perceiver_image`` (not ``perceiver``, which names the
 builder), ``styles`` (three residual-subclass styles).
 
+Four of them also come at a size to train on CIFAR-10, as the zoo's nets are built
+(``build(inputs, x)``, ``x`` the normalized and augmented pixels, 10 linear logits):
+``conv.convmixer_cifar``, ``vit_like.cct_cifar``, ``mixers.mlp_mixer_cifar`` and
+``perceiver_image.perceiver_cifar``, each reusing its example's own code; ``CIFAR``
+maps a name to its builder. The step budget: one training step at batch 128 within 80 ms
+on TensorFlow on two CPU cores, which sets how far each is scaled down from its example
+(its docstring says what was kept and what was scaled).
+
 Importing this package imports Keras; ``nets`` does not import it.
 """
 
@@ -32,11 +40,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import keras
+
 from .common import Built, default_forward
-from .conv import convmixer, involution, unet_segmenter
+from .conv import convmixer, convmixer_cifar, involution, unet_segmenter
 from .generative import dcgan, vae
-from .mixers import fnet, gmlp, mlp_mixer
-from .perceiver_image import perceiver
+from .mixers import fnet, gmlp, mlp_mixer, mlp_mixer_cifar
+from .perceiver_image import perceiver, perceiver_cifar
 from .sequence import (
     bidirectional_lstm,
     miniature_gpt,
@@ -46,7 +56,7 @@ from .sequence import (
 )
 from .styles import resnet_training_positional, rezero_mlp, unused_head
 from .swin import swin_transformer
-from .vit_like import cct, eanet
+from .vit_like import cct, cct_cifar, eanet
 
 CORPUS: dict[str, Callable[[], Built]] = {
     "convmixer": convmixer,
@@ -71,4 +81,12 @@ CORPUS: dict[str, Callable[[], Built]] = {
     "unused_head": unused_head,
 }
 
-__all__ = ["CORPUS", "Built", "default_forward"]
+# Builders of a CIFAR-10 net, called as the zoo's: build(inputs, x) -> keras.Model.
+CIFAR: dict[str, Callable[..., keras.Model]] = {
+    "convmixer_cifar": convmixer_cifar,
+    "cct_cifar": cct_cifar,
+    "mlp_mixer_cifar": mlp_mixer_cifar,
+    "perceiver_cifar": perceiver_cifar,
+}
+
+__all__ = ["CIFAR", "CORPUS", "Built", "default_forward"]

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from ..zoo import _logits
 from .common import Built, _images
 
 # ---------------------------------------------------------------------------------------
@@ -121,33 +122,20 @@ def cct_mlp(x, hidden_units, dropout_rate):
     return x
 
 
-def create_cct_model(
-    image_size=16,
-    input_shape=(16, 16, 3),
-    num_heads=2,
-    projection_dim=32,
-    transformer_units=(32, 32),
-    transformer_layers=2,
-    stochastic_depth_rate=0.1,
+def cct_encoder(
+    augmented,
+    num_heads,
+    projection_dim,
+    transformer_units,
+    transformer_layers,
+    stochastic_depth_rate,
     positional_emb=True,
-    num_classes=10,
+    tokenizer_channels=(16, 32),
 ):
-    inputs = layers.Input(input_shape)
-
-    # Note the rescaling layer. These layers have pre-defined inference behavior.
-    data_augmentation = keras.Sequential(
-        [
-            layers.Rescaling(scale=1.0 / 255),
-            layers.RandomCrop(image_size, image_size),
-            layers.RandomFlip("horizontal"),
-        ],
-        name="data_augmentation",
-    )
-    # Augment data.
-    augmented = data_augmentation(inputs)
-
+    """The body of the example's ``create_cct_model``, from its augmented images to the
+    sequence-pooled representation its classifier reads."""
     # Encode patches.
-    cct_tokenizer = CCTTokenizer()
+    cct_tokenizer = CCTTokenizer(num_output_channels=tokenizer_channels)
     encoded_patches = cct_tokenizer(augmented)
 
     # Apply positional embedding.
@@ -189,6 +177,39 @@ def create_cct_model(
         keras.ops.transpose(attention_weights, (0, 2, 1)), representation
     )
     weighted_representation = keras.ops.squeeze(weighted_representation, -2)
+    return weighted_representation
+
+
+def create_cct_model(
+    image_size=16,
+    input_shape=(16, 16, 3),
+    num_heads=2,
+    projection_dim=32,
+    transformer_units=(32, 32),
+    transformer_layers=2,
+    stochastic_depth_rate=0.1,
+    positional_emb=True,
+    num_classes=10,
+):
+    inputs = layers.Input(input_shape)
+
+    # Note the rescaling layer. These layers have pre-defined inference behavior.
+    data_augmentation = keras.Sequential(
+        [
+            layers.Rescaling(scale=1.0 / 255),
+            layers.RandomCrop(image_size, image_size),
+            layers.RandomFlip("horizontal"),
+        ],
+        name="data_augmentation",
+    )
+    # Augment data.
+    augmented = data_augmentation(inputs)
+
+    # Encode patches, transform them, pool the sequence.
+    weighted_representation = cct_encoder(
+        augmented, num_heads, projection_dim, transformer_units, transformer_layers,
+        stochastic_depth_rate, positional_emb,
+    )  # fmt: skip
 
     # Classify outputs.
     logits = layers.Dense(num_classes)(weighted_representation)
@@ -205,6 +226,29 @@ def cct() -> Built:
     2 transformer layers of width 32 with 2 heads. The adapt-free augmentation
     (Rescaling, RandomCrop, RandomFlip) is kept inside the model, as in the example."""
     return Built(create_cct_model(), _images((16, 16, 3)))
+
+
+def cct_cifar(inputs, x, channels=(16, 24), num_heads=2, transformer_layers=2):
+    """examples/vision/cct.py's compact convolutional transformer (``cct_encoder``: the
+    two-conv tokenizer with its explicit ``kernel_initializer="he_normal"``, a learned
+    position embedding, pre-norm transformer layers with stochastic depth 0.1, sequence
+    pooling) on CIFAR-10, with the example's linear logits. Kept: the 32x32 input, the
+    tokenizer's layout (3x3 convs, pooling 3 with stride 2: 64 tokens), 2 heads, 2 layers,
+    MLP units equal to the token width. Scaled to the step budget (package docstring):
+    tokenizer channels (64, 128) -> (16, 24), so width 128 -> 24, since the convolutions
+    over the full 30x30 image and the attention cost most. The example's in-model Rescaling,
+    RandomCrop and RandomFlip are the zoo's normalization and pad-crop-flip (``x``)."""
+    projection_dim = channels[-1]  # the tokens' width, as the example's 128 = 128
+    representation = cct_encoder(
+        x,
+        num_heads,
+        projection_dim,
+        transformer_units=(projection_dim, projection_dim),
+        transformer_layers=transformer_layers,
+        stochastic_depth_rate=0.1,
+        tokenizer_channels=channels,
+    )
+    return keras.Model(inputs, _logits(representation), name="cct_cifar")
 
 
 # ---------------------------------------------------------------------------------------
