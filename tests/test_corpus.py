@@ -1,4 +1,4 @@
-"""``keras_glorot.initialize`` on a corpus of real model code (``corpus_models``: the
+"""``keras_glorot.initialize`` on a corpus of real model code (``nets.keras_io``: the
 official Keras examples, shrunk), six checks per model:
 
 1. ``initialize(model, seed=0)`` does not raise.
@@ -21,18 +21,21 @@ from __future__ import annotations
 import functools
 import math
 import pathlib
+import sys
 import traceback
 import warnings
 
-import corpus_models
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import REPO, to_numpy
 
 import keras_glorot
 
-NAMES = list(corpus_models.CORPUS)
+sys.path.insert(0, str(REPO / "examples"))
+from nets.keras_io import CORPUS, default_forward  # noqa: E402
+
+NAMES = list(CORPUS)
 KERNEL_ATTRS = ("kernel", "depthwise_kernel", "pointwise_kernel", "recurrent_kernel")
 # Layers whose kernels the report names by the wrapping layer (a MultiHeadAttention
 # row per projection, a Bidirectional/RNN row per direction and gate).
@@ -109,9 +112,9 @@ def _is_tool_warning(w) -> bool:
 @functools.cache
 def _run(name: str) -> dict:
     keras.utils.set_random_seed(0)
-    built = corpus_models.CORPUS[name]()
+    built = CORPUS[name]()
     model = built.model
-    forward = built.forward or corpus_models.default_forward
+    forward = built.forward or default_forward
     x = built.make_inputs(SIGNAL_BATCH, seed=1)
 
     run = {"model": model, "x": x}

@@ -6,12 +6,14 @@
   of ``depth.py`` and ``norm_free_resnet.py``, their initializers and signal measures;
 - ``nets.vgg``: VGG for 32x32 inputs, of ``cifar10_vgg.py``, the zoo and the article;
 - ``nets.article``: the nets, initializers and losses of ``article_tables.py``;
-- ``nets.augment``: the pad-crop-flip augmentation layer the image nets share.
+- ``nets.augment``: the pad-crop-flip augmentation layer the image nets share;
+- ``nets.keras_io``: the official Keras examples, shrunk (``CORPUS``, which
+  ``tests/test_corpus.py`` initializes).
 
 Importing ``nets``, ``nets.zoo`` or ``nets.norm_free`` imports neither Keras nor NumPy
 (every builder imports them when called), so that a command line can check its
-``--nets`` against ``ZOO`` before it loads a backend. ``nets.vgg``, ``nets.article`` and
-``nets.augment`` import Keras.
+``--nets`` against ``ZOO`` before it loads a backend. ``nets.vgg``, ``nets.article``,
+``nets.augment`` and ``nets.keras_io`` import Keras (so ``nets`` does not import them).
 """
 
 from .norm_free import (
