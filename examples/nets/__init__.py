@@ -1,7 +1,7 @@
 """Every net the studies train, in one package: each study draws its nets from here.
 
-- ``nets.zoo``: the zoo's thirteen nets (``ZOO``), each with its recipe and its one
-  alternative start (``start``), trained by ``zoo.py``;
+- ``nets.zoo``: the zoo's nets (``ZOO``: thirteen of its own, four Keras examples), each
+  with its recipe and its one alternative start (``start``), trained by ``zoo.py``;
 - ``nets.norm_free``: the deep nets without normalization (CIFAR ResNets and plain CNNs)
   of ``depth.py`` and ``norm_free_resnet.py``, their initializers and signal measures;
 - ``nets.vgg``: VGG for 32x32 inputs, of ``cifar10_vgg.py``, the zoo and the article;

@@ -89,15 +89,23 @@ STARTS = ("keras", "initialize")
 # the truncated normal.
 FAN_IN = "initialize_fan_in"
 UNIFORM = "initialize_uniform"
-VARIANTS = {FAN_IN: {"mode": "fan_in"}, UNIFORM: {"distribution": "uniform"}}
+# And the kernels whose layers were given another initializer than their default kept as
+# built (initialize's explicit="keep"), instead of redrawn.
+KEEP = "initialize_keep"
+VARIANTS = {
+    FAN_IN: {"mode": "fan_in"},
+    UNIFORM: {"distribution": "uniform"},
+    KEEP: {"explicit": "keep"},
+}
 # And Keras' own start drawn again: every kernel (and depthwise kernel) redrawn by the
 # initializer its layer holds, with a fresh seed: a control for the draws themselves.
 REDRAWN = "keras_redrawn"
 # Their --starts names (zoo.py) and how the report labels them, in report order.
-ON_REQUEST = {"fan_in": FAN_IN, "uniform": UNIFORM, "redrawn": REDRAWN}
+ON_REQUEST = {"fan_in": FAN_IN, "uniform": UNIFORM, "keep": KEEP, "redrawn": REDRAWN}
 LABELS = {
     FAN_IN: 'mode="fan_in"',
     UNIFORM: 'distribution="uniform"',
+    KEEP: 'explicit="keep"',
     REDRAWN: "Keras' own, redrawn",
 }
 ALTERNATIVES = (
@@ -105,6 +113,8 @@ ALTERNATIVES = (
 )  # fmt: skip
 SGD, ADAM = "sgd", "adam"
 RECTIFIER = "the rectifier's own rule, what most users reach for (He et al. 2015)"
+TRANSFORMER = "the ViT/BERT convention every transformer recipe uses (timm)"
+KERAS_IO_RECIPE = Recipe(ADAM, 1e-3, 128, 8, 10_000, 5_000, augment=True, weight_decay=1e-4)
 
 ZOO = {
     net.name: net
@@ -144,6 +154,16 @@ ZOO = {
         Net("gpt", "GPT-2 decoder (KerasHub), 4 layers, dim 128, bytes", "gpt",
             Recipe(ADAM, 1e-3, 64, 3, 8_000, 1_000, weight_decay=0.01), "gpt2_scaled",
             "GPT-2's own residual scaling, which KerasHub's backbone leaves out", data="kjv"),
+        # Code nobody here wrote: the official Keras examples (nets.keras_io), each at a
+        # size for two CPU cores, by the examples' own optimizer (AdamW 1e-3, wd 1e-4).
+        Net("kio_convmixer", "ConvMixer (Keras example), 8 blocks, width 24",
+            "keras_io.convmixer_cifar", KERAS_IO_RECIPE, "he_normal", RECTIFIER),
+        Net("kio_cct", "CCT (Keras example), 2 layers, he_normal tokenizer",
+            "keras_io.cct_cifar", KERAS_IO_RECIPE, "normal_0.02", TRANSFORMER),
+        Net("kio_mlp_mixer", "MLP-Mixer (Keras example), 4 blocks, dim 32",
+            "keras_io.mlp_mixer_cifar", KERAS_IO_RECIPE, "normal_0.02", TRANSFORMER),
+        Net("kio_perceiver", "Perceiver (Keras example), 2 iterations, latent 16",
+            "keras_io.perceiver_cifar", KERAS_IO_RECIPE, "normal_0.02", TRANSFORMER),
     )
 }  # fmt: skip
 
@@ -293,6 +313,10 @@ def build_zoo_net(net: Net, mean=None, std=None, seed: int = 0):
     if net.build == "gpt":
         return gpt()
     inputs, x = _pixels(mean, std, net.recipe.augment, seed)
+    if net.build.startswith("keras_io."):
+        from .keras_io import CIFAR
+
+        return CIFAR[net.build.removeprefix("keras_io.")](inputs, x)
     if net.build in ("vgg16", "vgg11_bn"):
         options = argparse.Namespace(
             model=net.build[:5], width=0.25, batch_norm=net.build.endswith("_bn"),
