@@ -116,8 +116,7 @@ def worker(args: argparse.Namespace) -> int:
     backend, jit, _ = CONFIGS[args.worker]
     example = cifar10_vgg.parse_args([*MODEL, "--epochs", str(args.epochs), "--jit-compile", jit])
     import keras
-    import study
-    import training
+    from studylib import study, training
     from training_throughput import load, time_plain
 
     if keras.config.backend() != backend:

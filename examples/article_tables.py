@@ -1,7 +1,7 @@
 """The nine tables of a popular article on Xavier initialization, measured on CIFAR-10.
 
 The article gives its tables without code, settings or error bars. This script runs each
-table's experiments through the study machinery of ``cifar10_vgg.py`` (``study.py``): one
+table's experiments through the study machinery of ``cifar10_vgg.py`` (``studylib/study.py``): one
 ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with the git commit, a
 ``summary.md`` (mean ± std, 95% CI) and ``curves.png`` per case, in
 ``OUT/tableN/CASE/``; then ``OUT/tableN/table.md`` puts the article's numbers next to ours,
@@ -66,7 +66,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from article_claims import (  # noqa: E402
+from studylib.article_claims import (  # noqa: E402
     INIT_NAMES,
     LABELS,
     LAYER_NETS,
@@ -75,7 +75,7 @@ from article_claims import (  # noqa: E402
     inits_of,
     selected_cases,
 )
-from article_report import (  # noqa: E402, F401  (the reports' helpers, for importers)
+from studylib.article_report import (  # noqa: E402, F401  (the reports' helpers, for importers)
     final_accuracy,
     first_epoch,
     interval,
@@ -83,7 +83,7 @@ from article_report import (  # noqa: E402, F401  (the reports' helpers, for imp
     seconds_to,
     write_table,
 )
-from cli_args import add_data_arguments, backend_problem, seed_list  # noqa: E402
+from studylib.cli_args import add_data_arguments, backend_problem, seed_list  # noqa: E402
 
 
 def _table_list(value: str) -> list[int]:
@@ -224,9 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every asked table's cases, then write each table's table.md and table.png."""
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import cifar10_data
-    import study
     from nets import article
+    from studylib import cifar10_data, study
 
     try:
         data = cifar10_data.load_data(args.npz, args.data_dir, args.subset)

@@ -16,8 +16,8 @@ Examples::
         --model vgg11 --width 0.25 --activation leaky_relu --seeds 3 --epochs 10 --out runs/x
 
 This file is the command line only: it checks every argument before Keras or a backend is
-imported (seconds of start-up), then runs ``study.py`` on the VGG of ``nets/vgg.py``
-(compiled by ``training.py``).
+imported (seconds of start-up), then runs ``studylib/study.py`` on the VGG of ``nets/vgg.py``
+(compiled by ``studylib/training.py``).
 
 Data: Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009.
 """
@@ -36,7 +36,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 # The static lists below let the arguments be checked without importing Keras; a test
 # compares them with Keras, keras_glorot and nets.vgg, so that they cannot drift.
@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the study; return 0 when every requested run is in runs.jsonl."""
     args = parse_args(argv)
     if args.deterministic:
-        import determinism
+        from studylib import determinism
 
         late = determinism.set_environment()
         if late:
@@ -265,10 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import cifar10_data
     import keras
-    import study
-    import training
+    from studylib import cifar10_data, study, training
 
     if args.distribute and keras.config.backend() not in ("jax", "tensorflow"):
         print(

@@ -13,7 +13,7 @@ Two families (``nets/norm_free.py``):
   tanh net at zero bias, an exact isometry of each convolution).
 
 Each (net, activation) is a case of the study machinery of ``cifar10_vgg.py``
-(``study.py``): one ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with
+(``studylib/study.py``): one ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with
 the git commit, ``summary.md`` and ``curves.png`` in ``OUT/CASE/``. Every run also
 records, before training, how the signal of 64 training images crosses the net (the
 residual sums' or the convolutions' std ratios, the logits' std, and for plain nets the
@@ -43,8 +43,8 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no Keras yet)
+from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
@@ -196,8 +196,8 @@ def _mean(values) -> str:
 def depth_markdown(args: argparse.Namespace) -> str:
     """OUT/depth.md: one table per case, one row per initializer, from the runs of this
     command's settings."""
-    import study
-    from cifar10_report import interval, plural, read_runs
+    from studylib import study
+    from studylib.report import interval, plural, read_runs
 
     lines = [f"# {TITLE}", ""]
     lines += [
@@ -264,7 +264,7 @@ def build_for_run(args: argparse.Namespace, init: str, seed: int, data, steps: i
     """study.py's ``build``: build, initialize and compile the net of one run."""
     import keras
     import nets
-    import training
+    from studylib import training
 
     keras.utils.set_random_seed(seed)  # the shuffle order
     x = data["x_train"].astype("float32")
@@ -283,9 +283,8 @@ def train(args: argparse.Namespace) -> int:
     """Every case's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
     import functools
 
-    import cifar10_data
     import nets
-    import study
+    from studylib import cifar10_data, study
 
     try:
         data = cifar10_data.load_data(args.npz, args.data_dir, args.subset, args.test_subset)

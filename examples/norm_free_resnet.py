@@ -33,8 +33,8 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import backend_problem  # noqa: E402  (no Keras yet)
 from nets import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
+from studylib.cli_args import backend_problem  # noqa: E402  (no Keras yet)
 
 LEGEND = (
     "Columns: the std of each residual sum over the std of the first sum, for a batch of "

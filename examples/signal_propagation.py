@@ -25,7 +25,7 @@ Examples::
         --npz ../shared/data/cifar10.npz --plot-dir docs/img
     python examples/signal_propagation.py --inits he_normal initialize lsuv
 
-The arguments are checked before Keras is imported; ``signal_measure.py`` does the work.
+The arguments are checked before Keras is imported; ``studylib/signal_measure.py`` does the work.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import backend_problem  # noqa: E402  (no Keras, no backend)
+from studylib.cli_args import backend_problem  # noqa: E402  (no Keras, no backend)
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
@@ -140,7 +140,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import keras
-    import signal_measure as sm
+    from studylib import signal_measure as sm
 
     start = time.perf_counter()
     results = {}

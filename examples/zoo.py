@@ -7,7 +7,7 @@ normalization, MobileNetV2, an LSTM and a GRU on sequential CIFAR-10, a ViT, and
 decoder on the King James Bible's bytes) is built with its layers' own initializers and
 started three ways (``nets.start``): ``keras`` (untouched), ``initialize`` (its defaults)
 and the net's one alternative (``nets.ZOO[net].alternative``). Each (net, start, seed) is
-one run of the study machinery (``study.py``: resumable ``runs.jsonl`` with the git commit,
+one run of the study machinery (``studylib/study.py``: resumable ``runs.jsonl`` with the git commit,
 ``summary.md``, ``curves.png`` in ``OUT/NET/``). Before training every run records, on 64
 training examples, the signal at initialization (``keras_glorot.signal_report``: the last
 kernel layer's output std over the first's, the last kernel's gradient std over the
@@ -38,8 +38,8 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 from nets import ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 
 TITLE = "The zoo: initialize() against Keras' default"
 DEFAULT_STARTS = ("keras", "initialize", "alternative")
@@ -144,7 +144,7 @@ class ZooRun:
     def build(self, args, start: str, seed: int, data, steps: int):
         import keras
         import nets
-        import training
+        from studylib import training
 
         mean = std = None
         if self.net.data == "cifar10":
@@ -201,8 +201,7 @@ class ZooRun:
 
 def load_all(args: argparse.Namespace, nets_asked: list[Net]) -> dict[str, dict]:
     """The data of every net asked: CIFAR-10 once, the text once; each cut to its recipe."""
-    import cifar10_data
-    import kjv_data
+    from studylib import cifar10_data, kjv_data
 
     images = text = None
     out = {}
@@ -220,9 +219,7 @@ def load_all(args: argparse.Namespace, nets_asked: list[Net]) -> dict[str, dict]
 
 def train(args: argparse.Namespace) -> int:
     """Every net's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
-    import cifar10_data
-    import kjv_data
-    import study
+    from studylib import cifar10_data, kjv_data, study
 
     asked = [ZOO[name] for name in args.nets]
     try:
@@ -248,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = train(args)
         if code:
             return code
-    import zoo_report
+    from studylib import zoo_report
 
     written = zoo_report.write(args, [ZOO[n] for n in args.nets], case_args)
     print("wrote " + ", ".join(str(p) for p in written))

@@ -18,10 +18,9 @@ import pytest
 from conftest import BACKEND, REPO, run_python
 
 sys.path.insert(0, str(REPO / "examples"))
-import article_report  # noqa: E402
 import article_tables  # noqa: E402
-import study  # noqa: E402
 from nets import article  # noqa: E402
+from studylib import article_report, study  # noqa: E402
 
 SCRIPT = REPO / "examples" / "article_tables.py"
 HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")

@@ -86,7 +86,7 @@ def test_static_names_agree_with_keras_keras_glorot_and_the_model():
         assert kernel.shape == (3, 3, 8, 16) and kernel.std() > 0, name
     # A new keras_glorot name must be offered, read as an offered one, or refused with a
     # reason.
-    import cifar10_report
+    from studylib import report as cifar10_report
 
     glorot_names = set(cifar10_report.RENAMED_LEAKY_INITS) | set(cifar10_vgg.NOT_FOR_VGG)
     assert glorot_names == set(keras_glorot.initializers.ALIASES)
@@ -210,7 +210,7 @@ def test_a_backend_that_cannot_load_is_named_before_anything_runs(script, args, 
 
 
 def test_backend_problem_says_what_to_install(monkeypatch):
-    import cli_args
+    from studylib import cli_args
 
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     monkeypatch.setattr(cli_args.importlib.util, "find_spec", lambda name: None)

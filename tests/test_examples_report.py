@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "examples"))
-import cifar10_report  # noqa: E402
+from studylib import report as cifar10_report  # noqa: E402
 
 SCRIPT = REPO / "examples" / "cifar10_report.py"
 

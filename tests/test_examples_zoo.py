@@ -1,4 +1,4 @@
-"""examples/zoo.py, nets/zoo.py, kjv_data.py and zoo_report.py: argument errors before any
+"""examples/zoo.py, nets/zoo.py, studylib/kjv_data.py and zoo_report.py: argument errors before any
 heavy import; each alternative start draws what its docstring says (checked against the
 formula, with tolerances from the standard error of a sample std); the text split; the
 report's paired verdicts; and a quick end-to-end run, with resume, on data the test
@@ -17,10 +17,9 @@ import pytest
 from conftest import BACKEND, REPO, run_python, to_numpy
 
 sys.path.insert(0, str(REPO / "examples"))
-import kjv_data  # noqa: E402
 import nets  # noqa: E402
 import zoo  # noqa: E402
-import zoo_report  # noqa: E402
+from studylib import kjv_data, zoo_report  # noqa: E402
 
 SCRIPT = REPO / "examples" / "zoo.py"
 
@@ -344,7 +343,7 @@ def test_redrawn_start_is_each_layers_own_initializer_with_a_fresh_seed():
 
 
 def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(tmp_path):
-    import study
+    from studylib import study
 
     net = nets.ZOO["mlp3"]
     args = zoo.parse_args(["--nets", "mlp3", "--out", str(tmp_path), "--seeds", "3"])

@@ -57,8 +57,7 @@ import argparse
 
 import keras
 import numpy as np
-import signal_measure
-import training
+from studylib import signal_measure, training
 
 import keras_glorot
 from keras_glorot import Glorot, GlorotLeakyNormal

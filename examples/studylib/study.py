@@ -34,18 +34,19 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import determinism
 import keras
 import numpy as np
-from cifar10_report import TITLE, read_runs, write_reports
 
 import keras_glorot
+
+from . import determinism
+from .report import TITLE, read_runs, write_reports
 
 # Options that do not change what a run computes: left out of the resume key.
 NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
 NON_RUN_OPTIONS |= {"deterministic"}  # the same computation, only repeatable to the bit
 NON_RUN_OPTIONS |= {"title"}  # the summary's heading
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
 # Measures a freshly built and initialized model before training (a JSON-able dict).

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from cifar10_report import interval, read_runs, t95
 from nets import LABELS, ON_REQUEST, Net, Recipe, starts_of
+
+from .report import interval, read_runs, t95
 
 VERDICTS = ("better", "level", "worse")
 
@@ -93,7 +94,7 @@ def verdict(low: float, high: float, pairs: int) -> str:
 
 def _runs_of(case: argparse.Namespace) -> list[dict[str, Any]]:
     """The runs of this case's setting (recipe and backend) and seeds."""
-    import study
+    from . import study
 
     wanted = study.run_options(case)
     runs = read_runs(pathlib.Path(case.out) / "runs.jsonl")
