@@ -42,22 +42,29 @@ from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # no
 # compares them with Keras, keras_glorot and nets.vgg, so that they cannot drift.
 VGG_MODELS = ("vgg11", "vgg13", "vgg16", "vgg19")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "elu", "selu", "silu", "sigmoid", "linear")
-# Keras' seeded (random) initializers: the constant ones (zeros, ones, constant, identity,
-# stft) take no seed and cannot start a network that is to be compared across seeds.
+# Keras' seeded (random) initializers, and its constant ones (no seed: every seed starts
+# from the same kernels; zeros never learns, a control).
 KERAS_INITIALIZERS = (
     "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
     "lecun_uniform", "normal", "orthogonal", "random_normal", "random_uniform",
     "truncated_normal", "uniform", "variance_scaling",
 )  # fmt: skip
+KERAS_CONSTANT = ("zeros", "zero", "ones", "one", "constant")
+# keras_glorot's registered names: its leaky-ReLU Glorot, given --negative-slope. In a
+# leaky_relu net glorot_leaky is glorot_gain (the same kernels) and is reported as
+# glorot_leaky; glorot_leaky_normal is another name of glorot_leaky.
+GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
 # keras_glorot.Glorot with the gain of --activation: truncated normal, uniform.
 GLOROT_GAIN = ("glorot_gain", "glorot_gain_uniform")
-# keras_glorot's names the study cannot give to every kernel of a VGG, and why.
+# Names Keras or keras_glorot know that cannot draw every kernel of a VGG, and why.
 NOT_FOR_VGG = {
     "delta_orthogonal": "it draws convolution kernels only, and the VGG's Dense layers take "
     "the same initializer",
+    "identity": "it draws 2-D square matrices only, and the VGG's kernels are 4-D",
+    "stft": "it draws the kernels of an STFT layer, not of a trained net",
 }
 WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
-INIT_NAMES = KERAS_INITIALIZERS + GLOROT_GAIN + WHOLE_MODEL_TOOLS
+INIT_NAMES = KERAS_INITIALIZERS + KERAS_CONSTANT + GLOROT_LEAKY + GLOROT_GAIN + WHOLE_MODEL_TOOLS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,11 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         default=["glorot_uniform", "he_normal", "glorot_gain"],
         help="initializers to compare (default: glorot_uniform he_normal glorot_gain). "
-        "Keras' seeded ones: "
-        f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's Glorot with the gain of "
-        f"--activation: {', '.join(GLOROT_GAIN)} (truncated normal, uniform); "
-        f"whole-model tools (applied after a glorot_uniform build): "
-        f"{', '.join(WHOLE_MODEL_TOOLS)}",
+        f"Keras' seeded ones: {', '.join(KERAS_INITIALIZERS)}; Keras' constant ones: "
+        f"{', '.join(KERAS_CONSTANT)}; keras_glorot's registered names, with "
+        f"--negative-slope: {', '.join(GLOROT_LEAKY)}; keras_glorot's Glorot with the gain "
+        f"of --activation: {', '.join(GLOROT_GAIN)} (truncated normal, uniform; in a "
+        "leaky_relu net the same kernels as glorot_leaky and glorot_leaky_uniform, and "
+        "reported under those names); whole-model tools (applied after a glorot_uniform "
+        f"build): {', '.join(WHOLE_MODEL_TOOLS)}",
     )
     s.add_argument(
         "--seeds",
@@ -220,9 +229,10 @@ def check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--inits {name}: not usable in this study: {NOT_FOR_VGG[name]}.")
         if name not in INIT_NAMES:
             raise ValueError(
-                f"--inits: unknown initializer {name!r}. Use one of Keras' seeded initializers "
-                f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's {', '.join(GLOROT_GAIN)}; "
-                f"or a whole-model tool: {', '.join(WHOLE_MODEL_TOOLS)}."
+                f"--inits: unknown initializer {name!r}. Use one of Keras' "
+                f"{', '.join(KERAS_INITIALIZERS + KERAS_CONSTANT)}; keras_glorot's "
+                f"{', '.join(GLOROT_LEAKY + GLOROT_GAIN)}; or a whole-model tool: "
+                f"{', '.join(WHOLE_MODEL_TOOLS)}."
             )
     if len(set(args.inits)) != len(args.inits):
         raise ValueError(f"--inits {' '.join(args.inits)}: give each initializer once.")

@@ -402,7 +402,8 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
 
 def test_a_run_recorded_under_an_old_name_is_not_run_again(tmp_path, tiny_npz, monkeypatch):
     """Resume keys hold the initializer's name: a glorot_leaky run of a leaky-ReLU study
-    is the glorot_gain run of the same command, and rerunning that command skips it."""
+    is the glorot_gain run of the same command (the same kernels), and rerunning that command
+    skips it."""
     out = tmp_path / "out"
     argv = [*TINY, "--npz", str(tiny_npz), "--out", str(out), "--activation", "leaky_relu"]
     argv = [a for a in argv if a != "glorot_uniform"]  # --inits glorot_gain, seeds 0, 1

@@ -28,6 +28,10 @@ NUM_CLASSES = 10
 
 # keras_glorot.Glorot with the gain of the net's activation, by distribution.
 GLOROT_GAIN = {"glorot_gain": "truncated_normal", "glorot_gain_uniform": "uniform"}
+# The names keras_glorot registers for its leaky-ReLU Glorot, which take a negative slope.
+GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
+# Keras' initializers without a seed.
+KERAS_CONSTANT = ("zeros", "zero", "ones", "one", "constant")
 
 
 def make_initializer(
@@ -45,7 +49,14 @@ def make_initializer(
             distribution=GLOROT_GAIN[name],
             seed=seed * 1000 + index,
         )
-    return keras.initializers.get({"class_name": name, "config": {"seed": seed * 1000 + index}})
+    if name == "constant":  # Keras' Constant, with its default value 0
+        return keras.initializers.Constant()
+    if name in KERAS_CONSTANT:  # no seed to give
+        return keras.initializers.get(name)
+    config = {"seed": seed * 1000 + index}
+    if name in GLOROT_LEAKY:  # keras_glorot's registered names, with the net's slope
+        config["negative_slope"] = negative_slope
+    return keras.initializers.get({"class_name": name, "config": config})
 
 
 def _activation(name: str, negative_slope: float) -> keras.layers.Layer:

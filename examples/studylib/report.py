@@ -294,21 +294,26 @@ RENAMED_INITS = {
     "glorot_act": "glorot_gain",  # article_tables.py
     "Glorot(act)": "glorot_gain",  # signal_propagation.py
     "glorot_gaussian": "glorot_gain_untruncated",  # depth.py
+    "glorot_leaky_normal": "glorot_leaky",  # keras_glorot's two names of GlorotLeakyNormal
 }
-# cifar10_vgg.py's leaky-ReLU names are the gain of the activation only in a leaky-ReLU
-# net; a run of them in another net drew a gain not its activation's and keeps its name.
-RENAMED_LEAKY_INITS = {
-    "glorot_leaky": "glorot_gain",
-    "glorot_leaky_normal": "glorot_gain",
-    "glorot_leaky_uniform": "glorot_gain_uniform",
+# In a net of cifar10_vgg.py whose activation is leaky_relu, keras_glorot.Glorot with the
+# net's activation and slope (glorot_gain) is keras_glorot's registered glorot_leaky, the
+# same class of draw with the same seeds: the same kernels, bit for bit. Such runs go by
+# the package's name. In another net the leaky names draw a gain not the activation's and
+# keep their own name. (Only that study gives its initializers the net's --negative-slope:
+# a run's options hold it.)
+LEAKY_NET_INITS = {
+    "glorot_gain": "glorot_leaky",
+    "glorot_gain_uniform": "glorot_leaky_uniform",
 }
 
 
 def current_init_name(init: str, options: dict[str, Any]) -> str:
-    """``init`` as the scripts name it today (see ``RENAMED_INITS``)."""
-    if init in RENAMED_LEAKY_INITS and options.get("activation") == "leaky_relu":
-        return RENAMED_LEAKY_INITS[init]
-    return RENAMED_INITS.get(init, init)
+    """``init`` as the scripts name it today (see ``RENAMED_INITS``, ``LEAKY_NET_INITS``)."""
+    init = RENAMED_INITS.get(init, init)
+    if options.get("activation") == "leaky_relu" and "negative_slope" in options:
+        return LEAKY_NET_INITS.get(init, init)
+    return init
 
 
 def read_runs(path: pathlib.Path) -> list[dict[str, Any]]:

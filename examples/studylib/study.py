@@ -40,7 +40,7 @@ import numpy as np
 import keras_glorot
 
 from . import determinism
-from .report import TITLE, read_runs, write_reports
+from .report import TITLE, current_init_name, read_runs, write_reports
 
 # Options that do not change what a run computes: left out of the resume key.
 NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
@@ -402,7 +402,14 @@ def run_study(
     if not args.deterministic and not device_description().startswith("CPU"):
         print(determinism.NOTE_OFF, file=sys.stderr)  # a CPU run repeats exactly anyway
     done = {run_key(r["init"], r["seed"], r["options"]) for r in read_runs(runs_path)}
-    for init in args.inits:
+    inits = []  # each under the name its runs are recorded and reported by, once
+    for asked in args.inits:
+        init = current_init_name(asked, options)
+        if init != asked:
+            print(f"note: {asked} draws the same kernels as {init} in this net; run as {init}.")
+        if init not in inits:
+            inits.append(init)
+    for init in inits:
         for seed in args.seeds:
             if run_key(init, seed, options) in done:
                 print(f"skip {init} seed {seed}: already in {runs_path}")
