@@ -36,32 +36,31 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    GLOROT_LEAKY,
+    KERAS_CONSTANT,
+    KERAS_NOT_FOR_A_NET,
+    KERAS_SEEDED,
+    add_data_arguments,
+    parse_checked,
+    seed_list,
+)
 
 # The static lists below let the arguments be checked without importing Keras; a test
 # compares them with Keras, keras_glorot and nets.vgg, so that they cannot drift.
 VGG_MODELS = ("vgg11", "vgg13", "vgg16", "vgg19")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "elu", "selu", "silu", "sigmoid", "linear")
-# Keras' seeded (random) initializers, and its constant ones (no seed: every seed starts
-# from the same kernels; zeros never learns, a control).
-KERAS_INITIALIZERS = (
-    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
-    "lecun_uniform", "normal", "orthogonal", "random_normal", "random_uniform",
-    "truncated_normal", "uniform", "variance_scaling",
-)  # fmt: skip
-KERAS_CONSTANT = ("zeros", "zero", "ones", "one", "constant")
-# keras_glorot's registered names: its leaky-ReLU Glorot, given --negative-slope. In a
-# leaky_relu net glorot_leaky is glorot_gain (the same kernels) and is reported as
-# glorot_leaky; glorot_leaky_normal is another name of glorot_leaky.
-GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
+# Keras' seeded initializers, its constant ones (no seed) and keras_glorot's registered
+# names (given --negative-slope). In a leaky_relu net glorot_leaky is glorot_gain (the same
+# kernels) and is reported as glorot_leaky; glorot_leaky_normal is another name of it.
+KERAS_INITIALIZERS = KERAS_SEEDED
 # keras_glorot.Glorot with the gain of --activation: truncated normal, uniform.
 GLOROT_GAIN = ("glorot_gain", "glorot_gain_uniform")
 # Names Keras or keras_glorot know that cannot draw every kernel of a VGG, and why.
 NOT_FOR_VGG = {
     "delta_orthogonal": "it draws convolution kernels only, and the VGG's Dense layers take "
     "the same initializer",
-    "identity": "it draws 2-D square matrices only, and the VGG's kernels are 4-D",
-    "stft": "it draws the kernels of an STFT layer, not of a trained net",
+    **KERAS_NOT_FOR_A_NET,
 }
 WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
 INIT_NAMES = KERAS_INITIALIZERS + KERAS_CONSTANT + GLOROT_LEAKY + GLOROT_GAIN + WHOLE_MODEL_TOOLS

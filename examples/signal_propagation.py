@@ -41,7 +41,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from studylib.cli_args import backend_problem  # noqa: E402  (no Keras, no backend)
+from studylib.cli_args import NAMED_INITS, backend_problem  # noqa: E402  (no Keras yet)
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
@@ -54,6 +54,8 @@ INITS = (
     "initialize",
     "lsuv",
 )
+# Accepted too, one column each: every other name of Keras or keras_glorot.
+MORE_INITS = tuple(n for n in NAMED_INITS if n not in INITS)
 MIN_DEPTH = 2  # the tables divide the last layer's std by the first's
 HOW_TO_READ = (
     "How to read the tables: each cell is the std of the last layer's output (or kernel "
@@ -98,7 +100,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one row each (default: all)",
     )  # fmt: skip
     parser.add_argument(
-        "--inits", nargs="+", choices=INITS, default=INITS, help="one column each (default: all)"
+        "--inits",
+        nargs="+",
+        choices=INITS + MORE_INITS,
+        default=INITS,
+        metavar="NAME",
+        help=f"one column each, of {', '.join(INITS)} (default: these) or any other name of "
+        "Keras or keras_glorot (glorot_leaky, he_uniform, orthogonal, ...)",
     )
     parser.add_argument(
         "--npz",

@@ -92,8 +92,6 @@ def test_static_names_agree_with_keras_keras_glorot_and_the_model():
     offered = set(cifar10_vgg.GLOROT_LEAKY) | set(cifar10_vgg.NOT_FOR_VGG)
     assert set(keras_glorot.initializers.ALIASES) <= offered
     assert set(cifar10_vgg.GLOROT_LEAKY) <= set(keras_glorot.initializers.ALIASES)
-    assert set(cifar10_vgg.GLOROT_LEAKY) == set(vgg.GLOROT_LEAKY)
-    assert set(cifar10_vgg.KERAS_CONSTANT) == set(vgg.KERAS_CONSTANT)
     assert set(cifar10_vgg.GLOROT_GAIN) == set(vgg.GLOROT_GAIN)
     assert cifar10_vgg.WHOLE_MODEL_TOOLS == vgg.WHOLE_MODEL_TOOLS
     assert all(callable(getattr(keras_glorot, t)) for t in cifar10_vgg.WHOLE_MODEL_TOOLS)
@@ -198,3 +196,39 @@ def test_glorot_gain_draws_what_the_leaky_names_draw_in_a_leaky_relu_net(name, s
                   vgg.make_initializer(same, 2, 3, 0.2, "leaky_relu")):  # fmt: skip
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(drawn((3, 3, 8, 16))),
                                       keras.ops.convert_to_numpy(registered))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "script, extra",
+    [
+        ("cifar10_vgg", []),
+        ("article_tables", ["--table", "9"]),
+        ("depth", []),
+        ("norm_free_resnet", []),
+        ("signal_propagation", []),
+    ],
+)
+def test_every_script_takes_the_names_keras_glorot_registers_and_keras_own(script, extra):
+    import importlib
+
+    from studylib import cli_args
+
+    module = importlib.import_module(script)
+    names = [*cli_args.GLOROT_LEAKY, "he_uniform", "orthogonal"]
+    assert module.parse_args([*extra, "--inits", *names]).inits == names
+    with pytest.raises(SystemExit):
+        module.parse_args([*extra, "--inits", "glorot_leaky_typo"])
+
+
+def test_the_static_names_are_keras_and_keras_glorot():
+    from keras.src.initializers import ALL_OBJECTS_DICT
+    from studylib import cli_args
+
+    keras_names = {n for n in ALL_OBJECTS_DICT if n.islower() and n != "initializer"}
+    assert keras_names == set(cli_args.KERAS_SEEDED + cli_args.KERAS_CONSTANT) | set(
+        cli_args.KERAS_NOT_FOR_A_NET
+    )
+    assert set(cli_args.GLOROT_LEAKY) < set(keras_glorot.initializers.ALIASES)
+    for name in cli_args.NAMED_INITS:
+        kernel = keras.ops.convert_to_numpy(cli_args.named_initializer(name, 3, 0.1)((6, 6)))
+        assert kernel.shape == (6, 6) and ((kernel.std() == 0) == (name in cli_args.KERAS_CONSTANT))

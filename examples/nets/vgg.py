@@ -7,6 +7,7 @@ import argparse
 
 import keras
 import numpy as np
+from studylib.cli_args import named_initializer
 
 import keras_glorot
 
@@ -28,10 +29,6 @@ NUM_CLASSES = 10
 
 # keras_glorot.Glorot with the gain of the net's activation, by distribution.
 GLOROT_GAIN = {"glorot_gain": "truncated_normal", "glorot_gain_uniform": "uniform"}
-# The names keras_glorot registers for its leaky-ReLU Glorot, which take a negative slope.
-GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
-# Keras' initializers without a seed.
-KERAS_CONSTANT = ("zeros", "zero", "ones", "one", "constant")
 
 
 def make_initializer(
@@ -49,14 +46,8 @@ def make_initializer(
             distribution=GLOROT_GAIN[name],
             seed=seed * 1000 + index,
         )
-    if name == "constant":  # Keras' Constant, with its default value 0
-        return keras.initializers.Constant()
-    if name in KERAS_CONSTANT:  # no seed to give
-        return keras.initializers.get(name)
-    config = {"seed": seed * 1000 + index}
-    if name in GLOROT_LEAKY:  # keras_glorot's registered names, with the net's slope
-        config["negative_slope"] = negative_slope
-    return keras.initializers.get({"class_name": name, "config": config})
+    # Keras' names and keras_glorot's registered ones (these with the net's slope).
+    return named_initializer(name, seed * 1000 + index, negative_slope)
 
 
 def _activation(name: str, negative_slope: float) -> keras.layers.Layer:

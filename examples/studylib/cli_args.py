@@ -17,6 +17,43 @@ from collections.abc import Callable, Sequence
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
+# Every initializer name Keras' keras.initializers.get knows that can start a net, and the
+# names keras_glorot registers, static so that each script checks its --inits before Keras
+# is imported (a test compares them with Keras and keras_glorot). The constant ones take no
+# seed: every seed starts from the same kernels (zeros never learns: a control).
+KERAS_SEEDED = (
+    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
+    "lecun_uniform", "normal", "orthogonal", "random_normal", "random_uniform",
+    "truncated_normal", "uniform", "variance_scaling",
+)  # fmt: skip
+KERAS_CONSTANT = ("zeros", "zero", "ones", "one", "constant")
+# keras_glorot's leaky-ReLU Glorot (GlorotLeakyNormal, GlorotLeakyUniform), given a slope.
+GLOROT_LEAKY = ("glorot_leaky", "glorot_leaky_normal", "glorot_leaky_uniform")
+NAMED_INITS = KERAS_SEEDED + KERAS_CONSTANT + GLOROT_LEAKY
+# Keras' names that cannot draw the kernels of a trained net, and why.
+KERAS_NOT_FOR_A_NET = {
+    "identity": "it draws 2-D square matrices only",
+    "stft": "it draws the kernels of an STFT layer, not of a trained net",
+}
+
+
+def named_initializer(name: str, seed: int, negative_slope: float = 0.2):
+    """A fresh initializer of ``NAMED_INITS`` (imports Keras and keras_glorot): seeded where
+    it takes a seed, keras_glorot's leaky names with ``negative_slope``."""
+    import keras
+
+    import keras_glorot  # noqa: F401  (registers glorot_leaky and the others)
+
+    if name == "constant":  # Keras' Constant, with its default value 0
+        return keras.initializers.Constant()
+    if name in KERAS_CONSTANT:
+        return keras.initializers.get(name)
+    config = {"seed": seed}
+    if name in GLOROT_LEAKY:
+        config["negative_slope"] = negative_slope
+    return keras.initializers.get({"class_name": name, "config": config})
+
+
 def chosen_backend() -> str:
     """The backend Keras will load: ``KERAS_BACKEND``, else ``~/.keras/keras.json``
     (``KERAS_HOME`` moves it), else TensorFlow, Keras' default."""
