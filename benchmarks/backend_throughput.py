@@ -33,6 +33,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
+
 BACKENDS = ("tensorflow", "jax", "torch")
 # The configurations timed: name -> (backend, the example's --jit-compile, environment).
 # torch's intra-op threads compete with any other process for the cores, so torch is also

@@ -62,6 +62,8 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
@@ -83,7 +85,13 @@ from studylib.article_report import (  # noqa: E402, F401  (the reports' helpers
     seconds_to,
     write_table,
 )
-from studylib.cli_args import add_data_arguments, backend_problem, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    backend_problem,
+    resolve_seeds,
+)
 
 
 def _table_list(value: str) -> list[int]:
@@ -96,7 +104,7 @@ def _table_list(value: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the (table, case, init, seed) runs "
@@ -123,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=int,
         help="epochs per run (default: none, each table's own: 20, Table 5 30, Table 8 500)",
     )  # fmt: skip
-    s.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(s)
     s.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     s.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: sgd)")
     s.add_argument("--lr", type=float, help="(default: 0.01 for sgd, 1e-3 for adam)")
@@ -161,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for option, ok, allowed in (
         ("--epochs", args.epochs is None or args.epochs >= 1, "an integer >= 1"),
         ("--batch-size", args.batch_size >= 1, "an integer >= 1"),
@@ -223,7 +231,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every asked table's cases, then write each table's table.md and table.png."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from nets import article
     from studylib import cifar10_data, study
 

@@ -14,7 +14,8 @@ import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 # The shared modules live in studylib/ next to this file; make them importable however it is run.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:

@@ -31,6 +31,8 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 # The helper modules live next to this file; make them importable however it is run.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -41,9 +43,11 @@ from studylib.cli_args import (  # noqa: E402
     KERAS_CONSTANT,
     KERAS_NOT_FOR_A_NET,
     KERAS_SEEDED,
+    Parser,
     add_data_arguments,
+    add_seed_arguments,
     parse_checked,
-    seed_list,
+    resolve_seeds,
 )
 
 # The static lists below let the arguments be checked without importing Keras; a test
@@ -68,7 +72,7 @@ INIT_NAMES = KERAS_INITIALIZERS + KERAS_CONSTANT + GLOROT_LEAKY + GLOROT_GAIN + 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option is recorded with each run."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the (init, seed) pairs already in "
@@ -130,12 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reported under those names); whole-model tools (applied after a glorot_uniform "
         f"build): {', '.join(WHOLE_MODEL_TOOLS)}",
     )
-    s.add_argument(
-        "--seeds",
-        nargs="+",
-        default=["3"],
-        help="a count N (seeds 0..N-1), or a list: 4 7, 4,7 or 5, (default: 3, seeds 0, 1, 2)",
-    )
+    add_seed_arguments(s)
     s.add_argument("--epochs", type=int, default=30, help="epochs per run (default: %(default)s)")
     s.add_argument(
         "--batch-size", type=int, default=128, help="images per step (default: %(default)s)"
@@ -215,7 +214,7 @@ def _check(ok: bool, option: str, value, allowed: str) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     _check(args.model in VGG_MODELS, "--model", repr(args.model), f"one of {VGG_MODELS}")
     _check(
         args.activation in ACTIVATIONS,
@@ -273,7 +272,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "CUBLAS_WORKSPACE_CONFIG may not take effect.",
                 file=sys.stderr,
             )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     from studylib import cifar10_data, study, training
 

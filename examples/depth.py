@@ -39,12 +39,20 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no Keras yet)
-from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    parse_checked,
+    resolve_seeds,
+)
 
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
@@ -64,7 +72,7 @@ TITLE = "CIFAR-10 without normalization"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the runs already in OUT/CASE/runs.jsonl.",
@@ -87,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(p, test_subset_help="all 10,000")
     s = p.add_argument_group("training")
     s.add_argument("--epochs", type=int, default=3, help="(default: %(default)s)")
-    s.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(s)
     s.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     s.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: sgd)")
     s.add_argument("--lr", type=float, help="peak rate (default: 0.05 for sgd, 1e-3 for adam)")
@@ -122,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for net in args.nets:
         split_net(net)
     for option, values, allowed in (
@@ -302,7 +310,6 @@ def train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every case, then write OUT/depth.md."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not args.report_only:
         code = train(args)
         if code:

@@ -31,17 +31,20 @@ The arguments are checked before Keras is imported; ``studylib/signal_measure.py
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import textwrap
 import time
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 # The measuring module lives next to this file; make it importable however this is run.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from studylib.cli_args import NAMED_INITS, backend_problem  # noqa: E402  (no Keras yet)
+from studylib.cli_args import NAMED_INITS, Parser, backend_problem  # noqa: E402  (no Keras)
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
@@ -75,7 +78,7 @@ HOW_TO_READ = (
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Initializers: " + ", ".join(INITS) + ". " + HOW_TO_READ,

@@ -34,12 +34,20 @@ import sys
 import time
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from nets import ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
-from studylib.cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    parse_checked,
+    resolve_seeds,
+)
 
 TITLE = "The zoo: initialize() against Keras' default"
 DEFAULT_STARTS = ("keras", "initialize", "alternative")
@@ -51,7 +59,7 @@ LSUV_BATCH = 256
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the runs already in OUT/NET/runs.jsonl.",
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "redrawn (Keras' own initializers drawn again with fresh seeds) "
         "(default: keras initialize alternative)",
     )  # fmt: skip
-    p.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(p)
     add_data_arguments(p)
     p.add_argument(
         "--text-db", metavar="PATH",
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for option, values, allowed in (("--nets", args.nets, ZOO), ("--starts", args.starts,
                                                                   START_KINDS)):  # fmt: skip
         for value in values:
@@ -240,7 +248,6 @@ def train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every net, then write OUT/zoo.md and OUT/zoo.png."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not args.report_only:
         code = train(args)
         if code:

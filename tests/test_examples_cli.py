@@ -52,9 +52,17 @@ def error_of(capsys, *argv):
         (["--inits", "glorot_nonsense"], "--inits", "unknown initializer 'glorot_nonsense'"),
         (["--inits", "lsuv", "lsuv"], "--inits", "--inits lsuv lsuv: give each initializer"),
         (["--inits", "delta_orthogonal"], "--inits", "convolution kernels only"),
-        (["--seeds", "0"], "--seeds", "--seeds 0: a count N must be >= 1"),
+        # A count of 0 points to the way of naming seed 0 itself.
+        (
+            ["--seeds", "0"],
+            ("--seed-list", "--seeds"),
+            "--seeds 0: a count of seeds must be >= 1; for seed 0 alone, use --seed-list 0.",
+        ),
         (["--seeds", "a,b"], "--seeds", "--seeds a,b: give a count N >= 1"),
         (["--seeds", "4", "4"], "--seeds", "--seeds 4 4: give distinct seeds"),
+        (["--seed-list", "x"], "--seed-list", "--seed-list x: give integer seeds such as 7"),
+        (["--seed-list", "-1"], "--seed-list", "--seed-list -1: seeds are integers >= 0"),
+        (["--seeds", "2", "--seed-list", "7"], ("--seed-list", "--seeds"), "give one"),
         (["--npz", "no/such/file.npz"], "--npz", "--npz no/such/file.npz: no such file"),
     ],
 )
@@ -63,8 +71,11 @@ def test_each_bad_value_names_its_own_option(argv, names, message, capsys):
     assert message in err
     parser = cifar10_vgg.build_parser()
     options = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
-    message = err.split("error:", 1)[1]
-    assert [o for o in sorted(options) if re.search(re.escape(o) + "[ :]", message)] == [names]
+    message = err.split("error:", 1)[1].split("\n", 1)[0]
+    named = [o for o in sorted(options) if re.search(re.escape(o) + "[ :]", message)]
+    assert named == sorted([names] if isinstance(names, str) else names)
+    # One line, then where to find the rest: not argparse's whole usage block.
+    assert "usage:" not in err and err.count("\n") == 2 and "--help lists every option" in err
 
 
 def test_unknown_init_error_lists_the_valid_names(capsys):
@@ -232,3 +243,33 @@ def test_the_static_names_are_keras_and_keras_glorot():
     for name in cli_args.NAMED_INITS:
         kernel = keras.ops.convert_to_numpy(cli_args.named_initializer(name, 3, 0.1)((6, 6)))
         assert kernel.shape == (6, 6) and ((kernel.std() == 0) == (name in cli_args.KERAS_CONSTANT))
+
+
+@pytest.mark.parametrize(
+    "argv, seeds",
+    [
+        ([], [0, 1, 2]),
+        (["--seeds", "7"], [0, 1, 2, 3, 4, 5, 6]),  # a count
+        (["--seed-list", "7"], [7]),  # the seed itself
+        (["--seed-list", "4", "7"], [4, 7]),
+        # Read as before, so that the commands of earlier studies run as they did:
+        (["--seeds", "4", "7"], [4, 7]),
+        (["--seeds", "4,7"], [4, 7]),
+        (["--seeds", "5,"], [5]),
+    ],
+)
+def test_a_seed_count_and_a_seed_list_are_two_options(argv, seeds):
+    args = cifar10_vgg.parse_args(argv)
+    assert args.seeds == seeds
+    assert not hasattr(args, "seed_list")  # nothing but the seeds enters a run's options
+
+
+def test_every_script_sets_tensorflows_log_level_before_any_heavy_import():
+    for path in sorted((REPO / "examples").glob("*.py")) + sorted(
+        (REPO / "benchmarks").glob("*.py")
+    ):
+        text = path.read_text()
+        line = 'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")'
+        assert line in text, path
+        before = text.split(line, 1)[0]
+        assert not re.search(r"^\s*(import|from) (keras|tensorflow|studylib|nets)", before, re.M)

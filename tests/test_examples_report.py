@@ -29,7 +29,8 @@ def test_a_folder_without_runs_is_a_clear_error(tmp_path, make):
         folder.write_text("not a folder")
     done = run_script(str(folder))
     assert done.returncode == 2
-    assert "Traceback" not in done.stderr and done.stderr.startswith("usage:")
+    assert "Traceback" not in done.stderr and "usage:" not in done.stderr
+    assert done.stderr.startswith("cifar10_report.py: error: ")
     assert f"out {folder}:" in done.stderr
     assert ("holds no runs.jsonl" if make == "empty" else "no such directory") in done.stderr
 

@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 # The module each Keras backend imports, and the extra of this package that installs it.
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -85,23 +86,72 @@ def backend_problem() -> str | None:
     return None
 
 
-def seed_list(values: Sequence[str]) -> list[int]:
-    """``--seeds 3`` means seeds 0, 1, 2; ``--seeds 4 7`` or ``--seeds 4,7`` or ``--seeds 5,``
-    means exactly those."""
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, then a pointer to ``--help``, not
+    the whole usage block (``--help`` still prints it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n({self.prog} --help lists every option)\n")
+
+
+SEEDS_HELP = (
+    "how many seeds: N runs seeds 0, 1, ..., N-1 (default: {default}). For chosen seeds "
+    "use --seed-list"
+)
+
+
+def add_seed_arguments(group, default: int = 3) -> None:
+    """``--seeds N`` (a count: seeds 0..N-1) and ``--seed-list S [S ...]`` (exactly those)."""
+    group.add_argument(
+        "--seeds", nargs="+", metavar="N", help=SEEDS_HELP.format(default=default) + "."
+    )
+    group.add_argument(
+        "--seed-list",
+        nargs="+",
+        metavar="SEED",
+        help="exactly these seeds, e.g. --seed-list 7 (seed 7 alone) or --seed-list 4 7 "
+        "(default: none, --seeds)",
+    )
+    group.set_defaults(default_seed_count=default)
+
+
+def resolve_seeds(args: argparse.Namespace) -> list[int]:
+    """The seeds of ``add_seed_arguments``' options, as ``args.seeds``; the helper
+    attributes are removed, so that they enter no run's options."""
+    count, chosen = args.seeds, args.seed_list
+    default = args.default_seed_count
+    del args.seed_list, args.default_seed_count
+    if count is not None and chosen is not None:
+        raise ValueError("--seeds and --seed-list: give one (--seeds N is a count, "
+                         "--seed-list the seeds themselves).")  # fmt: skip
+    if chosen is not None:
+        args.seeds = seed_list(chosen, "--seed-list", count=False)
+    else:
+        args.seeds = seed_list(count or [str(default)], "--seeds")
+    return args.seeds
+
+
+def seed_list(values: Sequence[str], option: str = "--seeds", count: bool = True) -> list[int]:
+    """``--seeds 3`` means seeds 0, 1, 2 (a count); ``--seed-list 7`` and ``--seed-list 4 7``
+    mean exactly those. Also read, as in earlier versions: ``--seeds 4 7``, ``--seeds 4,7``
+    and ``--seeds 5,`` (a list, by its several values or its comma)."""
     tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
     shown = " ".join(values)
     if not tokens or not all(t.lstrip("-").isdigit() for t in tokens):
-        raise ValueError(
-            f"--seeds {shown}: give a count N >= 1 (seeds 0..N-1) or a list of integer seeds "
-            "such as 4 7, 4,7 or 5,."
-        )
+        what = "a count N >= 1 (seeds 0..N-1)" if count else "integer seeds such as 7 or 4 7"
+        raise ValueError(f"{option} {shown}: give {what}.")
     seeds = [int(t) for t in tokens]
-    if len(values) == 1 and "," not in values[0]:
+    if count and len(values) == 1 and "," not in values[0]:
         if seeds[0] < 1:
-            raise ValueError(f"--seeds {shown}: a count N must be >= 1 (for seed 0 alone: 0,).")
+            raise ValueError(
+                f"{option} {shown}: a count of seeds must be >= 1; for seed {seeds[0]} alone, "
+                f"use --seed-list {seeds[0]}."
+            )
         return list(range(seeds[0]))
+    if any(s < 0 for s in seeds):
+        raise ValueError(f"{option} {shown}: seeds are integers >= 0.")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds {shown}: give distinct seeds.")
+        raise ValueError(f"{option} {shown}: give distinct seeds.")
     return seeds
 
 

@@ -7,7 +7,6 @@ Also usable on its own to rebuild the reports of a results directory::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import pathlib
@@ -16,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .cli_args import Parser
 
 # Two-sided 95% Student-t quantiles by degrees of freedom (scipy is not a dependency).
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
@@ -353,7 +354,7 @@ def write_reports(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Rebuild summary.md and curves.png of a study.")
+    p = Parser(description="Rebuild summary.md and curves.png of a study.")
     p.add_argument("out", help="the study's results directory, holding runs.jsonl")
     p.add_argument(
         "--target",
