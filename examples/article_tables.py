@@ -1,4 +1,4 @@
-"""The nine tables of a popular article on Xavier initialization, measured on CIFAR-10.
+"""The nine tables of the web article "Neural Network Xavier Initialization", on CIFAR-10.
 
 The article gives its tables without code, settings or error bars. This script runs each
 table's experiments through the study machinery of ``cifar10_vgg.py`` (``studylib/study.py``): one

@@ -10,9 +10,9 @@ A ratio near 1 means the signal neither vanishes nor explodes with depth.
 Initializers compared:
 
 - ``glorot_uniform``, ``he_normal``, ``lecun_normal``: Keras' built-ins.
-- ``article``: the variances a popular article proposes, 2 / ((1 + a^2) fan_in +
-  fan_out) for leaky ReLU and 2 / (fan_in + fan_out) for ReLU, written as a
-  per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
+- ``article``: the variances the web article "Neural Network Xavier Initialization"
+  proposes, 2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU and 2 / (fan_in + fan_out)
+  for ReLU, written as a per-layer ``keras.initializers.VarianceScaling`` (see
   ``keras_glorot/initializers.py`` for why they are wrong).
 - ``glorot_gain``: ``keras_glorot.Glorot`` with the layer's activation.
 - ``initialize``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.

@@ -377,6 +377,60 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     assert f"Code: 1111111 ({BACKEND})." in variants and "0000000" not in variants
 
 
+def _main_row(tmp_path, accuracy, diverged=()):
+    """The zoo table's MLP row from runs of the given accuracies, by start and seed."""
+    from studylib import study
+
+    net = nets.ZOO["mlp3"]
+    args = zoo.parse_args(["--nets", "mlp3", "--out", str(tmp_path), "--seeds", "3"])
+    options = study.run_options(zoo.case_args(args, net))
+    lines = [
+        json.dumps({"init": init, "seed": seed, "options": options, "backend": BACKEND,
+                    "final_test_accuracy": None if (init, seed) in diverged else acc,
+                    "diverged": (init, seed) in diverged, "test_loss": [],
+                    "git_commit": "0" * 40, "git_dirty": False})
+        for init, accs in accuracy.items() for seed, acc in enumerate(accs)
+    ]  # fmt: skip
+    (tmp_path / "mlp3").mkdir()
+    (tmp_path / "mlp3" / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    text, _ = zoo_report.table(args, [net], zoo.case_args)
+    row = next(x for x in text.splitlines() if x.startswith("| MLP"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+@pytest.mark.parametrize(
+    "redrawn, verdict",
+    [
+        ((0.55, 0.57, 0.56), "level with Keras' start redrawn"),  # the draws explain it
+        ((0.50, 0.51, 0.52), "better"),  # the control is as low as Keras' default
+        (None, "better"),  # no control run: nothing to say about it
+    ],
+)
+def test_a_gain_the_redrawn_control_explains_is_said_in_the_verdict(tmp_path, redrawn, verdict):
+    accuracy = {"keras": (0.50, 0.52, 0.51), "initialize": (0.55, 0.56, 0.57),
+                "he_normal": (0.50, 0.50, 0.50)}  # fmt: skip
+    if redrawn:
+        accuracy[nets.ON_REQUEST["redrawn"]] = redrawn
+    cells = _main_row(tmp_path, accuracy)
+    assert cells[5].startswith("+5.00 [") and cells[6] == verdict
+
+
+def test_a_run_below_chance_did_not_train_though_the_other_diverged(tmp_path):
+    # Keras' default diverges on every seed; initialize() ends at 7.81%, below chance.
+    below = {"keras": (0.3, 0.3, 0.3), "initialize": (0.0781, 0.0781, 0.0781),
+             "he_normal": (0.1, 0.1, 0.1)}  # fmt: skip
+    cells = _main_row(tmp_path, below, diverged={("keras", s) for s in range(3)})
+    assert "trained" not in cells[5].replace("neither trained", "")
+    assert cells[5] == (
+        "Keras' default diverged, `initialize()` ended at 7.81%, chance 10%: neither trained (n=3)"
+    )
+    assert cells[6] == "neither trained"
+    assert zoo_report.trained(nets.ZOO["mlp3"], 10.5) and not zoo_report.trained(
+        nets.ZOO["mlp3"], 10.0
+    )
+    assert zoo_report.trained(nets.ZOO["gpt"], 2.5) and not zoo_report.trained(nets.ZOO["gpt"], 8.0)
+
+
 def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():
     net = nets.ZOO["mobilenetv2"]
     keras.utils.set_random_seed(0)

@@ -25,7 +25,8 @@ ARTICLE_ACTIVATIONS = ("sigmoid", "tanh", *ARTICLE_SLOPES)
 
 
 def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
-    """The popular article's variance for one layer, as ``VarianceScaling``.
+    """The variance of the web article "Neural Network Xavier Initialization" for one layer,
+    as ``VarianceScaling``.
 
     The article gives Var(W) = 1 / (fan_in + fan_out) for sigmoid and tanh, and
     2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU of slope a (a = 0: ReLU).
