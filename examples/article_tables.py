@@ -24,7 +24,7 @@ Tables (nets, initializers and losses are defined in ``nets/article.py``):
 
 Examples::
 
-    python examples/article_tables.py --table 9 --npz ../shared/data/cifar10.npz \\
+    python examples/article_tables.py --table 9 --npz cifar10.npz \\
         --subset 512 --epochs 1 --seeds 1 --out runs/article     # minutes on a CPU
     python examples/article_tables.py --table all --npz cifar10.npz --out runs/article
 

@@ -22,7 +22,7 @@ Jacobian's singular-value spread), and the mean training loss over its first 100
 
 Examples::
 
-    python examples/depth.py --npz ../shared/data/cifar10.npz --nets resnet20 \\
+    python examples/depth.py --npz cifar10.npz --nets resnet20 \\
         --subset 512 --test-subset 256 --epochs 1 --seeds 1 --out runs/depth  # a minute
     KERAS_BACKEND=tensorflow python examples/depth.py --npz cifar10.npz \\
         --nets resnet20 resnet56 plain32 --subset 10000 --epochs 3 --seeds 3 --verbose 0

@@ -22,7 +22,7 @@ Examples::
 
     python examples/signal_propagation.py                # MLPs on random data, < 1 min
     python examples/signal_propagation.py --arch mlp cnn --depth 50 \\
-        --npz ../shared/data/cifar10.npz --plot-dir docs/img
+        --npz cifar10.npz --plot-dir docs/img
     python examples/signal_propagation.py --inits he_normal initialize lsuv
 
 The arguments are checked before Keras is imported; ``studylib/signal_measure.py`` does the work.
@@ -115,7 +115,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--npz",
         default=None,
         help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images, e.g. "
-        "../shared/data/cifar10.npz from the repo root (default: N(0, 1) noise)",
+        "cifar10.npz, which examples/get_cifar10.py writes (default: N(0, 1) noise)",
     )
     parser.add_argument(
         "--seeds",

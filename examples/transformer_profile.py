@@ -10,7 +10,7 @@ stream after each block, and writes a plot.
 
 Example::
 
-    pip install ".[hub,plot]"
+    pip install ".[jax,zoo]" && pip install --no-deps "keras-hub>=0.32"
     KERAS_BACKEND=jax python examples/transformer_profile.py --layers 12 \\
         --plot docs/img/gpt2_profile.png
 

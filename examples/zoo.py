@@ -19,8 +19,8 @@ each compared with the default and with Keras' start in a second table.
 
 Examples::
 
-    python examples/zoo.py --npz ../shared/data/cifar10.npz --quick --nets mlp3 cnn5
-    python examples/zoo.py --npz ../shared/data/cifar10.npz --out docs/runs/zoo --verbose 0
+    python examples/zoo.py --npz cifar10.npz --quick --nets mlp3 cnn5
+    python examples/zoo.py --npz cifar10.npz --out docs/runs/zoo --verbose 0
 
 Every argument is checked before Keras or a backend is imported.
 """

@@ -358,7 +358,7 @@ def test_initializer_definitions():
         (["--table", "9", "--inits", "xavier"], "--inits", "--inits xavier: unknown"),
         (["--table", "9", "--cases", "mlp_1"], "--cases", "--cases mlp_1: not a case"),
         (["--table", "6", "--inits", "article"], "--inits", "case lstm (lstm)"),
-        (["--table", "9", "--seeds", "0"], "--seeds", "--seeds 0: a count N must be >= 1"),
+        (["--table", "9", "--seeds", "0"], "--seeds", "for seed 0 alone, use --seed-list 0."),
         (["--table", "3", "--loss-target", "0"], "--loss-target", "--loss-target 0.0: must be"),
         (["--table", "9", "--target", "2"], "--target", "--target 2.0: must be in (0, 1]"),
         (["--table", "9", "--width", "0"], "--width", "--width 0.0: must be > 0"),

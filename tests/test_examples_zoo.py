@@ -32,7 +32,7 @@ SCRIPT = REPO / "examples" / "zoo.py"
         (["--nets", "gpt", "gpt"], "--nets gpt gpt: give each once"),
         (["--subset", "100"], "--subset 100: each net's recipe sets its data size"),
         (["--text-db", "/no/such.db"], "--text-db /no/such.db: no such file"),
-        (["--seeds", "0"], "--seeds 0: a count N must be >= 1"),
+        (["--seeds", "0"], "for seed 0 alone, use --seed-list 0."),
     ],
 )
 def test_bad_arguments_exit_2_before_keras_is_imported(argv, message):
