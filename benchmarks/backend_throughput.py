@@ -11,12 +11,13 @@ fits are interleaved, one worker at a time (``--repeats`` rounds, the order rota
 round), so that a change in the machine's load hits every backend alike. Prints images per
 second per backend (median, min and max over the rounds) and the load average, as Markdown.
 
-    python benchmarks/backend_throughput.py --npz ../shared/data/cifar10.npz \\
+    python benchmarks/backend_throughput.py --npz cifar10.npz \\
         --python tensorflow=.tox/tensorflow/bin/python --python jax=.tox/jax/bin/python \\
         --python torch=.tox/torch/bin/python --repeats 5
 
-The data is ``--npz``, by default the local copy ``../shared/data/cifar10.npz`` next to the
-repository where it exists, else random images (throughput does not depend on the pixels).
+The data is ``--npz``, by default ``cifar10.npz`` in the repository's root where it exists
+(``examples/get_cifar10.py`` writes it), else random images (throughput does not depend on
+the pixels).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
+
 BACKENDS = ("tensorflow", "jax", "torch")
 # The configurations timed: name -> (backend, the example's --jit-compile, environment).
 # torch's intra-op threads compete with any other process for the cores, so torch is also
@@ -47,7 +50,7 @@ CONFIGS = {
 MODEL = ["--model", "vgg11", "--width", "0.25", "--no-batch-norm", "--activation", "leaky_relu"]
 MODEL += ["--batch-size", "128", "--inits", "glorot_gain", "--seeds", "0,", "--verbose", "0"]
 # Thread settings that change CPU throughput; recorded with the result.
-LOCAL_CIFAR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
+LOCAL_CIFAR = pathlib.Path(__file__).resolve().parents[1] / "cifar10.npz"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "TF_NUM_INTRAOP_THREADS")
 
 
@@ -116,8 +119,7 @@ def worker(args: argparse.Namespace) -> int:
     backend, jit, _ = CONFIGS[args.worker]
     example = cifar10_vgg.parse_args([*MODEL, "--epochs", str(args.epochs), "--jit-compile", jit])
     import keras
-    import study
-    import training
+    from studylib import study, training
     from training_throughput import load, time_plain
 
     if keras.config.backend() != backend:

@@ -1,40 +1,44 @@
 #!/usr/bin/env bash
 # The parts (setup, tests, ...) are functions that main calls by name.
 # shellcheck disable=SC2317
-# GPU check of keras-glorot: test suite, mixed-precision lsuv/initialize, a short VGG study.
+# GPU check of keras-glorot: the test suite, mixed-precision lsuv/initialize, a short VGG study.
 #
-# Written for a GPU machine that has PyTorch and JAX (CUDA builds) and NumPy, but no
-# TensorFlow and no package registry. Run from the repository root:
+# For a machine with a GPU, with or without a network, with or without TensorFlow: it runs
+# on the backends you have (JAX and PyTorch by default; BACKENDS="tensorflow jax torch" for
+# all three) and installs nothing from the network. Run from the repository root:
 #
-#   bash benchmarks/gpu_check.sh prepare       # here, with a registry: fills .whl/ (below)
-#   bash benchmarks/gpu_check.sh               # there: setup tests mixed study
+#   bash benchmarks/gpu_check.sh --help        # this text
+#   bash benchmarks/gpu_check.sh               # setup tests mixed study, in turn
 #   bash benchmarks/gpu_check.sh tests         # or any of: setup tests mixed study
+#   bash benchmarks/gpu_check.sh prepare       # on a machine with a network, see below
 #
-# What must be carried to the GPU machine (.whl/ is gitignored, so name it in the carry
-# list), all made by `prepare`:
+# Where Keras 3.15+, absl-py, rich, namex, h5py, optree, ml-dtypes, packaging and pytest
+# are installed already (with a network: pip install ".[jax,test]"), nothing needs
+# preparing; run with SETUP=0. An offline GPU
+# machine needs their wheels in .whl/ in the repository: `prepare`, run on any machine with a
+# network (and the same Python version: PY_VERSION overrides it), fills .whl/ and you copy
+# the folder over. `setup` then installs, from .whl/ only, what the machine lacks:
 #   .whl/keras-*.whl                 Keras itself (installed with --no-index --no-deps)
-#   .whl/*.whl                       what Keras and the tests need and the machine may lack:
-#                                    absl-py, rich (markdown-it-py, mdurl, pygments), namex,
+#   .whl/*.whl                       absl-py, rich (markdown-it-py, mdurl, pygments), namex,
 #                                    h5py, optree (typing-extensions), ml-dtypes, packaging,
-#                                    pytest (pluggy, iniconfig). Only the missing ones are
-#                                    installed; without a wheel for one, that part is skipped
-#                                    and the script says which module is missing.
+#                                    pytest (pluggy, iniconfig). Without a wheel for one,
+#                                    the part that needs it is skipped and the script says
+#                                    which module is missing.
 #   .whl/cifar10_subset.npz          optional: the first 10,000 training and 2,000 test
-#                                    images of CIFAR-10 (37 MB; the whole file is 170 MB,
-#                                    over the 64 MiB carry limit). Without it (and without
-#                                    $CIFAR_NPZ or ../shared/data/cifar10.npz) the study
-#                                    runs on random images: its img/s still hold, its
-#                                    accuracies are chance.
+#                                    images of CIFAR-10 (37 MB, against 170 MB for all),
+#                                    cut by `prepare` from $CIFAR_NPZ or ./cifar10.npz
+#                                    (examples/get_cifar10.py writes it). The study reads
+#                                    $CIFAR_NPZ, else ./cifar10.npz, else this subset, else
+#                                    random images: its img/s still hold, its accuracies
+#                                    are then chance.
 # matplotlib is optional (without it the study writes summary.md but no curves.png).
-# The wheels must match the GPU machine's Python: prepare uses PY_VERSION (default: this
-# Python's major.minor) and a manylinux x86_64 platform.
 #
 # Outputs go to $OUT (or out/gpu_check): one log per part, pytest's JUnit XML per backend,
 # mixed_precision.json and the study's runs.jsonl and summary.md. Each part runs under a
 # `timeout` (seconds, overridable: TESTS_TIMEOUT, MIXED_TIMEOUT, STUDY_TIMEOUT) so that the
 # whole default run stays within about 9 minutes; BACKENDS="jax" (or "torch") limits it to
-# one backend; SETUP=0 skips the setup. The exit status is that of the first failed part (0 when all passed).
-
+# one backend; SETUP=0 skips the setup; PYTHON picks the interpreter. The exit status is that
+# of the first failed part (0 when all passed).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,7 +77,7 @@ prepare() {
   "$PY" -m pip download --dest "$WHEELS" --no-deps --only-binary=:all: \
     --python-version "$version" --platform manylinux2014_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 "${names[@]}" || return 1
-  local cifar=${CIFAR_NPZ:-$REPO/../shared/data/cifar10.npz}
+  local cifar=${CIFAR_NPZ:-$REPO/cifar10.npz}
   if [ -f "$cifar" ]; then
     "$PY" - "$cifar" "$WHEELS/cifar10_subset.npz" <<'EOF' || return 1
 import sys
@@ -100,7 +104,7 @@ setup() {
     for name in "${missing[@]}"; do
       wheel=$(find "$WHEELS" -maxdepth 1 -iname "${name}-*.whl" 2>/dev/null | head -n 1)
       if [ -z "$wheel" ]; then
-        echo "no wheel for $name in .whl/ (carry it, see the header)"
+        echo "no wheel for $name in .whl/ (copy it there: see --help)"
         continue
       fi
       "$PY" -m pip install --no-index --no-deps --quiet "$wheel" || echo "could not install $wheel"
@@ -220,7 +224,7 @@ EOF
 study_data() {
   # The CIFAR copy to train on, or random images written to $OUT (chance accuracy).
   local candidate
-  for candidate in "${CIFAR_NPZ:-}" "$REPO/../shared/data/cifar10.npz" "$WHEELS/cifar10_subset.npz"; do
+  for candidate in "${CIFAR_NPZ:-}" "$REPO/cifar10.npz" "$WHEELS/cifar10_subset.npz"; do
     if [ -n "$candidate" ] && [ -f "$candidate" ]; then
       echo "$candidate"
       return 0
@@ -245,7 +249,7 @@ study() {
     say "study on $backend: VGG-11 width $STUDY_WIDTH, no BN, mixed precision (timeout ${STUDY_TIMEOUT} s)"
     KERAS_BACKEND=$backend timeout "$STUDY_TIMEOUT" "$PY" examples/cifar10_vgg.py \
       --npz "$npz" --subset 10000 --model vgg11 --width "$STUDY_WIDTH" --no-batch-norm \
-      --activation leaky_relu --lr 0.02 --inits glorot_uniform glorot_gain --seeds 0, \
+      --activation leaky_relu --lr 0.02 --inits glorot_uniform glorot_leaky --seed-list 0 \
       --epochs "$STUDY_EPOCHS" --mixed-precision --verbose 2 --out "$OUT/study-$backend"
     local code=$?
     [ "$code" -eq 0 ] || fail "study on $backend (exit $code; 124 = timeout)"
@@ -257,7 +261,19 @@ study() {
   done
 }
 
+usage() {
+  # The header above, without its comment marks.
+  sed -n '/^# GPU check of keras-glorot/,/^set -uo pipefail/p' "$REPO/benchmarks/gpu_check.sh" |
+    sed -e '$d' -e 's/^# \{0,1\}//'
+}
+
 main() {
+  case ${1:-} in
+    -h | --help | help)
+      usage
+      exit 0
+      ;;
+  esac
   local parts=("$@")
   [ "${#parts[@]}" -gt 0 ] || parts=(setup tests mixed study)
   local part
@@ -265,7 +281,7 @@ main() {
     case $part in
       prepare | setup | tests | mixed | study) ;;
       *)
-        echo "gpu_check.sh: unknown part '$part'; use any of: prepare setup tests mixed study" >&2
+        echo "gpu_check.sh: unknown part '$part'; use any of: prepare setup tests mixed study (--help explains them)" >&2
         exit 2
         ;;
     esac

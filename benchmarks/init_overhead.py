@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
+
 SHAPES = [(4096, 4096), (3, 3, 512, 512)]
 DISTRIBUTIONS = ["truncated_normal", "uniform", "untruncated_normal"]
 

@@ -41,6 +41,8 @@ import ml_dtypes
 import numpy as np
 from scipy import stats
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
+
 TRUNCATED_NORMAL_STD = 0.87962566103423978  # keras_glorot.sampling's constant
 STDDEV = 0.03  # its cut 2 s and limit L lie past the midpoint of their ulp in both dtypes
 N = 2_000_000

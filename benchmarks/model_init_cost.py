@@ -38,11 +38,13 @@ import os
 import statistics
 import time
 
-import keras
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 
-import keras_glorot
-from keras_glorot.whole_model.unit_variance import orthonormal
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_glorot  # noqa: E402
+from keras_glorot.whole_model.unit_variance import orthonormal  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:

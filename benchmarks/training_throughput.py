@@ -2,11 +2,12 @@
 
 Both measure the same compiled model on the same in-memory arrays, on the current backend
 (KERAS_BACKEND) and device, interleaved so that a busy machine slows both alike. The
-example's step is ``study.fit_model`` of examples/study.py (fit with its EpochClock callback);
-the plain one is ``model.fit(x, y, batch_size, epochs)`` with no callbacks. Prints images per second
-of each (median over repeats, after a compiling warm-up epoch) and the median ratio of
-back-to-back pairs, which should be >= 0.95: the example adds no per-step overhead. The
-exit code is 1 when it is below. (benchmarks/backend_throughput.py compares the backends.)
+example's step is ``study.fit_model`` of examples/studylib/study.py (fit with its
+EpochClock callback); the plain one is ``model.fit(x, y, batch_size, epochs)`` with no
+callbacks. Prints images per second of each (median over repeats, after a compiling
+warm-up epoch) and the median ratio of back-to-back pairs, which should be >= 0.95: the
+example adds no per-step overhead. The exit code is 1 when it is below.
+(benchmarks/backend_throughput.py compares the backends.)
 
     python benchmarks/training_throughput.py                       # synthetic images
     python benchmarks/training_throughput.py --npz cifar10.npz --images 10000 --width 0.25
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import statistics
 import sys
 import time
 from collections.abc import Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 import cifar10_vgg  # noqa: E402  (the example's command line: no Keras import)
@@ -50,7 +54,7 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.Name
 
 def load(npz: str | None, images: int) -> dict:
     """``images`` training images (real or random uint8) and a test set."""
-    import cifar10_data
+    from studylib import cifar10_data
 
     data = cifar10_data.load_npz(npz) if npz else cifar10_data.random_data(images)
     data["x_train"], data["y_train"] = data["x_train"][:images], data["y_train"][:images]
@@ -69,7 +73,7 @@ def time_plain(model, arrays, args) -> float:
 
 def time_example(model, arrays, args) -> float:
     """Images per second of the example's training step, timed the same way."""
-    import study
+    from studylib import study
 
     start = time.perf_counter()
     study.fit_model(model, arrays, args, args.epochs, validate=False)
@@ -93,8 +97,7 @@ def timed_pairs(model, arrays, args, repeats: int) -> tuple[list[float], list[fl
 def main(argv: Sequence[str] | None = None) -> int:
     bench, args = parse(argv)
     import keras
-    import study
-    import training
+    from studylib import study, training
 
     data = load(bench.npz, bench.images)
     with study.dtype_policy(study.policy_name(args.mixed_precision)):

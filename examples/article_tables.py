@@ -1,7 +1,7 @@
-"""The nine tables of a popular article on Xavier initialization, measured on CIFAR-10.
+"""The nine tables of the web article "Neural Network Xavier Initialization", on CIFAR-10.
 
 The article gives its tables without code, settings or error bars. This script runs each
-table's experiments through the study machinery of ``cifar10_vgg.py`` (``study.py``): one
+table's experiments through the study machinery of ``cifar10_vgg.py`` (``studylib/study.py``): one
 ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with the git commit, a
 ``summary.md`` (mean ± std, 95% CI) and ``curves.png`` per case, in
 ``OUT/tableN/CASE/``; then ``OUT/tableN/table.md`` puts the article's numbers next to ours,
@@ -24,7 +24,7 @@ Tables (nets, initializers and losses are defined in ``nets/article.py``):
 
 Examples::
 
-    python examples/article_tables.py --table 9 --npz ../shared/data/cifar10.npz \\
+    python examples/article_tables.py --table 9 --npz cifar10.npz \\
         --subset 512 --epochs 1 --seeds 1 --out runs/article     # minutes on a CPU
     python examples/article_tables.py --table all --npz cifar10.npz --out runs/article
 
@@ -62,11 +62,13 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from article_claims import (  # noqa: E402
+from studylib.article_claims import (  # noqa: E402
     INIT_NAMES,
     LABELS,
     LAYER_NETS,
@@ -75,7 +77,7 @@ from article_claims import (  # noqa: E402
     inits_of,
     selected_cases,
 )
-from article_report import (  # noqa: E402, F401  (the reports' helpers, for importers)
+from studylib.article_report import (  # noqa: E402, F401  (the reports' helpers, for importers)
     final_accuracy,
     first_epoch,
     interval,
@@ -83,7 +85,13 @@ from article_report import (  # noqa: E402, F401  (the reports' helpers, for imp
     seconds_to,
     write_table,
 )
-from cli_args import add_data_arguments, backend_problem, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    backend_problem,
+    resolve_seeds,
+)
 
 
 def _table_list(value: str) -> list[int]:
@@ -96,7 +104,7 @@ def _table_list(value: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the (table, case, init, seed) runs "
@@ -123,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=int,
         help="epochs per run (default: none, each table's own: 20, Table 5 30, Table 8 500)",
     )  # fmt: skip
-    s.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(s)
     s.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     s.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: sgd)")
     s.add_argument("--lr", type=float, help="(default: 0.01 for sgd, 1e-3 for adam)")
@@ -161,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for option, ok, allowed in (
         ("--epochs", args.epochs is None or args.epochs >= 1, "an integer >= 1"),
         ("--batch-size", args.batch_size >= 1, "an integer >= 1"),
@@ -223,10 +231,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every asked table's cases, then write each table's table.md and table.png."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import cifar10_data
-    import study
     from nets import article
+    from studylib import cifar10_data, study
 
     try:
         data = cifar10_data.load_data(args.npz, args.data_dir, args.subset)

@@ -16,8 +16,8 @@ Examples::
         --model vgg11 --width 0.25 --activation leaky_relu --seeds 3 --epochs 10 --out runs/x
 
 This file is the command line only: it checks every argument before Keras or a backend is
-imported (seconds of start-up), then runs ``study.py`` on the VGG of ``nets/vgg.py``
-(compiled by ``training.py``).
+imported (seconds of start-up), then runs ``studylib/study.py`` on the VGG of ``nets/vgg.py``
+(compiled by ``studylib/training.py``).
 
 Data: Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009.
 """
@@ -31,38 +31,48 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 # The helper modules live next to this file; make them importable however it is run.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
+from studylib.cli_args import (  # noqa: E402
+    GLOROT_LEAKY,
+    KERAS_CONSTANT,
+    KERAS_NOT_FOR_A_NET,
+    KERAS_SEEDED,
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    parse_checked,
+    resolve_seeds,
+)
 
 # The static lists below let the arguments be checked without importing Keras; a test
 # compares them with Keras, keras_glorot and nets.vgg, so that they cannot drift.
 VGG_MODELS = ("vgg11", "vgg13", "vgg16", "vgg19")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "elu", "selu", "silu", "sigmoid", "linear")
-# Keras' seeded (random) initializers: the constant ones (zeros, ones, constant, identity,
-# stft) take no seed and cannot start a network that is to be compared across seeds.
-KERAS_INITIALIZERS = (
-    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
-    "lecun_uniform", "normal", "orthogonal", "random_normal", "random_uniform",
-    "truncated_normal", "uniform", "variance_scaling",
-)  # fmt: skip
+# Keras' seeded initializers, its constant ones (no seed) and keras_glorot's registered
+# names (given --negative-slope). In a leaky_relu net glorot_leaky is glorot_gain (the same
+# kernels) and is reported as glorot_leaky; glorot_leaky_normal is another name of it.
+KERAS_INITIALIZERS = KERAS_SEEDED
 # keras_glorot.Glorot with the gain of --activation: truncated normal, uniform.
 GLOROT_GAIN = ("glorot_gain", "glorot_gain_uniform")
-# keras_glorot's names the study cannot give to every kernel of a VGG, and why.
+# Names Keras or keras_glorot know that cannot draw every kernel of a VGG, and why.
 NOT_FOR_VGG = {
     "delta_orthogonal": "it draws convolution kernels only, and the VGG's Dense layers take "
     "the same initializer",
+    **KERAS_NOT_FOR_A_NET,
 }
 WHOLE_MODEL_TOOLS = ("initialize", "lsuv")
-INIT_NAMES = KERAS_INITIALIZERS + GLOROT_GAIN + WHOLE_MODEL_TOOLS
+INIT_NAMES = KERAS_INITIALIZERS + KERAS_CONSTANT + GLOROT_LEAKY + GLOROT_GAIN + WHOLE_MODEL_TOOLS
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option is recorded with each run."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the (init, seed) pairs already in "
@@ -116,18 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         default=["glorot_uniform", "he_normal", "glorot_gain"],
         help="initializers to compare (default: glorot_uniform he_normal glorot_gain). "
-        "Keras' seeded ones: "
-        f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's Glorot with the gain of "
-        f"--activation: {', '.join(GLOROT_GAIN)} (truncated normal, uniform); "
-        f"whole-model tools (applied after a glorot_uniform build): "
-        f"{', '.join(WHOLE_MODEL_TOOLS)}",
+        f"Keras' seeded ones: {', '.join(KERAS_INITIALIZERS)}; Keras' constant ones: "
+        f"{', '.join(KERAS_CONSTANT)}; keras_glorot's registered names, with "
+        f"--negative-slope: {', '.join(GLOROT_LEAKY)}; keras_glorot's Glorot with the gain "
+        f"of --activation: {', '.join(GLOROT_GAIN)} (truncated normal, uniform; in a "
+        "leaky_relu net the same kernels as glorot_leaky and glorot_leaky_uniform, and "
+        "reported under those names); whole-model tools (applied after a glorot_uniform "
+        f"build): {', '.join(WHOLE_MODEL_TOOLS)}",
     )
-    s.add_argument(
-        "--seeds",
-        nargs="+",
-        default=["3"],
-        help="a count N (seeds 0..N-1), or a list: 4 7, 4,7 or 5, (default: 3, seeds 0, 1, 2)",
-    )
+    add_seed_arguments(s)
     s.add_argument("--epochs", type=int, default=30, help="epochs per run (default: %(default)s)")
     s.add_argument(
         "--batch-size", type=int, default=128, help="images per step (default: %(default)s)"
@@ -207,7 +214,7 @@ def _check(ok: bool, option: str, value, allowed: str) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     _check(args.model in VGG_MODELS, "--model", repr(args.model), f"one of {VGG_MODELS}")
     _check(
         args.activation in ACTIVATIONS,
@@ -220,9 +227,10 @@ def check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--inits {name}: not usable in this study: {NOT_FOR_VGG[name]}.")
         if name not in INIT_NAMES:
             raise ValueError(
-                f"--inits: unknown initializer {name!r}. Use one of Keras' seeded initializers "
-                f"{', '.join(KERAS_INITIALIZERS)}; keras_glorot's {', '.join(GLOROT_GAIN)}; "
-                f"or a whole-model tool: {', '.join(WHOLE_MODEL_TOOLS)}."
+                f"--inits: unknown initializer {name!r}. Use one of Keras' "
+                f"{', '.join(KERAS_INITIALIZERS + KERAS_CONSTANT)}; keras_glorot's "
+                f"{', '.join(GLOROT_LEAKY + GLOROT_GAIN)}; or a whole-model tool: "
+                f"{', '.join(WHOLE_MODEL_TOOLS)}."
             )
     if len(set(args.inits)) != len(args.inits):
         raise ValueError(f"--inits {' '.join(args.inits)}: give each initializer once.")
@@ -255,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the study; return 0 when every requested run is in runs.jsonl."""
     args = parse_args(argv)
     if args.deterministic:
-        import determinism
+        from studylib import determinism
 
         late = determinism.set_environment()
         if late:
@@ -264,11 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "CUBLAS_WORKSPACE_CONFIG may not take effect.",
                 file=sys.stderr,
             )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import cifar10_data
     import keras
-    import study
-    import training
+    from studylib import cifar10_data, study, training
 
     if args.distribute and keras.config.backend() not in ("jax", "tensorflow"):
         print(

@@ -13,7 +13,7 @@ Two families (``nets/norm_free.py``):
   tanh net at zero bias, an exact isometry of each convolution).
 
 Each (net, activation) is a case of the study machinery of ``cifar10_vgg.py``
-(``study.py``): one ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with
+(``studylib/study.py``): one ``model.fit`` per (initializer, seed), resumable ``runs.jsonl`` with
 the git commit, ``summary.md`` and ``curves.png`` in ``OUT/CASE/``. Every run also
 records, before training, how the signal of 64 training images crosses the net (the
 residual sums' or the convolutions' std ratios, the logits' std, and for plain nets the
@@ -22,7 +22,7 @@ Jacobian's singular-value spread), and the mean training loss over its first 100
 
 Examples::
 
-    python examples/depth.py --npz ../shared/data/cifar10.npz --nets resnet20 \\
+    python examples/depth.py --npz cifar10.npz --nets resnet20 \\
         --subset 512 --test-subset 256 --epochs 1 --seeds 1 --out runs/depth  # a minute
     KERAS_BACKEND=tensorflow python examples/depth.py --npz cifar10.npz \\
         --nets resnet20 resnet56 plain32 --subset 10000 --epochs 3 --seeds 3 --verbose 0
@@ -39,12 +39,20 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 from nets import KERAS_INITS, POLICIES, split_net  # noqa: E402  (names only: no Keras yet)
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    parse_checked,
+    resolve_seeds,
+)
 
 # Fixup as published: He fan-out normal base draw, and the classifier zero too.
 REFERENCE = ("fixup_reference",)
@@ -64,7 +72,7 @@ TITLE = "CIFAR-10 without normalization"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the runs already in OUT/CASE/runs.jsonl.",
@@ -87,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(p, test_subset_help="all 10,000")
     s = p.add_argument_group("training")
     s.add_argument("--epochs", type=int, default=3, help="(default: %(default)s)")
-    s.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(s)
     s.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     s.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default: sgd)")
     s.add_argument("--lr", type=float, help="peak rate (default: 0.05 for sgd, 1e-3 for adam)")
@@ -122,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for net in args.nets:
         split_net(net)
     for option, values, allowed in (
@@ -196,8 +204,8 @@ def _mean(values) -> str:
 def depth_markdown(args: argparse.Namespace) -> str:
     """OUT/depth.md: one table per case, one row per initializer, from the runs of this
     command's settings."""
-    import study
-    from cifar10_report import interval, plural, read_runs
+    from studylib import study
+    from studylib.report import interval, plural, read_runs
 
     lines = [f"# {TITLE}", ""]
     lines += [
@@ -264,7 +272,7 @@ def build_for_run(args: argparse.Namespace, init: str, seed: int, data, steps: i
     """study.py's ``build``: build, initialize and compile the net of one run."""
     import keras
     import nets
-    import training
+    from studylib import training
 
     keras.utils.set_random_seed(seed)  # the shuffle order
     x = data["x_train"].astype("float32")
@@ -283,9 +291,8 @@ def train(args: argparse.Namespace) -> int:
     """Every case's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
     import functools
 
-    import cifar10_data
     import nets
-    import study
+    from studylib import cifar10_data, study
 
     try:
         data = cifar10_data.load_data(args.npz, args.data_dir, args.subset, args.test_subset)
@@ -303,7 +310,6 @@ def train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every case, then write OUT/depth.md."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not args.report_only:
         code = train(args)
         if code:

@@ -25,16 +25,24 @@ arithmetic alone.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import backend_problem  # noqa: E402  (no Keras yet)
 from nets import KERAS_INITS, POLICIES  # noqa: E402  (names only: no Keras yet)
+from studylib.cli_args import (  # noqa: E402  (no Keras yet)
+    Parser,
+    add_seed_arguments,
+    backend_problem,
+    resolve_seeds,
+)
 
 LEGEND = (
     "Columns: the std of each residual sum over the std of the first sum, for a batch of "
@@ -49,7 +57,7 @@ LOADED = "Kernels loaded from {folder}, as another run drew them for the row's s
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -63,7 +71,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--order", choices=("post", "pre"), default="post", help="ReLU after (v1) "
                    "or before (v2) the add")  # fmt: skip
     p.add_argument("--batch", type=int, default=16, help="N(0, 1) images pushed through")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="kernels and batch, each")
+    add_seed_arguments(p, default=1)  # each seed draws the kernels and the batch
     p.add_argument(
         "--save-kernels", metavar="DIR", help="write each net's weights to DIR (one .npz a row)"
     )
@@ -80,9 +88,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--inits {init}: use one of {list(KERAS_INITS + POLICIES)}.")
     if args.batch < 2:
         p.error(f"--batch {args.batch}: must be >= 2.")
-    for seed in args.seeds:
-        if seed < 0:
-            p.error(f"--seeds {seed}: seeds are integers >= 0.")
+    try:
+        resolve_seeds(args)
+    except ValueError as e:
+        p.error(str(e))
     if args.load_kernels and not pathlib.Path(args.load_kernels).is_dir():
         p.error(f"--load-kernels {args.load_kernels}: no such folder.")
     problem = backend_problem()

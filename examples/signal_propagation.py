@@ -10,9 +10,9 @@ A ratio near 1 means the signal neither vanishes nor explodes with depth.
 Initializers compared:
 
 - ``glorot_uniform``, ``he_normal``, ``lecun_normal``: Keras' built-ins.
-- ``article``: the variances a popular article proposes, 2 / ((1 + a^2) fan_in +
-  fan_out) for leaky ReLU and 2 / (fan_in + fan_out) for ReLU, written as a
-  per-layer ``keras.initializers.VarianceScaling`` (relu and leaky_relu only; see
+- ``article``: the variances the web article "Neural Network Xavier Initialization"
+  proposes, 2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU and 2 / (fan_in + fan_out)
+  for ReLU, written as a per-layer ``keras.initializers.VarianceScaling`` (see
   ``keras_glorot/initializers.py`` for why they are wrong).
 - ``glorot_gain``: ``keras_glorot.Glorot`` with the layer's activation.
 - ``initialize``: ``keras_glorot.initialize(model)`` on the glorot_uniform model.
@@ -22,26 +22,29 @@ Examples::
 
     python examples/signal_propagation.py                # MLPs on random data, < 1 min
     python examples/signal_propagation.py --arch mlp cnn --depth 50 \\
-        --npz ../shared/data/cifar10.npz --plot-dir docs/img
+        --npz cifar10.npz --plot-dir docs/img
     python examples/signal_propagation.py --inits he_normal initialize lsuv
 
-The arguments are checked before Keras is imported; ``signal_measure.py`` does the work.
+The arguments are checked before Keras is imported; ``studylib/signal_measure.py`` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import textwrap
 import time
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 # The measuring module lives next to this file; make it importable however this is run.
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import backend_problem  # noqa: E402  (no Keras, no backend)
+from studylib.cli_args import NAMED_INITS, Parser, backend_problem  # noqa: E402  (no Keras)
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
 # The spelling of the whole-model tools is the one cifar10_vgg.py uses: initialize, lsuv.
@@ -54,26 +57,73 @@ INITS = (
     "initialize",
     "lsuv",
 )
+# Accepted too, one column each: every other name of Keras or keras_glorot.
+MORE_INITS = tuple(n for n in NAMED_INITS if n not in INITS)
 MIN_DEPTH = 2  # the tables divide the last layer's std by the first's
+# How far from 1 the activation ratio of a whole net may be and still count as kept. At
+# finite width even the right gain drifts a few percent per layer (the log of the signal's
+# size takes a random walk with a downward drift: He/glorot_gain ReLU MLPs of width 128 end
+# at 0.3-0.5 after 30 layers), so within a factor 3 (4% per layer at depth 30) the signal
+# is kept; within a factor 10 (8% per layer) it drifts, as GELU's 4 to 6 do (its moment
+# gain is an unstable fixed point, 14% per layer near it: a drift, not a blow-up); beyond,
+# it vanishes or explodes, as the wrong gain's 0.5 per layer (1e-5 at depth 30) does.
+KEPT, DRIFT = 3.0, 10.0
 HOW_TO_READ = (
     "How to read the tables: each cell is the std of the last layer's output (or kernel "
     "gradient) divided by the same std at the first layer, for one freshly initialized "
-    "network. 1 means the signal keeps its size through the depth. Activations: below 1 the "
-    "signal vanishes with depth (0.01: 100 times smaller), above 1 it explodes. Gradients "
-    "flow backwards, from the last layer to the first: above 1 the first layers' gradients "
-    "are the smaller ones (they vanish on the way back), below 1 they grow on the way back. "
-    "Columns: glorot_uniform, he_normal and "
-    "lecun_normal are Keras' initializers; article is the variance a popular article "
-    "proposes, 1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) "
-    "for leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
+    f"network. Activations: 1 means the signal keeps its size through the depth; within "
+    f"1/{KEPT:g}..{KEPT:g} it is kept, within 1/{DRIFT:g}..{DRIFT:g} it drifts (a few percent "
+    f"per layer), below 1/{DRIFT:g} it vanishes (0.01: 100 times smaller), above {DRIFT:g} it "
+    "explodes; the 'at a glance' table says which, per start. Gradients flow backwards: "
+    "above 1 the first layers' gradients are the smaller ones (they vanish on the way back), "
+    "below 1 they grow on the way back. For relu and leaky_relu the gradient ratio sits near "
+    "2 whatever the start, so it cannot tell the starts apart. A kernel's gradient is its "
+    "input times the error flowing back to it: a start that shrinks the signal forward "
+    "grows the error backward by the same factor, so "
+    "the product is flat in depth. The 2 is the first kernel's input: the zero-mean data, "
+    "while every later kernel reads a rectifier's output, which is never negative (fed "
+    "rectified data, the ratio is about 1). Read the activation ratios for rectifiers. "
+    "Columns: glorot_uniform, he_normal and lecun_normal are Keras' initializers; article is "
+    'the variance the web article "Neural Network Xavier Initialization" proposes, '
+    "1 / (fan_in + fan_out) for sigmoid and tanh, 2 / ((1 + a^2) fan_in + fan_out) for "
+    "leaky ReLU and 2 / (fan_in + fan_out) for ReLU (n/a for other activations); "
     "glorot_gain is keras_glorot.Glorot with the row's activation; initialize and lsuv are "
     "keras_glorot.initialize(model) and keras_glorot.lsuv(model, x) applied to the "
     "glorot_uniform network. With --seeds N > 1 a cell is the median [min, max] over the seeds."
 )
 
 
+def glance(ratio: float) -> str:
+    """The word for one activation ratio (see ``KEPT``, ``DRIFT``)."""
+    if not ratio == ratio:  # nan
+        return "n/a"
+    if 1 / KEPT <= ratio <= KEPT:
+        return "kept"
+    if 1 / DRIFT <= ratio <= DRIFT:
+        return "drifts up" if ratio > 1 else "drifts down"
+    return "explodes" if ratio > DRIFT else "vanishes"
+
+
+def glance_table(results: dict, arch: str, activations, inits) -> str:
+    """Per activation and start, the word for the median activation ratio over seeds."""
+    import statistics
+
+    lines = ["| activation | " + " | ".join(inits) + " |", "|---|" + "---|" * len(inits)]
+    for act in activations:
+        cells = []
+        for init in inits:
+            reps = results.get((arch, act, init))
+            if reps is None:
+                cells.append("n/a")
+                continue
+            word = glance(statistics.median(r.activation_ratio for r in reps))
+            cells.append(f"**{word}**" if word == "kept" else word)
+        lines.append(f"| {act} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Initializers: " + ", ".join(INITS) + ". " + HOW_TO_READ,
@@ -98,13 +148,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one row each (default: all)",
     )  # fmt: skip
     parser.add_argument(
-        "--inits", nargs="+", choices=INITS, default=INITS, help="one column each (default: all)"
+        "--inits",
+        nargs="+",
+        choices=INITS + MORE_INITS,
+        default=INITS,
+        metavar="NAME",
+        help=f"one column each, of {', '.join(INITS)} (default: these) or any other name of "
+        "Keras or keras_glorot (glorot_leaky, he_uniform, orthogonal, ...)",
     )
     parser.add_argument(
         "--npz",
         default=None,
         help="CIFAR-10 .npz (x_train uint8 N x 32 x 32 x 3) for real images, e.g. "
-        "../shared/data/cifar10.npz from the repo root (default: N(0, 1) noise)",
+        "cifar10.npz, which examples/get_cifar10.py writes (default: N(0, 1) noise)",
     )
     parser.add_argument(
         "--seeds",
@@ -140,7 +196,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import keras
-    import signal_measure as sm
+    from studylib import signal_measure as sm
 
     start = time.perf_counter()
     results = {}
@@ -169,6 +225,13 @@ def main(argv=None) -> dict:
         ):
             print(f"\n{arch.upper()}: {what} (1 = kept; n/a = not defined)\n")
             print(sm.markdown_table(results, arch, args.activations, args.inits, key))
+            if key == "activation_ratio":
+                print(
+                    f"\n{arch.upper()} at a glance: which start keeps the signal (activation "
+                    f"ratio within 1/{KEPT:g}..{KEPT:g}: kept; 1/{DRIFT:g}..{DRIFT:g}: drifts; "
+                    "else vanishes or explodes)\n"
+                )
+                print(glance_table(results, arch, args.activations, args.inits))
         if args.plot_dir:
             out = pathlib.Path(args.plot_dir)
             out.mkdir(parents=True, exist_ok=True)

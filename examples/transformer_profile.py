@@ -10,7 +10,7 @@ stream after each block, and writes a plot.
 
 Example::
 
-    pip install ".[hub,plot]"
+    pip install ".[jax,zoo]" && pip install --no-deps "keras-hub>=0.32"
     KERAS_BACKEND=jax python examples/transformer_profile.py --layers 12 \\
         --plot docs/img/gpt2_profile.png
 
@@ -20,12 +20,23 @@ Every argument is checked before Keras or a backend is imported.
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
+# The shared modules live in studylib/ next to this file; make them importable however it is run.
+_HERE = str(pathlib.Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from studylib.cli_args import Parser  # noqa: E402  (no Keras yet)
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -7,7 +7,7 @@ normalization, MobileNetV2, an LSTM and a GRU on sequential CIFAR-10, a ViT, and
 decoder on the King James Bible's bytes) is built with its layers' own initializers and
 started three ways (``nets.start``): ``keras`` (untouched), ``initialize`` (its defaults)
 and the net's one alternative (``nets.ZOO[net].alternative``). Each (net, start, seed) is
-one run of the study machinery (``study.py``: resumable ``runs.jsonl`` with the git commit,
+one run of the study machinery (``studylib/study.py``: resumable ``runs.jsonl`` with the git commit,
 ``summary.md``, ``curves.png`` in ``OUT/NET/``). Before training every run records, on 64
 training examples, the signal at initialization (``keras_glorot.signal_report``: the last
 kernel layer's output std over the first's, the last kernel's gradient std over the
@@ -19,8 +19,8 @@ each compared with the default and with Keras' start in a second table.
 
 Examples::
 
-    python examples/zoo.py --npz ../shared/data/cifar10.npz --quick --nets mlp3 cnn5
-    python examples/zoo.py --npz ../shared/data/cifar10.npz --out docs/runs/zoo --verbose 0
+    python examples/zoo.py --npz cifar10.npz --quick --nets mlp3 cnn5
+    python examples/zoo.py --npz cifar10.npz --out docs/runs/zoo --verbose 0
 
 Every argument is checked before Keras or a backend is imported.
 """
@@ -34,12 +34,20 @@ import sys
 import time
 from collections.abc import Sequence
 
+# Before anything can import TensorFlow; set it yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow C++ info/warning lines
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from cli_args import add_data_arguments, parse_checked, seed_list  # noqa: E402
 from nets import ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from studylib.cli_args import (  # noqa: E402
+    Parser,
+    add_data_arguments,
+    add_seed_arguments,
+    parse_checked,
+    resolve_seeds,
+)
 
 TITLE = "The zoo: initialize() against Keras' default"
 DEFAULT_STARTS = ("keras", "initialize", "alternative")
@@ -51,7 +59,7 @@ LSUV_BATCH = 256
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Runs resume: rerunning a command skips the runs already in OUT/NET/runs.jsonl.",
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "redrawn (Keras' own initializers drawn again with fresh seeds) "
         "(default: keras initialize alternative)",
     )  # fmt: skip
-    p.add_argument("--seeds", nargs="+", default=["3"], help="a count N or a list (default: 3)")
+    add_seed_arguments(p)
     add_data_arguments(p)
     p.add_argument(
         "--text-db", metavar="PATH",
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
-    args.seeds = seed_list(args.seeds)
+    resolve_seeds(args)
     for option, values, allowed in (("--nets", args.nets, ZOO), ("--starts", args.starts,
                                                                   START_KINDS)):  # fmt: skip
         for value in values:
@@ -144,7 +152,7 @@ class ZooRun:
     def build(self, args, start: str, seed: int, data, steps: int):
         import keras
         import nets
-        import training
+        from studylib import training
 
         mean = std = None
         if self.net.data == "cifar10":
@@ -201,8 +209,7 @@ class ZooRun:
 
 def load_all(args: argparse.Namespace, nets_asked: list[Net]) -> dict[str, dict]:
     """The data of every net asked: CIFAR-10 once, the text once; each cut to its recipe."""
-    import cifar10_data
-    import kjv_data
+    from studylib import cifar10_data, kjv_data
 
     images = text = None
     out = {}
@@ -220,9 +227,7 @@ def load_all(args: argparse.Namespace, nets_asked: list[Net]) -> dict[str, dict]
 
 def train(args: argparse.Namespace) -> int:
     """Every net's runs not yet in its runs.jsonl; 2 when the data cannot be loaded."""
-    import cifar10_data
-    import kjv_data
-    import study
+    from studylib import cifar10_data, kjv_data, study
 
     asked = [ZOO[name] for name in args.nets]
     try:
@@ -243,12 +248,11 @@ def train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every net, then write OUT/zoo.md and OUT/zoo.png."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not args.report_only:
         code = train(args)
         if code:
             return code
-    import zoo_report
+    from studylib import zoo_report
 
     written = zoo_report.write(args, [ZOO[n] for n in args.nets], case_args)
     print("wrote " + ", ".join(str(p) for p in written))

@@ -18,10 +18,9 @@ import pytest
 from conftest import BACKEND, REPO, run_python
 
 sys.path.insert(0, str(REPO / "examples"))
-import article_report  # noqa: E402
 import article_tables  # noqa: E402
-import study  # noqa: E402
 from nets import article  # noqa: E402
+from studylib import article_report, study  # noqa: E402
 
 SCRIPT = REPO / "examples" / "article_tables.py"
 HEAVY = ("keras", "keras_glorot", "tensorflow", "jax", "torch", "numpy")
@@ -331,10 +330,21 @@ def test_initializer_definitions():
         assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == weights, net
     # The names the command line accepts beyond those above are Keras' own (and the
     # whole-model tools, which start from glorot_uniform): each draws what Keras' does.
+    # keras_glorot's registered names draw its leaky-ReLU Glorot, with leaky_relu's slope 0.2.
+    import keras_glorot
+
+    glorot = {"glorot_leaky": keras_glorot.GlorotLeakyNormal,
+              "glorot_leaky_normal": keras_glorot.GlorotLeakyNormal,
+              "glorot_leaky_uniform": keras_glorot.GlorotLeakyUniform}  # fmt: skip
     for name in set(article_tables.INIT_NAMES) - {init for init, _ in expected}:
         w = keras.ops.convert_to_numpy(article.kernel_initializer(name, "tanh", 8, 8, 0)((8, 8)))
         keras_name = "glorot_uniform" if name in ("initialize", "lsuv") else name
-        keras_init = keras.initializers.get({"class_name": keras_name, "config": {"seed": 0}})
+        if name in glorot:
+            keras_init = glorot[name](negative_slope=0.2, seed=0)
+        elif name in ("zeros", "zero", "ones", "one", "constant"):  # no seed
+            keras_init = keras.initializers.Constant(1.0 if name.startswith("one") else 0.0)
+        else:
+            keras_init = keras.initializers.get({"class_name": keras_name, "config": {"seed": 0}})
         np.testing.assert_array_equal(w, keras.ops.convert_to_numpy(keras_init((8, 8))), name)
     with pytest.raises(ValueError, match="activation='gelu': the article gives a variance"):
         article.kernel_initializer("article", "gelu", fi, fo, seed=1)
@@ -348,7 +358,7 @@ def test_initializer_definitions():
         (["--table", "9", "--inits", "xavier"], "--inits", "--inits xavier: unknown"),
         (["--table", "9", "--cases", "mlp_1"], "--cases", "--cases mlp_1: not a case"),
         (["--table", "6", "--inits", "article"], "--inits", "case lstm (lstm)"),
-        (["--table", "9", "--seeds", "0"], "--seeds", "--seeds 0: a count N must be >= 1"),
+        (["--table", "9", "--seeds", "0"], "--seeds", "for seed 0 alone, use --seed-list 0."),
         (["--table", "3", "--loss-target", "0"], "--loss-target", "--loss-target 0.0: must be"),
         (["--table", "9", "--target", "2"], "--target", "--target 2.0: must be in (0, 1]"),
         (["--table", "9", "--width", "0"], "--width", "--width 0.0: must be > 0"),

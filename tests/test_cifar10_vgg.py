@@ -1,4 +1,4 @@
-"""End-to-end tests of examples/cifar10_vgg.py (with study.py, training.py, nets/vgg.py and
+"""End-to-end tests of examples/cifar10_vgg.py (with studylib/, nets/vgg.py and
 cifar10_data.py) on tiny data the tests write themselves.
 
 Every path runs on the backend of the session (KERAS_BACKEND); the TFDS path runs where
@@ -22,11 +22,9 @@ from conftest import BACKEND, REPO
 import keras_glorot
 
 sys.path.insert(0, str(REPO / "examples"))
-import cifar10_data  # noqa: E402
 import cifar10_vgg  # noqa: E402
-import study  # noqa: E402
-import training  # noqa: E402
 from nets.augment import PadCropFlip  # noqa: E402
+from studylib import cifar10_data, study, training  # noqa: E402
 
 SCRIPT = REPO / "examples" / "cifar10_vgg.py"
 # Smallest useful model: VGG-11 with 4..32 channels, one epoch, no progress bar.
@@ -231,7 +229,8 @@ def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
             assert len(tf.config.list_logical_devices("CPU")) == 2
         else:
             assert len(keras.distribution.list_devices()) == 2
-        import cifar10_data, cifar10_vgg, study, training
+        import cifar10_vgg
+        from studylib import cifar10_data, study, training
         argv = {TINY!r} + ["--npz", {str(npz)!r}, "--inits", "glorot_gain", "--seeds", "3,"]
         args = cifar10_vgg.parse_args(argv)
         data = cifar10_data.load_data(args.npz)
@@ -257,7 +256,7 @@ def test_distribute_on_two_virtual_cpus_keeps_initial_weights(tmp_path):
 
 def test_summary_statistics_and_epochs_to_target():
     """Mean ± std, the t-interval and epochs to target, on runs with known numbers."""
-    import cifar10_report
+    from studylib import report as cifar10_report
 
     def run(seed, curve, diverged=False):
         final = None if diverged else curve[-1]
@@ -403,7 +402,8 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
 
 def test_a_run_recorded_under_an_old_name_is_not_run_again(tmp_path, tiny_npz, monkeypatch):
     """Resume keys hold the initializer's name: a glorot_leaky run of a leaky-ReLU study
-    is the glorot_gain run of the same command, and rerunning that command skips it."""
+    is the glorot_gain run of the same command (the same kernels), and rerunning that command
+    skips it."""
     out = tmp_path / "out"
     argv = [*TINY, "--npz", str(tiny_npz), "--out", str(out), "--activation", "leaky_relu"]
     argv = [a for a in argv if a != "glorot_uniform"]  # --inits glorot_gain, seeds 0, 1

@@ -73,7 +73,7 @@ def test_both_families_end_to_end_and_resume(tmp_path, npz, capsys):
     assert "## resnet8" in table and "## plain4_tanh" in table
     assert "1 epoch of 64 training images" in table  # not "1 epochs"
     # Each case's summary and plot name the net, not VGG's model and width ("None w=None").
-    import cifar10_report
+    from studylib import report as cifar10_report
 
     summary = (out / "resnet8" / "summary.md").read_text()
     assert "## net=resnet8, activation=relu, epochs=1" in summary

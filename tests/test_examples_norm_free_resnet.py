@@ -35,9 +35,9 @@ def test_bad_depth_fails_before_keras_is_imported():
 
 
 def test_negative_seed_and_missing_kernel_folder_are_named(tmp_path):
-    done = _run("--seeds", "-1")
+    done = _run("--seed-list", "-1")
     assert done.returncode == 2
-    assert "--seeds -1: seeds are integers >= 0" in done.stderr
+    assert "--seed-list -1: seeds are integers >= 0" in done.stderr
     done = _run("--load-kernels", str(tmp_path / "absent"))
     assert done.returncode == 2
     assert f"--load-kernels {tmp_path / 'absent'}: no such folder" in done.stderr

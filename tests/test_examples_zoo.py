@@ -1,4 +1,4 @@
-"""examples/zoo.py, nets/zoo.py, kjv_data.py and zoo_report.py: argument errors before any
+"""examples/zoo.py, nets/zoo.py, studylib/kjv_data.py and zoo_report.py: argument errors before any
 heavy import; each alternative start draws what its docstring says (checked against the
 formula, with tolerances from the standard error of a sample std); the text split; the
 report's paired verdicts; and a quick end-to-end run, with resume, on data the test
@@ -17,10 +17,9 @@ import pytest
 from conftest import BACKEND, REPO, run_python, to_numpy
 
 sys.path.insert(0, str(REPO / "examples"))
-import kjv_data  # noqa: E402
 import nets  # noqa: E402
 import zoo  # noqa: E402
-import zoo_report  # noqa: E402
+from studylib import kjv_data, zoo_report  # noqa: E402
 
 SCRIPT = REPO / "examples" / "zoo.py"
 
@@ -33,7 +32,7 @@ SCRIPT = REPO / "examples" / "zoo.py"
         (["--nets", "gpt", "gpt"], "--nets gpt gpt: give each once"),
         (["--subset", "100"], "--subset 100: each net's recipe sets its data size"),
         (["--text-db", "/no/such.db"], "--text-db /no/such.db: no such file"),
-        (["--seeds", "0"], "--seeds 0: a count N must be >= 1"),
+        (["--seeds", "0"], "for seed 0 alone, use --seed-list 0."),
     ],
 )
 def test_bad_arguments_exit_2_before_keras_is_imported(argv, message):
@@ -344,7 +343,7 @@ def test_redrawn_start_is_each_layers_own_initializer_with_a_fresh_seed():
 
 
 def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(tmp_path):
-    import study
+    from studylib import study
 
     net = nets.ZOO["mlp3"]
     args = zoo.parse_args(["--nets", "mlp3", "--out", str(tmp_path), "--seeds", "3"])
@@ -376,6 +375,60 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     main, variants = text.split("option changed")
     assert f"Code: 0000000 ({BACKEND})." in main and "1111111" not in main
     assert f"Code: 1111111 ({BACKEND})." in variants and "0000000" not in variants
+
+
+def _main_row(tmp_path, accuracy, diverged=()):
+    """The zoo table's MLP row from runs of the given accuracies, by start and seed."""
+    from studylib import study
+
+    net = nets.ZOO["mlp3"]
+    args = zoo.parse_args(["--nets", "mlp3", "--out", str(tmp_path), "--seeds", "3"])
+    options = study.run_options(zoo.case_args(args, net))
+    lines = [
+        json.dumps({"init": init, "seed": seed, "options": options, "backend": BACKEND,
+                    "final_test_accuracy": None if (init, seed) in diverged else acc,
+                    "diverged": (init, seed) in diverged, "test_loss": [],
+                    "git_commit": "0" * 40, "git_dirty": False})
+        for init, accs in accuracy.items() for seed, acc in enumerate(accs)
+    ]  # fmt: skip
+    (tmp_path / "mlp3").mkdir()
+    (tmp_path / "mlp3" / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    text, _ = zoo_report.table(args, [net], zoo.case_args)
+    row = next(x for x in text.splitlines() if x.startswith("| MLP"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+@pytest.mark.parametrize(
+    "redrawn, verdict",
+    [
+        ((0.55, 0.57, 0.56), "level with Keras' start redrawn"),  # the draws explain it
+        ((0.50, 0.51, 0.52), "better"),  # the control is as low as Keras' default
+        (None, "better"),  # no control run: nothing to say about it
+    ],
+)
+def test_a_gain_the_redrawn_control_explains_is_said_in_the_verdict(tmp_path, redrawn, verdict):
+    accuracy = {"keras": (0.50, 0.52, 0.51), "initialize": (0.55, 0.56, 0.57),
+                "he_normal": (0.50, 0.50, 0.50)}  # fmt: skip
+    if redrawn:
+        accuracy[nets.ON_REQUEST["redrawn"]] = redrawn
+    cells = _main_row(tmp_path, accuracy)
+    assert cells[5].startswith("+5.00 [") and cells[6] == verdict
+
+
+def test_a_run_below_chance_did_not_train_though_the_other_diverged(tmp_path):
+    # Keras' default diverges on every seed; initialize() ends at 7.81%, below chance.
+    below = {"keras": (0.3, 0.3, 0.3), "initialize": (0.0781, 0.0781, 0.0781),
+             "he_normal": (0.1, 0.1, 0.1)}  # fmt: skip
+    cells = _main_row(tmp_path, below, diverged={("keras", s) for s in range(3)})
+    assert "trained" not in cells[5].replace("neither trained", "")
+    assert cells[5] == (
+        "Keras' default diverged, `initialize()` ended at 7.81%, chance 10%: neither trained (n=3)"
+    )
+    assert cells[6] == "neither trained"
+    assert zoo_report.trained(nets.ZOO["mlp3"], 10.5) and not zoo_report.trained(
+        nets.ZOO["mlp3"], 10.0
+    )
+    assert zoo_report.trained(nets.ZOO["gpt"], 2.5) and not zoo_report.trained(nets.ZOO["gpt"], 8.0)
 
 
 def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():

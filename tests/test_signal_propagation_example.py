@@ -51,7 +51,8 @@ def test_small_run_tables_and_plots(example, tmp_path, capsys):
     args += ["--inits", "glorot_uniform", "he_normal", "article", "initialize", "lsuv"]
     results = example.main(args)
     out = capsys.readouterr().out
-    assert out.count("| leaky_relu |") == 4  # two tables per architecture
+    # Three tables per architecture: activations, at a glance, gradients.
+    assert out.count("| leaky_relu |") == 6
     assert "| activation | glorot_uniform | he_normal |" in out
     # The article gives a variance for leaky_relu, none for GELU.
     assert ("mlp", "gelu", "article") not in results and ("cnn", "leaky_relu", "article") in results
@@ -112,11 +113,39 @@ def test_output_explains_how_to_read_the_tables(example, capsys):
     example.main([*args, "--inits", "he_normal"])
     out = " ".join(capsys.readouterr().out.split())
     assert "1 means the signal keeps its size through the depth" in out
-    assert "below 1 the signal vanishes" in out and "above 1 it explodes" in out
+    assert "within 1/3..3 it is kept" in out and "below 1/10 it vanishes" in out
+    assert "above 10 it explodes" in out
     # The gradient ratio reads the other way: above 1, the first layers' gradients vanish.
     assert "above 1 the first layers' gradients are the smaller ones" in out
-    assert "article is the variance a popular article proposes" in out
+    # Why a rectifier's gradient ratio is about 2 whatever the start, in the output itself.
+    assert "near 2 whatever the start" in out and "never negative" in out
+    assert 'the web article "Neural Network Xavier Initialization" proposes' in out
     assert "n/a for other activations" in out
+    assert "MLP at a glance: which start keeps the signal" in out
+
+
+@pytest.mark.parametrize(
+    "ratio, word",
+    [(1.0, "kept"), (0.46, "kept"), (2.9, "kept"), (4.1, "drifts up"), (6.0, "drifts up"),
+     (0.2, "drifts down"), (0.05, "vanishes"), (3.7e-5, "vanishes"), (25.0, "explodes")],
+)  # fmt: skip
+def test_the_glance_words_follow_the_thresholds(example, ratio, word):
+    # GELU's 4-6 (an unstable fixed point, 14% per layer near it) drift; they do not explode.
+    assert example.glance(ratio) == word
+
+
+def test_a_rectifiers_gradient_ratio_is_about_2_for_every_start_and_1_on_rectified_data(
+    example,
+):
+    """What the output says, measured: the ratio is near 2 for a vanishing start and for a
+    kept one alike."""
+    args = ["--depth", "12", "--width", "64", "--batch", "128", "--activations", "relu"]
+    results = example.main([*args, "--inits", "glorot_uniform", "he_normal"])
+    kept = results[("mlp", "relu", "he_normal")][0]
+    lost = results[("mlp", "relu", "glorot_uniform")][0]
+    assert lost.activation_ratio < 0.05 < 0.3 < kept.activation_ratio
+    for report in (kept, lost):
+        assert 1.4 < report.gradient_ratio < 3.5
 
 
 def test_bad_arguments_fail_before_keras_is_imported(tmp_path):

@@ -57,8 +57,8 @@ import argparse
 
 import keras
 import numpy as np
-import signal_measure
-import training
+from studylib import signal_measure, training
+from studylib.cli_args import named_initializer
 
 import keras_glorot
 from keras_glorot import Glorot, GlorotLeakyNormal
@@ -100,7 +100,8 @@ def kernel_initializer(init: str, activation: str, fan_in: int, fan_out: int, se
         return Glorot(None if activation == "linear" else activation, seed=seed)
     if init in ("initialize", "lsuv"):
         init = "glorot_uniform"  # the start the whole-model tool then rescales
-    return keras.initializers.get({"class_name": init, "config": {"seed": seed}})
+    # Keras' names, and keras_glorot's registered ones with leaky_relu's slope 0.2.
+    return named_initializer(init, seed, LEAKY_SLOPE)
 
 
 def _act(name: str):

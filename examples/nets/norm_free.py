@@ -26,13 +26,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from studylib.cli_args import NAMED_INITS, named_initializer
+
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
 NUM_CLASSES = 10
 LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope
-KERAS_INITS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
+# Keras' initializer names and keras_glorot's registered ones (studylib.cli_args).
+KERAS_INITS = NAMED_INITS
 POLICIES = ("none", "scaled", "fixup", "zero")
 
 
@@ -151,8 +154,8 @@ def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu
     for index, layer in enumerate(_kernel_layers(model)):
         # One seed per layer: a seeded initializer repeats its draw.
         layer_seed = seed * 10_000 + index
-        if init in KERAS_INITS:
-            draw = keras.initializers.get({"class_name": init, "config": {"seed": layer_seed}})
+        if init in KERAS_INITS:  # keras_glorot's leaky names with leaky_relu's slope
+            draw = named_initializer(init, layer_seed, LEAKY_SLOPE)
         elif init.startswith("delta_orthogonal") and isinstance(layer, keras.layers.Conv2D):
             draw = keras_glorot.DeltaOrthogonal(
                 "linear" if init == "delta_orthogonal_gain1" else activation,

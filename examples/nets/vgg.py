@@ -7,6 +7,7 @@ import argparse
 
 import keras
 import numpy as np
+from studylib.cli_args import named_initializer
 
 import keras_glorot
 
@@ -45,7 +46,8 @@ def make_initializer(
             distribution=GLOROT_GAIN[name],
             seed=seed * 1000 + index,
         )
-    return keras.initializers.get({"class_name": name, "config": {"seed": seed * 1000 + index}})
+    # Keras' names and keras_glorot's registered ones (these with the net's slope).
+    return named_initializer(name, seed * 1000 + index, negative_slope)
 
 
 def _activation(name: str, negative_slope: float) -> keras.layers.Layer:

@@ -292,7 +292,7 @@ def gpt():
     as GPT-2's LM head."""
     import keras
     import keras_hub
-    from kjv_data import SEQUENCE_LENGTH
+    from studylib.kjv_data import SEQUENCE_LENGTH
 
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=256, num_layers=4, num_heads=4, hidden_dim=128,

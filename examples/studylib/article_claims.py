@@ -11,13 +11,17 @@ import argparse
 import pathlib
 from dataclasses import dataclass, field
 
+from .cli_args import NAMED_INITS
+
 # Static lists (checked against nets.article by a test) so that nothing heavy is imported
 # before the arguments are checked.
 LAYER_NETS = ("mlp", "cnn5", "cnn11")
-INIT_NAMES = (
+# The tables' own names, then every other name Keras or keras_glorot knows (cli_args).
+TABLE_INITS = (
     "zeros", "random_normal", "random_uniform", "he_normal", "glorot_uniform", "glorot_normal",
     "glorot_gain", "article", "initialize", "lsuv",
 )  # fmt: skip
+INIT_NAMES = TABLE_INITS + tuple(n for n in NAMED_INITS if n not in TABLE_INITS)
 LABELS = {
     "zeros": "zero",
     "random_normal": "random N(0, 0.05²)",
@@ -29,6 +33,8 @@ LABELS = {
     "article": "the article's formula",
     "initialize": "keras_glorot.initialize",
     "lsuv": "keras_glorot.lsuv",
+    "others": "Keras' initializers by their name; keras_glorot's glorot_leaky, "
+    "glorot_leaky_normal, glorot_leaky_uniform (slope 0.2)",
 }
 RANDOM, XAVIER, OURS = "random_normal", "glorot_uniform", "glorot_gain"
 

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from cifar10_report import interval, read_runs, t95
-from nets import LABELS, ON_REQUEST, Net, Recipe, starts_of
+from nets import LABELS, NUM_CLASSES, ON_REQUEST, Net, Recipe, starts_of
+
+from .report import interval, read_runs, t95
 
 VERDICTS = ("better", "level", "worse")
 
@@ -32,6 +33,20 @@ def score(net: Net, run: dict[str, Any]) -> float | None:
         return losses[-1] / math.log(2) if losses else None
     acc = run.get("final_test_accuracy")
     return None if acc is None else 100 * acc
+
+
+def chance(net: Net) -> float:
+    """The score of a net that learned nothing: 10% test accuracy on CIFAR-10's ten classes,
+    8 bits per byte for the language model (all 256 bytes alike)."""
+    return 8.0 if net.data == "kjv" else 100 / NUM_CLASSES
+
+
+def trained(net: Net, value: float | None) -> bool:
+    """Whether a run's (or a mean) result is better than chance: a run that did not diverge
+    but ended at or below chance has not trained."""
+    if value is None or not math.isfinite(value):
+        return False
+    return value < chance(net) if net.data == "kjv" else value > chance(net)
 
 
 def unit(net: Net) -> str:
@@ -71,13 +86,18 @@ def paired_gain(net: Net, ours: list[dict], theirs: list[dict]) -> tuple[float, 
 def difference(
     mean: float, low: float, high: float, pairs: int,
     ours: str = "`initialize()`", theirs: str = "Keras' default",
+    survivor: str | None = None,
 ) -> str:  # fmt: skip
     """'+mean [low, high] (n=pairs)'; one pair has no interval. An infinite mean is a
-    divergence on at least one seed: said in words, since it has no size."""
+    divergence on at least one seed: said in words, since it has no size. ``survivor``:
+    where the start that did not diverge did not train either, its result ('7.81%,
+    chance 10%'), said instead of 'trained'."""
     if math.isnan(mean):
         return "–"
     if math.isinf(mean):
         lost, won = (theirs, ours) if mean > 0 else (ours, theirs)
+        if survivor:
+            return f"{lost} diverged, {won} ended at {survivor}: neither trained (n={pairs})"
         return f"{lost} diverged, {won} trained (n={pairs})"
     if pairs < 2:
         return f"{mean:+.2f} (n={pairs})"
@@ -93,7 +113,7 @@ def verdict(low: float, high: float, pairs: int) -> str:
 
 def _runs_of(case: argparse.Namespace) -> list[dict[str, Any]]:
     """The runs of this case's setting (recipe and backend) and seeds."""
-    import study
+    from . import study
 
     wanted = study.run_options(case)
     runs = read_runs(pathlib.Path(case.out) / "runs.jsonl")
@@ -142,7 +162,23 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             text = text.replace(" (n=1)", "")
             cells.append(text + (f", {diverged}/{len(rs)} diverged" if diverged else ""))
         mean, low, high, n = paired_gain(net, by_start["initialize"], by_start["keras"])
-        ci = difference(mean, low, high, n)
+        survivor = None
+        if math.isinf(mean):  # one start diverged: did the other train?
+            alive = by_start["initialize"] if mean > 0 else by_start["keras"]
+            result = _mean(score(net, r) for r in alive)
+            if not trained(net, result):
+                suffix = " bits/byte" if net.data == "kjv" else "%"
+                survivor = f"{_fmt(result, '.2f')}{suffix}, chance {chance(net):g}{suffix}"
+        ci = difference(mean, low, high, n, survivor=survivor)
+        said = "neither trained" if survivor else verdict(low, high, n)
+        # A control that explains the gain: Keras' own initializers drawn again after the
+        # build. Where initialize() beats Keras' default but not that redrawn start, the
+        # gain is the draws', and the verdict says so.
+        control = [r for r in runs if r["init"] == ON_REQUEST["redrawn"]]
+        if control and said == "better":
+            c_mean, c_low, c_high, c_n = paired_gain(net, by_start["initialize"], control)
+            if verdict(c_low, c_high, c_n) == "level":
+                said = "level with Keras' start redrawn"
         at = {s: [r.get("at_init", {}) for r in by_start[s]] for s in starts_of(net)}
         ratio = (
             f"{_fmt(_mean(a.get('activation_ratio') for a in at['keras']))} → "
@@ -155,7 +191,7 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         rows.append(
             f"| {net.title} ({unit(net)}) | {_recipe(case)} "
             f"| {cells[0]} | {cells[1]} | `{net.alternative}`: {cells[2]} | {ci} "
-            f"| {verdict(low, high, n)} | {ratio} | {seconds} |"
+            f"| {said} | {ratio} | {seconds} |"
         )
         keras_by_seed = {r["seed"]: r for r in by_start["keras"]}
         lost = sum(score(net, r) is None for r in by_start["keras"])
@@ -184,7 +220,11 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         "validation bits per byte for the language model, lower better), the difference "
         "`initialize()` − Keras' default in points (for bits per byte, Keras' minus ours: "
         "positive is better everywhere) with its 95% t-interval, the verdict (better or worse "
-        "where the interval excludes 0, else level), the last kernel layer's output std over the "
+        "where the interval excludes 0, else level; 'level with Keras' start redrawn' where "
+        "Keras' own initializers drawn again with fresh seeds, the control below, end level "
+        "with `initialize()`: the gain over Keras' default is then the draws', not "
+        "`initialize()`'s; where one start diverged, the other 'trained' only if it ended "
+        "better than chance, else 'neither trained'), the last kernel layer's output std over the "
         "first's at initialization on 64 training examples (`signal_report`, inference "
         "mode), and the seconds `initialize()` took next to the seconds the model took to "
         "build.",

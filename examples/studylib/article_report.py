@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from article_claims import (
+from .article_claims import (
     CHECKPOINTS,
     OURS,
     RANDOM,
@@ -25,8 +25,8 @@ def table_runs(args: argparse.Namespace, table: int) -> dict[str, dict[str, list
     """{case: {init: runs}} of this command's setting (same options, asked seeds) only."""
     import json
 
-    import study
-    from cifar10_report import read_runs
+    from . import study
+    from .report import read_runs
 
     source = TABLES[table].runs_in or table
     result = {}
@@ -47,7 +47,7 @@ def table_runs(args: argparse.Namespace, table: int) -> dict[str, dict[str, list
 def interval(values) -> str:
     """``cifar10_report.interval``, imported when used: this module is loaded while the
     command line is checked, before NumPy."""
-    from cifar10_report import interval as mean_interval
+    from .report import interval as mean_interval
 
     return mean_interval(values)
 
@@ -102,7 +102,7 @@ def seconds_to(run: dict, epoch: int | None) -> float | None:
 
 def paired(a_runs: list[dict], b_runs: list[dict], value) -> str:
     """``cifar10_report.paired``, imported when used (see ``interval``)."""
-    from cifar10_report import paired as paired_interval
+    from .report import paired as paired_interval
 
     return paired_interval(a_runs, b_runs, value)
 
@@ -144,7 +144,7 @@ def _time_lines(args, table, runs, reached, what) -> list[str]:
 
 def _speedup_lines(runs, target: float) -> list[str]:
     """Table 6: 1 - t(init) / t(random), mean training seconds to the target accuracy."""
-    from cifar10_report import epochs_to_target
+    from .report import epochs_to_target
 
     def mean_seconds(rs):
         s = [seconds_to(r, epochs_to_target(r, target)) for r in rs]
@@ -191,7 +191,7 @@ def _kl_lines(runs) -> list[str]:
 def _loss_at_lines(args, table, runs, checkpoints=CHECKPOINTS) -> list[str]:
     """Training loss at the given epochs (Table 8: the article's 100/200/500; Tables 1 to 3:
     how fast each method converges)."""
-    from cifar10_report import plural
+    from .report import plural
 
     epochs = args.epochs or TABLES[table].epochs
     at = sorted({min(e, epochs) for e in checkpoints})
@@ -241,7 +241,7 @@ def _epochs_to_loss_lines(runs, losses) -> list[str]:
 
 def table_markdown(args: argparse.Namespace, table: int) -> str:
     """table.md: the article's claim, our runs per case and init, the derived quantities."""
-    from cifar10_report import epochs_to_target, init_row, plural, provenance
+    from .report import epochs_to_target, init_row, plural, provenance
 
     spec, runs = TABLES[table], table_runs(args, table)
     target = args.target or spec.target

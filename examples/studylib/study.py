@@ -34,18 +34,19 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import determinism
 import keras
 import numpy as np
-from cifar10_report import TITLE, read_runs, write_reports
 
 import keras_glorot
+
+from . import determinism
+from .report import TITLE, current_init_name, read_runs, write_reports
 
 # Options that do not change what a run computes: left out of the resume key.
 NON_RUN_OPTIONS = {"out", "inits", "seeds", "data_dir", "npz", "verbose", "target"}
 NON_RUN_OPTIONS |= {"deterministic"}  # the same computation, only repeatable to the bit
 NON_RUN_OPTIONS |= {"title"}  # the summary's heading
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 Build = Callable[[argparse.Namespace, str, int, dict[str, np.ndarray], int], keras.Model]
 # Measures a freshly built and initialized model before training (a JSON-able dict).
@@ -401,7 +402,14 @@ def run_study(
     if not args.deterministic and not device_description().startswith("CPU"):
         print(determinism.NOTE_OFF, file=sys.stderr)  # a CPU run repeats exactly anyway
     done = {run_key(r["init"], r["seed"], r["options"]) for r in read_runs(runs_path)}
-    for init in args.inits:
+    inits = []  # each under the name its runs are recorded and reported by, once
+    for asked in args.inits:
+        init = current_init_name(asked, options)
+        if init != asked:
+            print(f"note: {asked} draws the same kernels as {init} in this net; run as {init}.")
+        if init not in inits:
+            inits.append(init)
+    for init in inits:
         for seed in args.seeds:
             if run_key(init, seed, options) in done:
                 print(f"skip {init} seed {seed}: already in {runs_path}")

@@ -16,6 +16,8 @@ import numpy as np
 import keras_glorot
 from keras_glorot import Glorot
 
+from .cli_args import NAMED_INITS, named_initializer
+
 LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default slope.
 ARTICLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
 # The activations the article gives a variance for.
@@ -23,7 +25,8 @@ ARTICLE_ACTIVATIONS = ("sigmoid", "tanh", *ARTICLE_SLOPES)
 
 
 def article_initializer(activation: str, fan_in: int, fan_out: int, seed: int):
-    """The popular article's variance for one layer, as ``VarianceScaling``.
+    """The variance of the web article "Neural Network Xavier Initialization" for one layer,
+    as ``VarianceScaling``.
 
     The article gives Var(W) = 1 / (fan_in + fan_out) for sigmoid and tanh, and
     2 / ((1 + a^2) fan_in + fan_out) for leaky ReLU of slope a (a = 0: ReLU).
@@ -58,9 +61,11 @@ def kernel_initializer(name: str, activation: str, fan_in: int, fan_out: int, se
         return Glorot(activation, negative_slope=LEAKY_SLOPE, seed=seed)
     if name in ("initialize", "lsuv"):
         return keras.initializers.GlorotUniform(seed=seed)
+    if name in NAMED_INITS:  # Keras' other names; keras_glorot's, with the slope 0.2
+        return named_initializer(name, seed, LEAKY_SLOPE)
     raise ValueError(
-        f"init={name!r} is not one of glorot_uniform, he_normal, lecun_normal, article, "
-        "glorot_gain, initialize, lsuv."
+        f"init={name!r} is not one of article, glorot_gain, initialize, lsuv or a name of "
+        f"Keras or keras_glorot: {', '.join(NAMED_INITS)}."
     )
 
 

@@ -1,4 +1,5 @@
-"""CIFAR-10 as in-memory NumPy arrays: an offline .npz, TFDS, or random images for benchmarks.
+"""CIFAR-10 as in-memory NumPy arrays: an offline .npz, TFDS, or random images for benchmarks;
+and the .npz itself, from Keras' download or from the official ``cifar-10-python.tar.gz``.
 
 Needs only NumPy (and ``tensorflow_datasets`` for the TFDS path), so that the study, the
 benchmarks and the tests load data the same way on every Keras backend.
@@ -6,7 +7,10 @@ benchmarks and the tests load data the same way on every Keras backend.
 
 from __future__ import annotations
 
+import pathlib
+import pickle
 import socket
+import tarfile
 
 import numpy as np
 
@@ -36,6 +40,62 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
     for k in ("y_train", "y_test"):
         data[k] = _labels(data[k])
     return data
+
+
+# The pickled batches of the official cifar-10-python.tar.gz (folder cifar-10-batches-py/).
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles NumPy arrays, lists, dicts, bytes and numbers only: a pickle that asks for
+    anything else (code to run) is refused."""
+
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused {module}.{name}: not part of a CIFAR-10 batch")
+
+
+def arrays_from_tarball(path: str | pathlib.Path) -> dict[str, np.ndarray]:
+    """The arrays of ``keras.datasets.cifar10.load_data()`` read from the official
+    ``cifar-10-python.tar.gz`` (Python pickles: ``b"data"`` rows of 3,072 bytes, the red,
+    green and blue planes of 32 x 32 pixels; ``b"labels"``), with no network. Images
+    uint8 (N, 32, 32, 3), labels uint8 (N, 1), as Keras gives them. The batches are
+    pickles: they are read with NumPy's array classes allowed and nothing else."""
+    batches: dict[str, dict] = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar.getmembers():
+                name = pathlib.PurePosixPath(member.name).name
+                if member.isfile() and name in (*TRAIN_BATCHES, TEST_BATCH):
+                    with tar.extractfile(member) as f:
+                        batches[name] = _ArraysOnly(f, encoding="bytes").load()
+    except (OSError, tarfile.TarError, pickle.UnpicklingError, EOFError) as e:
+        raise DataError(f"{path}: not a readable cifar-10-python.tar.gz ({e}).") from e
+    missing = [b for b in (*TRAIN_BATCHES, TEST_BATCH) if b not in batches]
+    if missing:
+        raise DataError(f"{path} lacks the batches {', '.join(missing)} of cifar-10-python.tar.gz.")
+
+    def split(names):
+        x = np.concatenate([np.asarray(batches[n][b"data"], dtype=np.uint8) for n in names])
+        y = np.concatenate([np.asarray(batches[n][b"labels"], dtype=np.uint8) for n in names])
+        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y.reshape(-1, 1)
+
+    (x_train, y_train), (x_test, y_test) = split(TRAIN_BATCHES), split([TEST_BATCH])
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def write_npz(data: dict[str, np.ndarray], path: str | pathlib.Path) -> None:
+    """Write the four arrays as the .npz that ``--npz`` reads."""
+    np.savez(path, **{k: data[k] for k in ARRAYS})
 
 
 def random_data(n_train: int, n_test: int = 256, seed: int = 0) -> dict[str, np.ndarray]:
