@@ -13,7 +13,7 @@ training examples, the signal at initialization (``keras_glorot.signal_report``:
 kernel layer's output std over the first's, the last kernel's gradient std over the
 first's) and the seconds the start took beside the seconds the model took to build.
 ``OUT/zoo.md`` and ``OUT/zoo.png`` then put every net in one table and one plot. On
-request, ``initialize()`` with one option changed (``--starts fan_in uniform``,
+request, ``initialize()`` with one option changed (``--starts fan_in uniform keep``,
 ``nets.VARIANTS``) or Keras' start drawn again with fresh seeds (``--starts redrawn``),
 each compared with the default and with Keras' start in a second table.
 
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--starts", nargs="+", default=list(DEFAULT_STARTS), metavar="START",
         help="keras, initialize, alternative (the net's own), fan_in "
-        "(initialize(mode='fan_in')), uniform (initialize(distribution='uniform')) and/or "
+        "(initialize(mode='fan_in')), uniform (initialize(distribution='uniform')), keep "
+        "(initialize(explicit='keep')) and/or "
         "redrawn (Keras' own initializers drawn again with fresh seeds) "
         "(default: keras initialize alternative)",
     )  # fmt: skip
