@@ -452,3 +452,23 @@ def test_explicit_keep_leaves_the_authors_kernel():
     assert [r.layer for r in report.handled] == ["default", "out"]
     with pytest.raises(ValueError, match=r"explicit='kept' is not allowed"):
         initialize(model, explicit="kept")
+
+
+def test_the_printed_report_fits_a_terminal():
+    """Rows within 100 columns, however long the names and reasons; a cut cell is given
+    whole in a numbered note under the table."""
+    inputs = keras.Input((8, 16))
+    module = PreNormModule(16, attention=True, name="a_block_with_a_rather_long_name_indeed")
+    x = inputs
+    for _ in range(2):
+        x = module(x)
+    model = keras.Model(inputs, L.Dense(2, activation="sigmoid", name="head")(x))
+    report = no_warnings(initialize, model, seed=0)
+    text = str(report)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    cut = [line for line in text.splitlines() if line.rstrip().endswith("]") and "~ [" in line]
+    assert cut, text  # the long activation labels were cut...
+    for line in cut:
+        number = line.rsplit("[", 1)[1].rstrip("]")
+        assert any(n.startswith(f"[{number}] ") for n in text.splitlines())  # ...and given whole
+    assert "the loss's link" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 import warnings
 
 # A terminal's width: rows of the text table are kept within it, long cells cut and
@@ -194,9 +195,9 @@ class InitReport:
             merges = _aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
             lines += ["", "residual merges:"] + merges
         lines.append(self._footer())
-        lines += [f"[{i}] {text}" for i, text in enumerate(notes, 1)]
-        lines += [f"note: {text}" for text in self.notes]
-        lines += [f"could not read: {text}" for text in self.fallbacks]
+        lines += [_wrapped(f"[{i}] {text}") for i, text in enumerate(notes, 1)]
+        lines += [_wrapped(f"note: {text}") for text in self.notes]
+        lines += [_wrapped(f"could not read: {text}") for text in self.fallbacks]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -228,6 +229,11 @@ def _fitted_widths(rows: list[list[str]], width: int) -> list[int]:
         texts = [i for i in shrinkable if i in first]
         widths[max(texts or shrinkable, key=lambda i: widths[i])] -= 1
     return widths
+
+
+def _wrapped(text: str) -> str:
+    """``text`` in lines of at most ``WIDTH`` characters, the later ones indented."""
+    return "\n".join(textwrap.wrap(text, WIDTH, subsequent_indent="    ", break_long_words=True))
 
 
 def _cut(text: str, width: int, notes: list[str]) -> str:
