@@ -262,6 +262,16 @@ def _evaluation_dtype() -> str:
 
 def _apply(fn: Callable, z: np.ndarray) -> np.ndarray:
     x = keras.ops.convert_to_tensor(z, dtype=_evaluation_dtype())
+    if keras.config.backend() == "jax":
+        # Run eagerly, JAX compiles each primitive of fn for each shape (1.5 s for
+        # KerasHub's gelu_approximate over the shapes used here); jitted, fn compiles
+        # once per shape. A callable that cannot be traced runs eagerly.
+        import jax
+
+        try:
+            return np.asarray(jax.jit(fn)(x), dtype=np.float64)
+        except TypeError:  # jax.errors.ConcretizationTypeError and its kin
+            pass
     return np.asarray(keras.ops.convert_to_numpy(fn(x)), dtype=np.float64)
 
 

@@ -244,3 +244,15 @@ def test_error_says_why_the_rejected_names_are_not_allowed():
     message = str(error.value)
     assert "not elementwise, which have no gain (softmax, log_softmax, sparsemax, glu)" in message
     assert "no default (threshold): pass them with the parameters bound" in message
+
+
+def test_a_callable_that_reads_values_still_gets_its_gain():
+    """On JAX a callable is evaluated jitted; one that reads its input's values (Python
+    control flow) cannot be traced and is evaluated as it is, with the same gain."""
+
+    def relu_after_a_check(x):
+        if float(keras.ops.convert_to_numpy(keras.ops.max(x))) < -1e9:  # never true
+            return x
+        return keras.ops.relu(x)
+
+    assert calculate_gain(relu_after_a_check) == pytest.approx(math.sqrt(2.0), rel=1e-6)
