@@ -181,7 +181,8 @@ def test_where_branch_and_shortcut_cannot_be_told_nothing_changes():
     b = keras.layers.Dense(16, name="b")(h)
     other = keras.Input((16,))
     model = keras.Model([inputs, other], [keras.layers.Add()([a, b]), h + other])
-    report = init(model)
+    with pytest.warns(UserWarning, match="cannot tell branch from shortcut"):
+        report = init(model)
     first, second = report.merges
     assert "cannot tell branch from shortcut" in first.action and not first.applied
     assert "share no ancestor" in second.action and report.depth == 0
@@ -293,7 +294,8 @@ def test_merges_inside_nested_models_are_found_and_one_around_a_nested_model_is_
     inputs = keras.Input((32,))
     x = block(1)(block(0)(inputs))
     model = keras.Model(inputs, keras.layers.Add(name="outer")([x, block(2)(x)]))
-    report = init(model, residual="scaled")
+    with pytest.warns(UserWarning, match="passes through the nested model"):
+        report = init(model, residual="scaled")
     rows = {m.merge: m for m in report.merges}
     assert "nested model 'block2'" in rows.pop("outer").action and report.depth == 3
     assert sorted(m.branches for m in rows.values()) == ["a0, b0", "a1, b1", "a2, b2"]
