@@ -13,7 +13,6 @@ import dataclasses
 
 from keras_glorot.whole_model import graph as _graph
 from keras_glorot.whole_model.found import (  # noqa: F401 (the walk's vocabulary, re-exported)
-    HOMOGENEOUS,
     LINEAR,
     OP_ACTIVATIONS,
     SHAPE_OPS,
@@ -150,7 +149,9 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
     if act is not None and act.activation != "linear" and graph.graph and graph.is_output(nxt):
         return at_output(act)
     if act is not None and act.activation != "linear":
-        norm = normalization_after(nxt, graph) if act.activation in HOMOGENEOUS else None
+        # Whatever the activation: a normalization after it sets the next kernel's input
+        # (docs/derivation.md, "A kernel under normalization"; measured on ConvMixer).
+        norm = normalization_after(nxt, graph)
         if norm is not None:
             return normalized(act, f"{act.label}, then {type(norm).__name__} {norm.name!r},")
         return _gated_after(act, nxt, graph, direct=depth == 0)
@@ -194,9 +195,7 @@ def for_kernel(layer, graph: Graph, node_layer=None) -> Found:
     if found is not None and graph.graph and graph.is_output(node_layer or layer):
         return at_output(found)
     if found is not None:
-        norm = None
-        if found.activation in HOMOGENEOUS:
-            norm = normalization_after(node_layer or layer, graph)
+        norm = normalization_after(node_layer or layer, graph)
         if norm is not None:
             return normalized(
                 found, f"own {found.label}, then {type(norm).__name__} {norm.name!r},"
