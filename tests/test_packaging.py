@@ -149,8 +149,11 @@ def sdist(tmp_path_factory) -> Iterator[tarfile.TarFile]:
 
 
 def test_sdist_holds_the_project_source_for_its_tests(sdist):
-    root = f"keras_glorot-{_source_version()}/"
-    names = {member.name.removeprefix(root) for member in sdist.getmembers() if member.isfile()}
+    # setuptools >= 69.3 names the folder keras_glorot-VERSION, older ones keras-glorot-VERSION.
+    roots = (f"keras_glorot-{_source_version()}/", f"keras-glorot-{_source_version()}/")
+    files = [member.name for member in sdist.getmembers() if member.isfile()]
+    root = next(r for r in roots if all(name.startswith(r) for name in files))
+    names = {name.removeprefix(root) for name in files}
     tests = {path.relative_to(REPO).as_posix() for path in (REPO / "tests").glob("*.py")}
     expected = {"LICENSE", "README.md", "CHANGELOG.md", "setup.cfg", "pyproject.toml", "tox.ini"}
     expected |= _package_modules() | tests | {"keras_glorot/py.typed"}
