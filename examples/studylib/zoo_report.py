@@ -238,8 +238,10 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
     if variants:
         lines += [
             '`initialize()` with one option changed: `mode="fan_in"` (the variance over '
-            'fan_in alone, instead of Glorot\'s fan average) or `distribution="uniform"` '
-            "(the shape of Keras' glorot_uniform, instead of the truncated normal); and "
+            'fan_in alone, instead of Glorot\'s fan average), `distribution="uniform"` '
+            "(the shape of Keras' glorot_uniform, instead of the truncated normal) or "
+            '`explicit="keep"` (kernels whose layers were given an initializer kept as '
+            "built, instead of redrawn); and "
             "Keras' own start drawn again with fresh seeds (a control for the draws); each "
             "against the default and against Keras' default, paired by seed:",
             "",
@@ -297,18 +299,18 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
             ax.scatter([np.mean(vals)], [y], marker="D", color=colors[k], label=label)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xscale("symlog", linthresh=2)
-    ticks = [-50, -20, -5, -2, -1, 0, 1, 2, 5, 20, 50]
+    ticks = [-50, -20, -10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10, 20, 50]
     low, high = ax.get_xlim()
     ticks = [t for t in ticks if low <= t <= high]
     ax.set_xticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
     ax.set_yticks(range(len(plot)))
     ax.set_yticklabels([net.title for net, *_ in reversed(plot)], fontsize=8)
     ax.set_xlabel(
-        "gain over Keras' default, paired by seed (accuracy points; bits/byte for the LM)"
+        "gain over Keras' default, paired by seed\n(accuracy points; bits/byte for the LM)"
     )
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=False))
-    ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
+    ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
