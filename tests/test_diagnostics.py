@@ -311,3 +311,18 @@ def test_whole_model_tools_raise_no_deprecation_warnings():
         # torch 2.13 with numpy 2 whoever calls it; nothing else may warn.
         deprecations = [w for w in deprecations if not w.filename.endswith("torch/core.py")]
     assert not deprecations, [(w.filename, w.lineno, str(w.message)[:80]) for w in deprecations]
+
+
+def test_lsuv_scales_a_sigmoid_output_and_leaves_a_softmax_head():
+    """initialize() draws any output activation's kernel at gain 1 (the loss's link); lsuv
+    still leaves only a softmax head alone and brings a sigmoid output's pre-activation
+    to unit variance like every other layer."""
+    x = batch((256, 20))
+    for activation, handled in (("sigmoid", True), ("softmax", False)):
+        model = keras.Sequential([
+            keras.Input((20,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(4, activation=activation, name="out"),
+        ])  # fmt: skip
+        report = lsuv(model, x, tol=0.05, seed=0)
+        assert ("out" in [r.layer for r in report.handled]) is handled, activation

@@ -154,7 +154,9 @@ def at_output(found: Found) -> Found:
     instead of 3.6x (sigmoid's gain squared) further out.
     """
     name = found.label.split(" (")[0].removeprefix("linear: ").removesuffix(" follows")
-    return Found(label=f"linear: {name} at the model output (the loss's link)", head=True)
+    # ``head`` stays what it was: lsuv leaves a softmax head alone, as before, and scales
+    # any other output layer to unit pre-activation variance like the rest.
+    return Found(label=f"linear: {name} at the model output (the loss's link)", head=found.head)
 
 
 def own(layer) -> Found | None:
