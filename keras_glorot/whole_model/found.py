@@ -69,8 +69,8 @@ class Found:
     # A factor on the gain for what the path does besides the activation: 2 when a
     # squeeze-excite gate, about 1/2 at initialization, multiplies the output.
     scale: float = 1.0
-    # A normalization follows (behind positively homogeneous ops only): the forward
-    # pass cannot see the kernel's scale, which then sets only its step size.
+    # A normalization follows (directly, or behind an activation, dropout or reshapes):
+    # what the next kernel reads no longer depends on this kernel's scale.
     normalized: bool = False
 
     def gain(self, convention: str) -> float:

@@ -79,8 +79,10 @@ def initialize(
     - the activation is the layer's own ``activation``, or, when that is linear,
       the one applied by the next layer(s): ``Activation``, ``ReLU``,
       ``LeakyReLU`` (its slope), ``ELU``, ``PReLU`` (root mean square of its
-      alphas), also behind ``BatchNormalization``/``LayerNormalization``/
-      ``Dropout``/``Flatten``; the hard sigmoid ``relu6(x + 3) / 6`` and hard
+      alphas), also behind ``Dropout``/``Flatten``; a kernel that a batch,
+      layer or group normalization follows, directly or behind an activation,
+      keeps Keras' default scale (docs/derivation.md, "A kernel under
+      normalization"); the hard sigmoid ``relu6(x + 3) / 6`` and hard
       swish ``x * hard_sigmoid(x)`` that ``keras.applications`` (MobileNetV3)
       build from ops; softmax heads and model outputs are linear, and any other
       op after a kernel gives linear, labelled "unrecognised op". A
