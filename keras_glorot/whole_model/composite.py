@@ -354,7 +354,7 @@ def norm_placement(block) -> str:
 
 
 def _drawn_with_role(graph: Graph, drawn: dict, role: str) -> list[tuple[object, object]]:
-    """``(layer, Drawn)`` of the kernels whose activation has ``role``, in layer order."""
+    """``(layer, Planned)`` of the kernels whose activation has ``role``, in layer order."""
     out = []
     for layer, _ in graph.leaves:
         for d in drawn.get(id(layer), []):

@@ -108,7 +108,7 @@ def plan_kernel(kernel: Kernel, options: dict, seeds: Seeds, layer, report: Init
             )
         )
         report.add(records[-1])
-    return _residual.Drawn(kernel, init, records)
+    return _residual.Planned(kernel, init, records)
 
 
 def record_attention_config(layer) -> str:

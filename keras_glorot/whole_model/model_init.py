@@ -302,7 +302,7 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, rep
     """Every kernel's final law for one model, report rows written; nothing drawn.
     Returns the planned kernels by layer and the attention layers with their rows."""
     own = InitReport("initialize")
-    drawn: dict[int, list[_residual.Drawn]] = {}
+    drawn: dict[int, list[_residual.Planned]] = {}
     _read_fallbacks(graph, own)
     for layer, _ in graph.leaves:
         name = graph.name_of(layer)

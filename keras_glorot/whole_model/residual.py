@@ -23,7 +23,7 @@ changes the kernels of the branches that ``merges`` finds:
 - ``"zero"``: the branch's last kernel is zero, so every block is its shortcut
   at initialization (SkipInit's alpha = 0; De & Smith 2020).
 
-Every policy changes the law a kernel will be drawn from (``Drawn.rescale``), never a
+Every policy changes the law a kernel will be drawn from (``Planned.rescale``), never a
 drawn value: ``initialize`` draws each kernel once, after the policies have run.
 """
 
@@ -101,8 +101,8 @@ def branch_share(depth: int, branches: int) -> float:
 
 
 @dataclasses.dataclass
-class Drawn:
-    """A kernel ``initialize`` drew: its plan, initializer and report rows."""
+class Planned:
+    """A kernel ``initialize`` will draw: its plan, the law (initializer) and report rows."""
 
     kernel: object  # plans.Kernel
     init: object
@@ -148,7 +148,7 @@ def _gain2(found: acts.Found) -> float:
     return 1.0 / second_moment(found)
 
 
-def _output_kernel(layer, drawn: dict) -> Drawn | None:
+def _output_kernel(layer, drawn: dict) -> Planned | None:
     """The kernel whose scale sets ``layer``'s output (a separable conv's pointwise)."""
     entries = drawn.get(id(layer)) or []
     if not entries:
