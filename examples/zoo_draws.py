@@ -87,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The checkout's own package and examples first, before any installed copy.
     sys.path[:0] = [str(code / "examples"), str(code)]
     import keras
+    import nets
     import numpy as np
 
     import keras_glorot
-    import nets
 
     if not pathlib.Path(keras_glorot.__file__).resolve().is_relative_to(code):
         raise SystemExit(f"keras_glorot came from {keras_glorot.__file__}, not {code}")
