@@ -40,7 +40,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from nets import ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
+from nets import GROUPS, ON_REQUEST, ZOO, Net, starts_of  # noqa: E402  (no Keras yet)
 from studylib.cli_args import (  # noqa: E402
     Parser,
     add_data_arguments,
@@ -65,16 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Runs resume: rerunning a command skips the runs already in OUT/NET/runs.jsonl.",
     )
     p.add_argument(
-        "--nets", nargs="+", default=list(ZOO), metavar="NET",
-        help=f"of {', '.join(ZOO)} (default: all)",
+        "--nets", nargs="+", default=["zoo"], metavar="NET",
+        help=f"of {', '.join(ZOO)}, or a group of them: "
+        + "; ".join(f"{g} ({', '.join(names)})" for g, names in GROUPS.items())
+        + " (default: zoo)",
     )  # fmt: skip
     p.add_argument(
         "--starts", nargs="+", default=list(DEFAULT_STARTS), metavar="START",
         help="keras, initialize, alternative (the net's own), fan_in "
         "(initialize(mode='fan_in')), uniform (initialize(distribution='uniform')), keep "
-        "(initialize(explicit='keep')) and/or "
-        "redrawn (Keras' own initializers drawn again with fresh seeds) "
+        "(initialize(explicit='keep')), "
+        "redrawn (Keras' own initializers drawn again with fresh seeds) and/or, in a "
+        "KerasHub transformer, one change of initialize() alone on Keras' start: "
+        "only_fans (the patch embedding), only_gain (the MLP's first kernel), "
+        "only_residual (the residual output projections) "
         "(default: keras initialize alternative)",
+    )  # fmt: skip
+    p.add_argument(
+        "--lr-scales", nargs="+", type=float, default=[1.0], metavar="X",
+        help="train each net at its recipe's peak rate times each X; with any X but 1, "
+        "also write OUT/learning_rates.md and a plot per net (default: 1)",
     )  # fmt: skip
     add_seed_arguments(p)
     add_data_arguments(p)
@@ -102,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first bad option, its value and what it allows."""
     resolve_seeds(args)
+    args.nets = [name for value in args.nets for name in GROUPS.get(value, (value,))]
     for option, values, allowed in (("--nets", args.nets, ZOO), ("--starts", args.starts,
                                                                   START_KINDS)):  # fmt: skip
         for value in values:
@@ -109,6 +120,12 @@ def check_args(args: argparse.Namespace) -> None:
                 raise ValueError(f"{option} {value}: unknown; use one of {', '.join(allowed)}.")
         if len(set(values)) != len(values):
             raise ValueError(f"{option} {' '.join(values)}: give each once.")
+    for x in args.lr_scales:
+        if not x > 0:
+            raise ValueError(f"--lr-scales {x:g}: a rate's factor must be above 0.")
+    if len(set(args.lr_scales)) != len(args.lr_scales):
+        raise ValueError(f"--lr-scales {' '.join(f'{x:g}' for x in args.lr_scales)}: "
+                         "give each once.")  # fmt: skip
     if args.subset is not None:
         raise ValueError(f"--subset {args.subset}: each net's recipe sets its data size; "
                          "use --quick for a small check.")  # fmt: skip
@@ -123,12 +140,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parse_checked(build_parser(), check_args, argv)
 
 
-def case_args(args: argparse.Namespace, net: Net) -> argparse.Namespace:
-    """The study's arguments for one net: its recipe (cut by --quick), its starts. Only
-    what defines a run is in them, so that a run's identity does not depend on what else
-    the command asked for."""
+def case_args(args: argparse.Namespace, net: Net, lr_scale: float = 1.0) -> argparse.Namespace:
+    """The study's arguments for one net: its recipe (cut by --quick; its peak rate times
+    ``lr_scale``), its starts. Only what defines a run is in them, so that a run's identity
+    does not depend on what else the command asked for."""
     # Unset recipe fields stay out, so that adding one keeps the other nets' runs theirs.
     recipe = {k: v for k, v in vars(net.recipe).items() if v is not None}
+    recipe["lr"] *= lr_scale  # exact for the powers of 2 the rate studies use
     if args.quick:
         recipe.update(QUICK)
     kinds = {**dict(zip(DEFAULT_STARTS, starts_of(net), strict=True)), **ON_REQUEST}
@@ -237,12 +255,13 @@ def train(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for net in asked:
-        case = case_args(args, net)
         d = data[net.name]
         run = ZooRun(net, {"x": d["x_train"][:PROBE], "y": d["y_train"][:PROBE]})
         run.probe["x"] = run.probe["x"].astype(run._x_dtype())
-        print(f"== {net.name}: {case.out}", flush=True)
-        study.run_study(case, d, run.build, run.measure, run.prepare)
+        for scale in args.lr_scales:
+            case = case_args(args, net, scale)
+            print(f"== {net.name} at rate {case.lr:g}: {case.out}", flush=True)
+            study.run_study(case, d, run.build, run.measure, run.prepare)
     return 0
 
 
@@ -253,9 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = train(args)
         if code:
             return code
-    from studylib import zoo_report
+    from studylib import lr_report, zoo_report
 
-    written = zoo_report.write(args, [ZOO[n] for n in args.nets], case_args)
+    asked = [ZOO[n] for n in args.nets]
+    if args.lr_scales == [1.0]:
+        written = zoo_report.write(args, asked, case_args)
+    else:  # the recipes' own rates are one point of the range: OUT/zoo.md stays as it is
+        written = lr_report.write(args, asked, case_args)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -442,3 +442,114 @@ def test_bn_momentum_reaches_every_batch_norm_and_only_its_own_nets_identity():
     assert zoo.case_args(args, net).bn_momentum == net.recipe.bn_momentum
     # A net whose recipe leaves it unset keeps the identity its recorded runs have.
     assert not hasattr(zoo.case_args(args, nets.ZOO["vgg11_bn"]), "bn_momentum")
+
+
+def test_each_only_start_is_keras_start_with_initializes_draws_for_its_group_alone():
+    _hub()
+
+    def built():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((32, 32, 3))
+        return nets.zoo.vit(inputs, inputs, layers=2)
+
+    keras_start = {v.path: to_numpy(v) for v in built().weights}
+    ours = built()
+    nets.start(ours, nets.ZOO["vit"], "initialize", seed=0)
+    initialized = {v.path: to_numpy(v) for v in ours.weights}
+    expected = {  # what each start changes, written out by hand from KerasHub's paths
+        nets.zoo.ONLY_FANS: {"vit_patching_and_embedding/patch_embedding/kernel"},
+        nets.zoo.ONLY_GAIN: {f"vit_encoder/transformer_block_{i}/mlp/dense_1/kernel"
+                             for i in (1, 2)},
+        nets.zoo.ONLY_RESIDUAL: {f"vit_encoder/transformer_block_{i}/{p}/kernel"
+                                 for i in (1, 2) for p in ("mha/attention_output",
+                                                           "mlp/dense_2")},
+    }  # fmt: skip
+    for how, paths in expected.items():
+        model = built()
+        nets.start(model, nets.ZOO["vit"], how, seed=0)
+        changed = set()
+        for v in model.weights:
+            after = to_numpy(v)
+            if not np.array_equal(after, keras_start[v.path]):
+                changed.add(v.path)
+                np.testing.assert_array_equal(after, initialized[v.path])
+        assert changed == paths, how
+    # Together the three groups are every kernel whose scale initialize() changes: the
+    # other kernels it redraws keep Keras' std within sampling error.
+    for path, after in initialized.items():
+        if not path.endswith("kernel") or any(path in group for group in expected.values()):
+            continue
+        low, high = _std_bounds(keras_start[path].std(), after.size, z=6)
+        assert low < after.std() < high, path
+
+
+def test_lr_scales_multiply_the_recipe_rate_and_keep_the_recipe_runs_identity(tmp_path):
+    from studylib import study
+
+    args = zoo.parse_args(["--nets", "vgg16", "--lr-scales", "0.25", "1", "4"])
+    net = nets.ZOO["vgg16"]
+    assert [zoo.case_args(args, net, x).lr for x in args.lr_scales] == [0.005, 0.02, 0.08]
+    # The recipe's own rate is the zoo table's run: the same identity, so it is not rerun.
+    plain = zoo.parse_args(["--nets", "vgg16"])
+    assert study.run_options(zoo.case_args(args, net, 1.0)) == study.run_options(
+        zoo.case_args(plain, net)
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--lr-scales", "0"], "--lr-scales 0: a rate's factor must be above 0"),
+        (["--lr-scales", "2", "2"], "--lr-scales 2 2: give each once"),
+    ],
+)
+def test_bad_lr_scales_exit_2_naming_the_value(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        zoo.parse_args(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_nets_takes_a_group_and_the_default_is_the_zoo_table_alone():
+    assert zoo.parse_args([]).nets == list(nets.GROUPS["zoo"])
+    assert len(nets.GROUPS["zoo"]) == 13
+    assert zoo.parse_args(["--nets", "depth", "mlp3"]).nets == ["vit8", "gpt12", "gpt_long",
+                                                                 "mlp3"]  # fmt: skip
+    deeper = nets.ZOO["gpt12"]
+    assert (deeper.layers, deeper.recipe) == (12, nets.ZOO["gpt"].recipe)
+    assert nets.ZOO["gpt_long"].recipe.epochs == 3 * nets.ZOO["gpt"].recipe.epochs
+
+
+def test_rate_report_best_range_and_failed_runs(tmp_path):
+    from studylib import lr_report, study
+
+    net = nets.ZOO["vgg16"]
+    args = zoo.parse_args(["--nets", "vgg16", "--out", str(tmp_path), "--seeds", "2",
+                           "--starts", "keras", "initialize",
+                           "--lr-scales", "0.5", "1", "2", "4"])  # fmt: skip
+    accuracy = {  # by start and scale: seeds 0 and 1 (None: diverged)
+        "keras": {0.5: (0.40, 0.42), 1: (0.45, 0.44), 2: (0.30, 0.50), 4: (None, None)},
+        "initialize": {0.5: (0.47, 0.47), 1: (0.49, 0.47), 2: (0.48, 0.48), 4: (0.47, None)},
+    }  # fmt: skip
+    lines = []
+    for init, by_scale in accuracy.items():
+        for scale, accs in by_scale.items():
+            options = study.run_options(zoo.case_args(args, net, scale))
+            for seed, acc in enumerate(accs):
+                lines.append(json.dumps({
+                    "init": init, "seed": seed, "options": options, "backend": BACKEND,
+                    "final_test_accuracy": acc, "diverged": acc is None, "test_loss": [],
+                    "git_commit": "0" * 40, "git_dirty": False}))  # fmt: skip
+    (tmp_path / "vgg16").mkdir()
+    (tmp_path / "vgg16" / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    text, plots = lr_report.table(args, [net], zoo.case_args)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| Keras") or
+            line.startswith("| `init")}  # fmt: skip
+    keras_row, ours = rows["Keras' default"], rows["`initialize()`"]
+    # Keras: means 41, 44.5, 40 -> best 44.5 at 0.02; within 2 points: 0.02 alone.
+    assert keras_row[5:] == ["44.50 (0.02)", "0.02", "0.08 seed 0 diverged, 0.08 seed 1 diverged"]
+    # Ours: means 47, 48, 48 (the rate with a diverged seed is out) -> 0.01-0.04, 4x.
+    assert ours[5] in ("48.00 (0.02)", "48.00 (0.04)")
+    assert ours[6:] == ["0.01–0.04 (4×)", "0.08 seed 1 diverged"]
+    assert ours[4] == "47.00/div." and keras_row[4] == "diverged"
+    assert set(plots[0][1]) == {"keras", "initialize"}

@@ -1,6 +1,7 @@
 """Every net the studies train, in one package: each study draws its nets from here.
 
-- ``nets.zoo``: the zoo's nets (``ZOO``: thirteen of its own, four Keras examples), each
+- ``nets.zoo``: the zoo's nets (``ZOO``, in ``GROUPS``: thirteen kinds of net, the
+  transformers deeper and longer, four Keras examples), each
   with its recipe and its one alternative start (``start``), trained by ``zoo.py``;
 - ``nets.norm_free``: the deep nets without normalization (CIFAR ResNets and plain CNNs)
   of ``depth.py`` and ``norm_free_resnet.py``, their initializers and signal measures;
@@ -31,8 +32,10 @@ from .norm_free import (
 from .zoo import (
     ALTERNATIVES,
     FAN_IN,
+    GROUPS,
     LABELS,
     ON_REQUEST,
+    ONLY,
     REDRAWN,
     STARTS,
     UNIFORM,
@@ -46,8 +49,9 @@ from .zoo import (
 )
 
 __all__ = [
-    "ALTERNATIVES", "FAN_IN", "KERAS_INITS", "LABELS", "LEAKY_SLOPE", "NUM_CLASSES",
-    "ON_REQUEST", "POLICIES", "REDRAWN", "STARTS", "UNIFORM", "VARIANTS", "ZOO", "Net",
+    "ALTERNATIVES", "FAN_IN", "GROUPS", "KERAS_INITS", "LABELS", "LEAKY_SLOPE",
+    "NUM_CLASSES", "ONLY", "ON_REQUEST", "POLICIES", "REDRAWN", "STARTS", "UNIFORM",
+    "VARIANTS", "ZOO", "Net",
     "Recipe", "apply_init", "build_net", "build_zoo_net", "plain_cnn", "resnet",
     "signal_at_init", "split_net", "start", "starts_of",
 ]  # fmt: skip

@@ -80,6 +80,7 @@ class Net:
     alternative: str
     why: str
     data: str = "cifar10"  # or "kjv": the King James Bible, bytes
+    layers: int = 4  # a transformer's blocks (the ViT and the GPT-2 decoder)
 
 
 STARTS = ("keras", "initialize")
@@ -100,13 +101,34 @@ VARIANTS = {
 # And Keras' own start drawn again: every kernel (and depthwise kernel) redrawn by the
 # initializer its layer holds, with a fresh seed: a control for the draws themselves.
 REDRAWN = "keras_redrawn"
+# And, in a KerasHub transformer, one of the things initialize() changes alone, on top of
+# Keras' start: initialize()'s draws for that group of kernels, the build's draws for every
+# other weight (``ONLY``: the group, by the paths KerasHub gives its variables).
+ONLY_FANS = "only_true_fans"
+ONLY_GAIN = "only_gelu_gain"
+ONLY_RESIDUAL = "only_residual_scale"
+ONLY = {
+    # the patch embedding: a 4x4 kernel at stride 4 reads each pixel once (true fans)
+    ONLY_FANS: ("patch_embedding/kernel",),
+    # the MLP's first kernel, which GELU follows (its gain)
+    ONLY_GAIN: ("mlp/dense_1/kernel", "feedforward_intermediate_dense/kernel"),
+    # the kernels that write into the residual stream (1/sqrt(2 L))
+    ONLY_RESIDUAL: ("attention_output/kernel", "mlp/dense_2/kernel",
+                    "feedforward_output_dense/kernel"),
+}  # fmt: skip
 # Their --starts names (zoo.py) and how the report labels them, in report order.
-ON_REQUEST = {"fan_in": FAN_IN, "uniform": UNIFORM, "keep": KEEP, "redrawn": REDRAWN}
+ON_REQUEST = {
+    "fan_in": FAN_IN, "uniform": UNIFORM, "keep": KEEP, "redrawn": REDRAWN,
+    "only_fans": ONLY_FANS, "only_gain": ONLY_GAIN, "only_residual": ONLY_RESIDUAL,
+}  # fmt: skip
 LABELS = {
     FAN_IN: 'mode="fan_in"',
     UNIFORM: 'distribution="uniform"',
     KEEP: 'explicit="keep"',
     REDRAWN: "Keras' own, redrawn",
+    ONLY_FANS: "Keras' + the patch embedding's true fans only",
+    ONLY_GAIN: "Keras' + GELU's gain only",
+    ONLY_RESIDUAL: "Keras' + 1/√(2L) on the residual outputs only",
 }
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
@@ -114,6 +136,9 @@ ALTERNATIVES = (
 SGD, ADAM = "sgd", "adam"
 RECTIFIER = "the rectifier's own rule, what most users reach for (He et al. 2015)"
 TRANSFORMER = "the ViT/BERT convention every transformer recipe uses (timm)"
+GPT2_SCALED = "GPT-2's own residual scaling, which KerasHub's backbone leaves out"
+VIT_RECIPE = Recipe(ADAM, 1e-3, 128, 8, 15_000, 5_000, augment=True, weight_decay=0.05)
+GPT_RECIPE = Recipe(ADAM, 1e-3, 64, 3, 8_000, 1_000, weight_decay=0.01)
 KERAS_IO_RECIPE = Recipe(ADAM, 1e-3, 128, 8, 10_000, 5_000, augment=True, weight_decay=1e-4)
 
 ZOO = {
@@ -148,12 +173,19 @@ ZOO = {
         Net("gru2", "2-layer GRU, sequential CIFAR-10", "gru2",
             Recipe(ADAM, 2e-3, 128, 8, 50_000, 5_000, weight_decay=0.0), "torch_default",
             "what the same net gets in PyTorch, where many recurrent recipes come from"),
-        Net("vit", "ViT (KerasHub), 4 layers, dim 128, patch 4", "vit",
-            Recipe(ADAM, 1e-3, 128, 8, 15_000, 5_000, augment=True, weight_decay=0.05),
-            "normal_0.02", "the ViT/BERT convention every transformer recipe uses (timm)"),
+        Net("vit", "ViT (KerasHub), 4 layers, dim 128, patch 4", "vit", VIT_RECIPE,
+            "normal_0.02", TRANSFORMER),
         Net("gpt", "GPT-2 decoder (KerasHub), 4 layers, dim 128, bytes", "gpt",
-            Recipe(ADAM, 1e-3, 64, 3, 8_000, 1_000, weight_decay=0.01), "gpt2_scaled",
-            "GPT-2's own residual scaling, which KerasHub's backbone leaves out", data="kjv"),
+            GPT_RECIPE, "gpt2_scaled", GPT2_SCALED, data="kjv"),
+        # Deeper, and longer: the transformer rows again at 8 and 12 blocks, and the
+        # decoder on a schedule three times as long.
+        Net("vit8", "ViT (KerasHub), 8 layers, dim 128, patch 4", "vit", VIT_RECIPE,
+            "normal_0.02", TRANSFORMER, layers=8),
+        Net("gpt12", "GPT-2 decoder (KerasHub), 12 layers, dim 128, bytes", "gpt",
+            GPT_RECIPE, "gpt2_scaled", GPT2_SCALED, data="kjv", layers=12),
+        Net("gpt_long", "GPT-2 decoder (KerasHub), 4 layers, 3x the schedule", "gpt",
+            dataclasses.replace(GPT_RECIPE, epochs=3 * GPT_RECIPE.epochs), "gpt2_scaled",
+            GPT2_SCALED, data="kjv"),
         # Code nobody here wrote: the official Keras examples (nets.keras_io), each at a
         # size for two CPU cores, by the examples' own optimizer (AdamW 1e-3, wd 1e-4).
         Net("kio_convmixer", "ConvMixer (Keras example), 8 blocks, width 24",
@@ -165,6 +197,16 @@ ZOO = {
         Net("kio_perceiver", "Perceiver (Keras example), 2 iterations, latent 16",
             "keras_io.perceiver_cifar", KERAS_IO_RECIPE, "normal_0.02", TRANSFORMER),
     )
+}  # fmt: skip
+
+
+# The zoo's tables, each written to its own --out: the kinds of net users build (zoo.py's
+# default), the transformers deeper and the decoder longer, and the Keras examples.
+GROUPS = {
+    "zoo": tuple(name for name in ZOO if name not in ("vit8", "gpt12", "gpt_long")
+                 and not name.startswith("kio_")),
+    "depth": ("vit8", "gpt12", "gpt_long"),
+    "keras_io": tuple(name for name in ZOO if name.startswith("kio_")),
 }  # fmt: skip
 
 
@@ -272,22 +314,23 @@ def recurrent(inputs, x, cell: str):
     return keras.Model(inputs, _logits(x), name=f"{cell}2")
 
 
-def vit(inputs, x):
+def vit(inputs, x, layers: int = 4):
     """KerasHub's ``ViTBackbone`` (pre-norm encoder, class token) on 4x4 patches of the
-    32x32 image: 4 layers, width 128, 4 heads, MLP 256; Dense 10 on the class token."""
+    32x32 image: ``layers`` layers, width 128, 4 heads, MLP 256; Dense 10 on the class
+    token."""
     import keras
     import keras_hub
 
     backbone = keras_hub.models.ViTBackbone(
-        image_shape=(32, 32, 3), patch_size=4, num_layers=4, num_heads=4,
+        image_shape=(32, 32, 3), patch_size=4, num_layers=layers, num_heads=4,
         hidden_dim=128, mlp_dim=256,
     )  # fmt: skip
     tokens = backbone(x)
     return keras.Model(inputs, _logits(tokens[:, 0, :]), name="vit")
 
 
-def gpt():
-    """KerasHub's ``GPT2Backbone`` over bytes (256 symbols): 4 layers, width 128, 4 heads,
+def gpt(layers: int = 4):
+    """KerasHub's ``GPT2Backbone`` over bytes (256 symbols): ``layers`` layers, width 128, 4 heads,
     feed-forward 512, no dropout; the logits are the tied token embedding read backwards,
     as GPT-2's LM head."""
     import keras
@@ -295,7 +338,7 @@ def gpt():
     from studylib.kjv_data import SEQUENCE_LENGTH
 
     backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=256, num_layers=4, num_heads=4, hidden_dim=128,
+        vocabulary_size=256, num_layers=layers, num_heads=4, hidden_dim=128,
         intermediate_dim=512, dropout=0.0, max_sequence_length=SEQUENCE_LENGTH,
     )  # fmt: skip
     tokens = keras.Input((SEQUENCE_LENGTH,), dtype="int32", name="bytes")
@@ -311,7 +354,7 @@ def build_zoo_net(net: Net, mean=None, std=None, seed: int = 0):
     from . import vgg
 
     if net.build == "gpt":
-        return gpt()
+        return gpt(net.layers)
     inputs, x = _pixels(mean, std, net.recipe.augment, seed)
     if net.build.startswith("keras_io."):
         from .keras_io import CIFAR
@@ -329,6 +372,8 @@ def build_zoo_net(net: Net, mean=None, std=None, seed: int = 0):
         return resnet(int(net.build[6:]), mean=mean, std=std)
     if net.build == "plain30":
         return plain_cnn(30, "relu", mean=mean, std=std)
+    if net.build == "vit":
+        return vit(inputs, x, net.layers)
     if net.build in ("lstm2", "gru2"):
         return recurrent(inputs, x, net.build[:-1])
     if net.build == "mobilenetv2":
@@ -413,6 +458,21 @@ def _residual_projections(model) -> list:
     ]  # fmt: skip
 
 
+def _initialize_only(model, group: tuple[str, ...], seed: int) -> None:
+    """initialize()'s draws for the kernels whose path ends with one of ``group``, the
+    build's for every other weight."""
+    import keras_glorot
+
+    picked = [v for v in model.weights if v.path.endswith(group)]
+    if not picked:
+        raise ValueError(f"{model.name} has no kernel whose path ends with {' or '.join(group)}.")
+    kept = {id(v): v.numpy() for v in model.weights}
+    keras_glorot.initialize(model, seed=seed)
+    for v in model.weights:
+        if all(v is not p for p in picked):
+            v.assign(kept[id(v)])
+
+
 def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
     """Start ``model`` (built by ``build_zoo_net``) by ``how``, one of ``starts_of(net)``.
     ``x_sample``: what ``lsuv`` measures on."""
@@ -428,6 +488,8 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
         keras_glorot.initialize(model, seed=seed, **VARIANTS[how])
     elif how == REDRAWN:
         _redraw_own(model, seed)
+    elif how in ONLY:
+        _initialize_only(model, ONLY[how], seed)
     elif how == "lsuv":
         keras_glorot.lsuv(model, x_sample, seed=seed)
     elif how == "fixup_reference":

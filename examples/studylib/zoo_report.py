@@ -241,8 +241,10 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             'fan_in alone, instead of Glorot\'s fan average), `distribution="uniform"` '
             "(the shape of Keras' glorot_uniform, instead of the truncated normal) or "
             '`explicit="keep"` (kernels whose layers were given an initializer kept as '
-            "built, instead of redrawn); and "
-            "Keras' own start drawn again with fresh seeds (a control for the draws); each "
+            "built, instead of redrawn); "
+            "Keras' own start drawn again with fresh seeds (a control for the draws); and, "
+            "in a KerasHub transformer, Keras' start with one of initialize()'s changes "
+            "alone (its draws for that group of kernels only); each "
             "against the default and against Keras' default, paired by seed:",
             "",
             f"Code: {', '.join(sorted(variant_provenance))}.",

@@ -1,0 +1,198 @@
+"""``OUT/learning_rates.md`` and ``OUT/NET_rates.png``: the zoo's nets trained at their
+recipe's peak rate times several factors (``zoo.py --lr-scales``), from each start.
+
+Per net and start: the result at each rate (mean over seeds, each seed's value beside it),
+the best of them, the rates that end within ``TOLERANCE`` of that best (2 accuracy points;
+0.1 bits per byte for the language model) on every seed, and the runs that diverged or
+ended no better than chance. A rate counts as "within" only if none of its seeds diverged,
+so a start's range is the set of rates it trains at nearly as well as at its best one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from nets import LABELS, ON_REQUEST, Net, starts_of
+
+from .zoo_report import _code, _recipe, _runs_of, chance, score, trained, unit
+
+# How far below its best a start may end at a rate and still count as training there.
+TOLERANCE = {"cifar10": 2.0, "kjv": 0.1}
+
+
+def _label(start: str) -> str:
+    if start == "keras":
+        return "Keras' default"
+    if start == "initialize":
+        return "`initialize()`"
+    return f"`{LABELS.get(start, start)}`"
+
+
+def _starts(args: argparse.Namespace, net: Net) -> list[str]:
+    """The run names (``runs.jsonl``'s ``init``) of the starts asked, in report order."""
+    kinds = {**dict(zip(("keras", "initialize", "alternative"), starts_of(net), strict=True)),
+             **ON_REQUEST}  # fmt: skip
+    return [kinds[s] for s in args.starts]
+
+
+def _better(net: Net, a: float, b: float) -> bool:
+    """Whether result ``a`` is better than ``b`` (lower bits per byte, higher accuracy)."""
+    return a < b if net.data == "kjv" else a > b
+
+
+def summarize(net: Net, by_rate: dict[float, list[dict[str, Any]]]) -> dict[str, Any]:
+    """One start's runs by peak rate: per rate the seeds' results (None: diverged), the
+    best rate and its mean, the rates within the tolerance of it, and the failed runs."""
+    results = {lr: {r["seed"]: score(net, r) for r in runs} for lr, runs in by_rate.items()}
+    means = {
+        lr: float(np.mean(list(v.values())))
+        for lr, v in results.items()
+        if v and all(x is not None for x in v.values())
+    }
+    best = None
+    for lr, m in means.items():
+        if trained(net, m) and (best is None or _better(net, m, means[best])):
+            best = lr
+    tol = TOLERANCE[net.data]
+    within = [] if best is None else sorted(
+        lr for lr, m in means.items() if trained(net, m) and abs(m - means[best]) <= tol
+    )  # fmt: skip
+    failed = [
+        (lr, seed, "diverged" if x is None else "at chance")
+        for lr, v in sorted(results.items())
+        for seed, x in sorted(v.items())
+        if x is None or not trained(net, x)
+    ]
+    return {"results": results, "means": means, "best": best, "within": within,
+            "failed": failed}  # fmt: skip
+
+
+def _span(within: list[float]) -> str:
+    if not within:
+        return "none"
+    low, high = within[0], within[-1]
+    return f"{low:g}" if low == high else f"{low:g}–{high:g} ({high / low:g}×)"
+
+
+def _cell(net: Net, seeds: dict[int, float | None]) -> str:
+    if not seeds:
+        return "–"
+    values = [seeds[s] for s in sorted(seeds)]
+    if any(v is None for v in values):
+        finite = [v for v in values if v is not None]
+        text = "/".join("div." if v is None else f"{v:.2f}" for v in values)
+        return text if finite else "diverged"
+    return f"{np.mean(values):.2f} ({'/'.join(f'{v:.2f}' for v in values)})"
+
+
+def table(
+    args: argparse.Namespace, nets: list[Net], case_args: Callable
+) -> tuple[str, list[tuple[Net, dict[str, dict]]]]:
+    """The Markdown of OUT/learning_rates.md and, per net, each start's summary."""
+    lines, plots, provenance = [], [], set()
+    for net in nets:
+        cases = [case_args(args, net, x) for x in args.lr_scales]
+        rates = [case.lr for case in cases]
+        runs = [r for case in cases for r in _runs_of(case)]
+        if not runs:
+            continue
+        provenance.update(_code(r) for r in runs)
+        starts = _starts(args, net)
+        summaries = {}
+        for s in starts:
+            by_rate = {case.lr: [r for r in _runs_of(case) if r["init"] == s] for case in cases}
+            summaries[s] = summarize(net, by_rate)
+        plots.append((net, summaries))
+        tol = TOLERANCE[net.data]
+        within = f"{tol:g} {'bits/byte' if net.data == 'kjv' else 'points'}"
+        better = "lower" if net.data == "kjv" else "higher"
+        lines += [
+            f"### {net.title}",
+            "",
+            f"{unit(net)}, {better} is better. Recipe at its own rate: "
+            f"{_recipe(case_args(args, net))}. Each cell: the mean over seeds, then each "
+            "seed's result.",
+            "",
+            "| start | " + " | ".join(f"{lr:g}" for lr in rates)
+            + f" | best (rate) | rates within {within} of the best | failed runs |",
+            "|---|" + "---|" * len(rates) + "---|---|---|",
+        ]  # fmt: skip
+        for s, summary in summaries.items():
+            cells = [_cell(net, summary["results"].get(lr, {})) for lr in rates]
+            best = summary["best"]
+            best_text = "–" if best is None else f"{summary['means'][best]:.2f} ({best:g})"
+            failed = ", ".join(f"{lr:g} seed {seed} {what}" for lr, seed, what in
+                               summary["failed"]) or "none"  # fmt: skip
+            lines.append(f"| {_label(s)} | " + " | ".join(cells)
+                         + f" | {best_text} | {_span(summary['within'])} | {failed} |")  # fmt: skip
+        lines.append("")
+    head = [
+        "# Learning rates",
+        "",
+        "Each net at its recipe's peak rate times "
+        + ", ".join(f"{x:g}" for x in args.lr_scales)
+        + ", the rest of its recipe unchanged, from each start, paired by seed. A start's "
+        "best is its best mean over the rates at which no seed diverged; its range is the "
+        "rates whose mean ends within "
+        f"{TOLERANCE['cifar10']:g} points ({TOLERANCE['kjv']:g} bits per byte) of that "
+        "best; a failed run diverged or ended no better than chance (10% on CIFAR-10, 8 "
+        "bits per byte on text).",
+        "",
+        f"Code: {', '.join(sorted(provenance)) or 'no runs yet'}.",
+        "",
+    ]
+    return "\n".join(head + lines), plots
+
+
+def plot_rates(net: Net, summaries: dict[str, dict], path: pathlib.Path) -> bool:
+    """Result against peak rate (log scale) per start: each seed a dot, the mean a line, a
+    diverged run a cross at the bottom; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    colors = ("tab:gray", "tab:blue", "tab:orange", "tab:green")
+    floor = chance(net)
+    for color, (start, summary) in zip(colors, summaries.items(), strict=False):
+        rates = sorted(summary["results"])
+        means = [summary["means"].get(lr, math.nan) for lr in rates]
+        ax.plot(rates, means, "-o", color=color, ms=4, label=_label(start).strip("`"))
+        for lr in rates:
+            for x in summary["results"][lr].values():
+                if x is None:
+                    ax.scatter([lr], [floor], marker="x", color=color, s=30)
+                else:
+                    ax.scatter([lr], [x], color=color, s=8, alpha=0.5)
+    ax.set_xscale("log", base=2)
+    ax.axhline(floor, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("peak learning rate")
+    ax.set_ylabel(unit(net))
+    ax.set_title(net.title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> list[pathlib.Path]:
+    """OUT/learning_rates.md (and OUT/NET_rates.png with matplotlib); the paths written."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown, plots = table(args, nets, case_args)
+    written = [out / "learning_rates.md"]
+    written[0].write_text(markdown)
+    for net, summaries in plots:
+        path = out / f"{net.name}_rates.png"
+        if plot_rates(net, summaries, path):
+            written.append(path)
+    return written
