@@ -17,6 +17,31 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 CIFAR_NPZ = REPO.parent / "shared" / "data" / "cifar10.npz"
 
 BACKEND = keras.config.backend()
+# An example script's end-to-end run (marked ``one_backend``) trains real nets through the
+# script's options, resume and report, where nothing depends on the backend: it runs in
+# this backend's environment only, so that ``tox`` checks the package on all three
+# backends within minutes. ``pytest --every-backend`` runs those tests on any backend.
+SCRIPTS_BACKEND = "tensorflow"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--every-backend", action="store_true",
+        help=f"also run the example scripts' end-to-end tests (marked one_backend), which "
+        f"otherwise run on {SCRIPTS_BACKEND} alone",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == SCRIPTS_BACKEND or config.getoption("--every-backend"):
+        return
+    skip = pytest.mark.skip(
+        reason=f"an example script end to end, nothing in it backend-specific: run on "
+        f"{SCRIPTS_BACKEND} (pytest --every-backend runs it here)"
+    )
+    for item in items:
+        if "one_backend" in item.keywords:
+            item.add_marker(skip)
 
 
 def to_numpy(x) -> np.ndarray:

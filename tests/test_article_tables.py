@@ -100,6 +100,7 @@ SLICES = [
 @pytest.mark.parametrize(
     "table, cases, inits, strings", SLICES, ids=[f"table{s[0]}" for s in SLICES]
 )
+@pytest.mark.one_backend
 def test_table_slice_end_to_end(tmp_path, npz, table, cases, inits, strings):
     argv = ["--table", str(table), "--cases", *cases, "--inits", *inits, "--seeds", "0,"]
     argv += ["--width", "0.0625"]  # Table 5's VGG-16: 4..32 channels
@@ -118,6 +119,7 @@ def test_table_slice_end_to_end(tmp_path, npz, table, cases, inits, strings):
         assert any(x.endswith("| 1400 |") for x in rows), rows
 
 
+@pytest.mark.one_backend
 def test_table9_resumes_and_a_rerun_trains_nothing(tmp_path, npz, monkeypatch, capsys):
     """The acceptance command at tiny size; its rerun skips every run and keeps the lines."""
     cases = ["cnn5_tanh"]
@@ -184,6 +186,7 @@ def test_table4_kl_equals_cce_with_one_hot_targets(tmp_path, npz):
     assert "| case | glorot_uniform − random_normal |" in text and "| mlp_kl | " in text
 
 
+@pytest.mark.one_backend
 def test_tables_6_and_7_share_their_runs(tmp_path, npz, capsys):
     """Table 7 reads (and resumes) Table 6's runs: the LSTM and the MLP once, two tables."""
     argv = ["--cases", "lstm", "mlp", "--inits", "random_normal", "glorot_uniform"]
@@ -203,6 +206,7 @@ def test_tables_6_and_7_share_their_runs(tmp_path, npz, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.one_backend
 def test_table5_applications_build_and_train_one_tiny_epoch(tmp_path, npz):
     """ResNet-50 on 32x32, Inception-v3 behind its 75x75 Resizing, VGG-16 with BN: one
     epoch on 16 images."""

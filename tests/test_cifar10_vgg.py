@@ -88,6 +88,7 @@ def check_outputs(out, inits=("glorot_uniform", "glorot_gain"), seeds=(0, 1)):
     return runs
 
 
+@pytest.mark.one_backend
 def test_npz_end_to_end_resume_and_interruption(tmp_path, tiny_npz, monkeypatch, capsys):
     """A crash in the second run keeps the first line; rerunning finishes the rest; a third
     run of the same command trains nothing."""
@@ -356,6 +357,7 @@ def test_deterministic_runs_repeat_and_are_recorded(tmp_path, tiny_npz, restore_
         assert config.is_op_determinism_enabled()
 
 
+@pytest.mark.one_backend
 def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
     """SIGKILL after an epoch's backup; the rerun continues from there, and its runs.jsonl
     line holds every epoch once, with the package version and commit."""

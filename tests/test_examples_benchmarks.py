@@ -41,6 +41,7 @@ def test_bad_arguments_name_the_option(argv, message):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.one_backend
 def test_short_run_reports_each_round(tmp_path):
     rng = np.random.default_rng(0)
     npz = tmp_path / "tiny.npz"
@@ -63,6 +64,7 @@ def test_short_run_reports_each_round(tmp_path):
 INIT_COST = REPO / "benchmarks" / "model_init_cost.py"
 
 
+@pytest.mark.one_backend
 def test_gpt2_ratios_are_the_printed_times_over_the_median_build():
     pytest.importorskip("keras_hub")
     env = {**os.environ, "KERAS_BACKEND": BACKEND}

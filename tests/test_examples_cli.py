@@ -158,6 +158,7 @@ def test_argument_errors_come_before_any_heavy_import(tmp_path):
     assert results == [[2, []], [2, []], [2, []], [0, []]], done.stderr
 
 
+@pytest.mark.one_backend
 def test_script_runs_from_another_directory(tmp_path):
     """python examples/cifar10_vgg.py finds its helper modules from any working directory."""
     npz = tmp_path / "t.npz"

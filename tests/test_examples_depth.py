@@ -48,6 +48,7 @@ def test_bad_arguments_exit_2_before_keras_is_imported(argv, message):
     assert message in done.stderr
 
 
+@pytest.mark.one_backend
 def test_both_families_end_to_end_and_resume(tmp_path, npz, capsys):
     out = tmp_path / "depth"
     argv = ["--npz", str(npz), "--nets", "resnet8", "plain4", "--activations", "tanh",

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import BACKEND, REPO, run_python
 
 SCRIPT = REPO / "examples" / "norm_free_resnet.py"
@@ -43,6 +44,7 @@ def test_negative_seed_and_missing_kernel_folder_are_named(tmp_path):
     assert f"--load-kernels {tmp_path / 'absent'}: no such folder" in done.stderr
 
 
+@pytest.mark.one_backend
 def test_table_names_its_backend_and_columns_and_has_a_row_per_init_and_seed(tmp_path):
     done = _run("--depths", "8", "--inits", "zero", "none", "--batch", "2", "--seeds", "0", "1",
                 "--save-kernels", str(tmp_path))  # fmt: skip

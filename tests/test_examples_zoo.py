@@ -236,6 +236,7 @@ def text_db(tmp_path_factory):
     return path
 
 
+@pytest.mark.one_backend
 def test_quick_zoo_end_to_end_records_signal_and_seconds_and_resumes(
     tmp_path, tiny_cifar_npz, text_db, capsys
 ):
