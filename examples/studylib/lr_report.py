@@ -173,6 +173,9 @@ def plot_rates(net: Net, summaries: dict[str, dict], path: pathlib.Path) -> bool
                 else:
                     ax.scatter([lr], [x], color=color, s=8, alpha=0.5)
     ax.set_xscale("log", base=2)
+    every = sorted({lr for summary in summaries.values() for lr in summary["results"]})
+    ax.set_xticks(every, [f"{lr:g}" for lr in every])
+    ax.minorticks_off()
     ax.axhline(floor, color="k", lw=0.6, ls=":")
     ax.set_xlabel("peak learning rate")
     ax.set_ylabel(unit(net))
