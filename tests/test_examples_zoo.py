@@ -554,3 +554,22 @@ def test_rate_report_best_range_and_failed_runs(tmp_path):
     assert ours[6:] == ["0.01–0.04 (4×)", "0.08 seed 1 diverged"]
     assert ours[4] == "47.00/div." and keras_row[4] == "diverged"
     assert set(plots[0][1]) == {"keras", "initialize"}
+
+
+def test_fixup_reference_start_zeroes_the_head_and_is_initialize_fixup_elsewhere():
+    import keras_glorot
+
+    def built():
+        keras.utils.set_random_seed(0)
+        return nets.resnet(8)
+
+    model = built()
+    nets.start(model, nets.ZOO["resnet56"], "fixup_reference", seed=0)
+    reference = built()
+    keras_glorot.initialize(reference, seed=0, mode="fan_out",
+                            distribution="untruncated_normal", residual="fixup")  # fmt: skip
+    for ours, theirs in zip(model.weights, reference.weights, strict=True):
+        if ours.path == "head/kernel":
+            assert not np.any(to_numpy(ours)) and ours.dtype == theirs.dtype
+        else:
+            np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs), err_msg=ours.path)

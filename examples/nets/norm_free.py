@@ -149,7 +149,7 @@ def apply_init(model: keras.Model, init: str, seed: int, activation: str = "relu
             model, seed=seed, mode="fan_out", distribution="untruncated_normal", residual="fixup"
         )
         head = model.get_layer("head")
-        head.kernel.assign(keras.ops.zeros_like(head.kernel))
+        head.kernel.assign(keras.ops.zeros(head.kernel.shape, head.kernel.dtype))
         return
     for index, layer in enumerate(_kernel_layers(model)):
         # One seed per layer: a seeded initializer repeats its draw.
