@@ -16,6 +16,13 @@ from typing import NoReturn
 
 # The module each Keras backend imports, and the extra of this package that installs it.
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+# README's install line for each backend, the CPU builds (a GPU machine: README, "Install").
+BACKEND_INSTALLS = {
+    "tensorflow": 'pip install ".[tensorflow-cpu]"',
+    "jax": 'pip install ".[jax]"',
+    "torch": 'pip install torch --index-url https://download.pytorch.org/whl/cpu && '
+    'pip install ".[torch]"',
+}
 
 
 # Every initializer name Keras' keras.initializers.get knows that can start a net, and the
@@ -82,7 +89,7 @@ def backend_problem() -> str | None:
         source = "KERAS_BACKEND" if os.environ.get("KERAS_BACKEND") else "Keras' default backend"
         others = [b for b in BACKEND_MODULES if b != name and importlib.util.find_spec(b)]
         hint = f", or set KERAS_BACKEND={others[0]} (installed)" if others else ""
-        return f'{source} is {name}, but {module} is not installed: pip install ".[{name}]"{hint}.'
+        return f"{source} is {name}, but {module} is not installed: {BACKEND_INSTALLS[name]}{hint}."
     return None
 
 
