@@ -20,7 +20,7 @@ BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 BACKEND_INSTALLS = {
     "tensorflow": 'pip install ".[tensorflow-cpu]"',
     "jax": 'pip install ".[jax]"',
-    "torch": 'pip install torch --index-url https://download.pytorch.org/whl/cpu && '
+    "torch": "pip install torch --index-url https://download.pytorch.org/whl/cpu && "
     'pip install ".[torch]"',
 }
 
