@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "redrawn (Keras' own initializers drawn again with fresh seeds) and/or, in a "
         "KerasHub transformer, one change of initialize() alone on Keras' start: "
         "only_fans (the patch embedding), only_gain (the MLP's first kernel), "
-        "only_residual (the residual output projections) "
+        "only_residual (the residual output projections), or initialize() without one: "
+        "without_fans, without_gain, without_residual "
         "(default: keras initialize alternative)",
     )  # fmt: skip
     p.add_argument(

@@ -6,10 +6,13 @@ where the two hashes of a (net, start) agree, the row's runs are runs of today's
 same weights, the same data order: the training that follows is the same program).
 The net is built as ``zoo.py`` builds it (``keras.utils.set_random_seed(seed)``, the
 normalization's mean and std from the recipe's training images, 256 of them for ``lsuv``).
+``--independence`` also checks that Keras' build-time draws look like independent draws of
+its law (``independence``).
 
 Examples::
 
     python examples/zoo_draws.py --npz cifar10.npz --nets mlp3 vit
+    python examples/zoo_draws.py --npz cifar10.npz --nets mobilenetv2 --starts keras --independence
     git worktree add /tmp/at-bd57de3 bd57de3
     python examples/zoo_draws.py --npz cifar10.npz --code /tmp/at-bd57de3 --out old.jsonl
 
@@ -44,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(default: each net's three starts)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     p.add_argument("--out", help="append one JSON line per (net, start) here (default: print)")
+    p.add_argument(
+        "--independence", action="store_true",
+        help="also check that the start's Glorot-uniform kernels look like independent draws "
+        "of Keras' law: no kernel repeats or correlates with another of its size, no two "
+        "share values (as two draws from one random stream would), each std near the law's",
+    )  # fmt: skip
     return p
 
 
@@ -66,6 +75,41 @@ def weights_hash(model) -> str:
         digest.update(variable.path.encode() if hasattr(variable, "path") else b"")
         digest.update(variable.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def independence(model) -> dict:
+    """For the model's kernels, drawn by Keras' ``glorot_uniform``: the pairs of equal
+    kernels, the largest |correlation| between two kernels of the same size (one chance
+    standard deviation is about 1/sqrt(size)), the pairs that share more values (rounded
+    to 1e-5 of the law's bound) than chance would give, and the smallest and largest
+    std over the law's, sqrt(2 / (fan_in + fan_out)) with Keras' fans."""
+    import numpy as np
+    from keras.src.initializers.random_initializers import compute_fans
+
+    kernels = []
+    for v in model.weights:
+        if "kernel" not in v.name or len(v.shape) < 2:
+            continue
+        fan_in, fan_out = compute_fans(tuple(v.shape))
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        values = v.numpy().ravel().astype("float64")
+        kernels.append((v.path, values, set(np.round(values / bound, 5).tolist()), bound))
+    equal, shared, worst = 0, [], (0.0, None)
+    for i, (path_a, a, set_a, _) in enumerate(kernels):
+        for path_b, b, set_b, _ in kernels[i + 1 :]:
+            if a.size == b.size:
+                equal += bool(np.array_equal(a, b))
+                r = abs(float(np.corrcoef(a, b)[0, 1]))
+                if r > worst[0]:
+                    worst = (r, f"{path_a} ~ {path_b} ({a.size} values)")
+            # Values on a grid of 2e5 points: chance shares about |A| |B| / 2e5 of them.
+            expected = len(set_a) * len(set_b) / 2e5
+            if len(set_a & set_b) > 5 * expected + 20:
+                shared.append(f"{path_a} ~ {path_b}")
+    ratios = [values.std() / (bound / 3**0.5) for _, values, _, bound in kernels]
+    return {"kernels": len(kernels), "equal_pairs": equal, "max_abs_corr": round(worst[0], 4),
+            "max_corr_pair": worst[1], "sharing_pairs": shared,
+            "std_over_law": [round(min(ratios), 4), round(max(ratios), 4)]}  # fmt: skip
 
 
 def commit_of(code: pathlib.Path) -> dict:
@@ -110,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             nets.start(model, net, start, args.seed, sample)
             record = {"net": name, "start": start, "seed": args.seed,
                       "hash": weights_hash(model), **source}  # fmt: skip
+            if args.independence:
+                record["independence"] = independence(model)
             line = json.dumps(record)
             print(line, flush=True)
             if args.out:

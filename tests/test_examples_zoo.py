@@ -475,6 +475,13 @@ def test_each_only_start_is_keras_start_with_initializes_draws_for_its_group_alo
                 changed.add(v.path)
                 np.testing.assert_array_equal(after, initialized[v.path])
         assert changed == paths, how
+    # initialize() without a group: its draws everywhere else, the build's in the group.
+    for how, group in nets.WITHOUT.items():
+        model = built()
+        nets.start(model, nets.ZOO["vit"], how, seed=0)
+        for v in model.weights:
+            source = keras_start if v.path.endswith(group) else initialized
+            np.testing.assert_array_equal(to_numpy(v), source[v.path], err_msg=f"{how} {v.path}")
     # Together the three groups are every kernel whose scale initialize() changes: the
     # other kernels it redraws keep Keras' std within sampling error.
     for path, after in initialized.items():

@@ -40,6 +40,7 @@ from .zoo import (
     STARTS,
     UNIFORM,
     VARIANTS,
+    WITHOUT,
     ZOO,
     Net,
     Recipe,
@@ -51,7 +52,7 @@ from .zoo import (
 __all__ = [
     "ALTERNATIVES", "FAN_IN", "GROUPS", "KERAS_INITS", "LABELS", "LEAKY_SLOPE",
     "NUM_CLASSES", "ONLY", "ON_REQUEST", "POLICIES", "REDRAWN", "STARTS", "UNIFORM",
-    "VARIANTS", "ZOO", "Net",
+    "VARIANTS", "WITHOUT", "ZOO", "Net",
     "Recipe", "apply_init", "build_net", "build_zoo_net", "plain_cnn", "resnet",
     "signal_at_init", "split_net", "start", "starts_of",
 ]  # fmt: skip

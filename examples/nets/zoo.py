@@ -103,23 +103,33 @@ VARIANTS = {
 REDRAWN = "keras_redrawn"
 # And, in a KerasHub transformer, one of the things initialize() changes alone, on top of
 # Keras' start: initialize()'s draws for that group of kernels, the build's draws for every
-# other weight (``ONLY``: the group, by the paths KerasHub gives its variables).
+# other weight (``ONLY``: the group, by the paths KerasHub gives its variables); or
+# initialize() without it: its draws everywhere but in that group (``WITHOUT``).
 ONLY_FANS = "only_true_fans"
 ONLY_GAIN = "only_gelu_gain"
 ONLY_RESIDUAL = "only_residual_scale"
-ONLY = {
+GROUP_PATHS = {
     # the patch embedding: a 4x4 kernel at stride 4 reads each pixel once (true fans)
-    ONLY_FANS: ("patch_embedding/kernel",),
+    "fans": ("patch_embedding/kernel",),
     # the MLP's first kernel, which GELU follows (its gain)
-    ONLY_GAIN: ("mlp/dense_1/kernel", "feedforward_intermediate_dense/kernel"),
+    "gain": ("mlp/dense_1/kernel", "feedforward_intermediate_dense/kernel"),
     # the kernels that write into the residual stream (1/sqrt(2 L))
-    ONLY_RESIDUAL: ("attention_output/kernel", "mlp/dense_2/kernel",
-                    "feedforward_output_dense/kernel"),
+    "residual": ("attention_output/kernel", "mlp/dense_2/kernel",
+                 "feedforward_output_dense/kernel"),
 }  # fmt: skip
+ONLY = {ONLY_FANS: GROUP_PATHS["fans"], ONLY_GAIN: GROUP_PATHS["gain"],
+        ONLY_RESIDUAL: GROUP_PATHS["residual"]}  # fmt: skip
+WITHOUT_FANS = "initialize_without_true_fans"
+WITHOUT_GAIN = "initialize_without_gelu_gain"
+WITHOUT_RESIDUAL = "initialize_without_residual_scale"
+WITHOUT = {WITHOUT_FANS: GROUP_PATHS["fans"], WITHOUT_GAIN: GROUP_PATHS["gain"],
+           WITHOUT_RESIDUAL: GROUP_PATHS["residual"]}  # fmt: skip
 # Their --starts names (zoo.py) and how the report labels them, in report order.
 ON_REQUEST = {
     "fan_in": FAN_IN, "uniform": UNIFORM, "keep": KEEP, "redrawn": REDRAWN,
     "only_fans": ONLY_FANS, "only_gain": ONLY_GAIN, "only_residual": ONLY_RESIDUAL,
+    "without_fans": WITHOUT_FANS, "without_gain": WITHOUT_GAIN,
+    "without_residual": WITHOUT_RESIDUAL,
 }  # fmt: skip
 LABELS = {
     FAN_IN: 'mode="fan_in"',
@@ -129,6 +139,9 @@ LABELS = {
     ONLY_FANS: "Keras' + the patch embedding's true fans only",
     ONLY_GAIN: "Keras' + GELU's gain only",
     ONLY_RESIDUAL: "Keras' + 1/√(2L) on the residual outputs only",
+    WITHOUT_FANS: "initialize() but Keras' patch embedding",
+    WITHOUT_GAIN: "initialize() but Keras' MLP first kernels",
+    WITHOUT_RESIDUAL: "initialize() but Keras' residual outputs",
 }
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
@@ -458,18 +471,18 @@ def _residual_projections(model) -> list:
     ]  # fmt: skip
 
 
-def _initialize_only(model, group: tuple[str, ...], seed: int) -> None:
-    """initialize()'s draws for the kernels whose path ends with one of ``group``, the
-    build's for every other weight."""
+def _initialize_partly(model, group: tuple[str, ...], seed: int, inside: bool) -> None:
+    """initialize()'s draws for the kernels whose path ends with one of ``group`` (``inside``)
+    or for every weight but those (not ``inside``), the build's for the others."""
     import keras_glorot
 
-    picked = [v for v in model.weights if v.path.endswith(group)]
+    picked = {id(v) for v in model.weights if v.path.endswith(group)}
     if not picked:
         raise ValueError(f"{model.name} has no kernel whose path ends with {' or '.join(group)}.")
     kept = {id(v): v.numpy() for v in model.weights}
     keras_glorot.initialize(model, seed=seed)
     for v in model.weights:
-        if all(v is not p for p in picked):
+        if (id(v) in picked) != inside:
             v.assign(kept[id(v)])
 
 
@@ -489,7 +502,9 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
     elif how == REDRAWN:
         _redraw_own(model, seed)
     elif how in ONLY:
-        _initialize_only(model, ONLY[how], seed)
+        _initialize_partly(model, ONLY[how], seed, inside=True)
+    elif how in WITHOUT:
+        _initialize_partly(model, WITHOUT[how], seed, inside=False)
     elif how == "lsuv":
         keras_glorot.lsuv(model, x_sample, seed=seed)
     elif how == "fixup_reference":
