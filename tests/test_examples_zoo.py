@@ -580,3 +580,27 @@ def test_fixup_reference_start_zeroes_the_head_and_is_initialize_fixup_elsewhere
             assert not np.any(to_numpy(ours)) and ours.dtype == theirs.dtype
         else:
             np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs), err_msg=ours.path)
+
+
+def test_independence_check_finds_a_repeated_or_shared_draw_and_passes_fresh_ones():
+    import zoo_draws
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((64,))
+    x = inputs
+    for units in (64, 64, 64):
+        x = keras.layers.Dense(units)(x)
+    model = keras.Model(inputs, x)
+    fresh = zoo_draws.independence(model)
+    assert (fresh["kernels"], fresh["equal_pairs"], fresh["sharing_pairs"]) == (3, 0, [])
+    # 4,096 values: one chance standard deviation of r is 1/64.
+    assert fresh["max_abs_corr"] < 5 / 64
+    low, high = _std_bounds(1.0, 4096, z=6)  # a uniform's std has a smaller error
+    assert low < fresh["std_over_law"][0] <= fresh["std_over_law"][1] < high
+    first, second, third = (layer.kernel for layer in model.layers[1:])
+    second.assign(first)  # one draw twice
+    values = to_numpy(first).ravel()
+    third.assign(np.concatenate([values[:2048], -values[2048:]]).reshape(64, 64))
+    found = zoo_draws.independence(model)
+    assert found["equal_pairs"] == 1 and found["max_abs_corr"] == 1.0
+    assert len(found["sharing_pairs"]) == 3  # the copy, and the half-copy with each
