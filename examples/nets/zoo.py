@@ -215,12 +215,13 @@ ZOO = {
 
 # The zoo's tables, each written to its own --out: the kinds of net users build (zoo.py's
 # default), the transformers deeper and the decoder longer, and the Keras examples.
+_DEEPER = ("vit8", "gpt12", "gpt_long")
+_KERAS_IO = tuple(name for name in ZOO if name.startswith("kio_"))
 GROUPS = {
-    "zoo": tuple(name for name in ZOO if name not in ("vit8", "gpt12", "gpt_long")
-                 and not name.startswith("kio_")),
-    "depth": ("vit8", "gpt12", "gpt_long"),
-    "keras_io": tuple(name for name in ZOO if name.startswith("kio_")),
-}  # fmt: skip
+    "zoo": tuple(name for name in ZOO if name not in (*_DEEPER, *_KERAS_IO)),
+    "depth": _DEEPER,
+    "keras_io": _KERAS_IO,
+}
 
 
 def starts_of(net: Net) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import pathlib
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-# The module each Keras backend imports, and the extra of this package that installs it.
+# The module each Keras backend imports.
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # README's install line for each backend, the CPU builds (a GPU machine: README, "Install").
 BACKEND_INSTALLS = {

@@ -244,7 +244,8 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             "built, instead of redrawn); "
             "Keras' own start drawn again with fresh seeds (a control for the draws); and, "
             "in a KerasHub transformer, Keras' start with one of initialize()'s changes "
-            "alone (its draws for that group of kernels only); each "
+            "alone (its draws for that group of kernels only) or `initialize()` without "
+            "one of them (Keras' draws for that group); each "
             "against the default and against Keras' default, paired by seed:",
             "",
             f"Code: {', '.join(sorted(variant_provenance))}.",
