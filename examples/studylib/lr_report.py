@@ -19,7 +19,18 @@ from typing import Any
 import numpy as np
 from nets import LABELS, ON_REQUEST, Net, starts_of
 
-from .zoo_report import _code, _recipe, _runs_of, chance, score, trained, unit
+from .zoo_report import (
+    _code,
+    _recipe,
+    _runs_of,
+    chance,
+    difference,
+    paired_gain,
+    score,
+    trained,
+    unit,
+    verdict,
+)  # fmt: skip
 
 # How far below its best a start may end at a rate and still count as training there.
 TOLERANCE = {"cifar10": 2.0, "kjv": 0.1}
@@ -100,6 +111,17 @@ def _cell(net: Net, seeds: dict[int, float | None]) -> str:
     return f"{np.mean(values):.2f} ({'/'.join(f'{v:.2f}' for v in values)})"
 
 
+def _paired_cell(net: Net, case: argparse.Namespace, start: str) -> str:
+    """``start``'s gain over Keras' default at one rate, paired by seed, and its verdict."""
+    runs = _runs_of(case)
+    ours = [r for r in runs if r["init"] == start]
+    theirs = [r for r in runs if r["init"] == "keras"]
+    mean, low, high, pairs = paired_gain(net, ours, theirs)
+    text = difference(mean, low, high, pairs, _label(start))
+    said = verdict(low, high, pairs)
+    return text if text == "–" or said == "–" or math.isinf(mean) else f"{text}, {said}"
+
+
 def table(
     args: argparse.Namespace, nets: list[Net], case_args: Callable
 ) -> tuple[str, list[tuple[Net, dict[str, dict]]]]:
@@ -140,6 +162,12 @@ def table(
                                summary["failed"]) or "none"  # fmt: skip
             lines.append(f"| {_label(s)} | " + " | ".join(cells)
                          + f" | {best_text} | {_span(summary['within'])} | {failed} |")  # fmt: skip
+        if starts[0] == "keras" and len(starts) > 1:
+            for s in starts[1:]:
+                cells = [_paired_cell(net, case, s) for case in cases]
+                saved = ", bits/byte saved" if net.data == "kjv" else ""
+                lines.append(f"| {_label(s)} − Keras' default{saved}, paired [95% CI] | "
+                             + " | ".join(cells) + " | | | |")  # fmt: skip
         lines.append("")
     head = [
         "# Learning rates",
@@ -152,7 +180,11 @@ def table(
         f"{TOLERANCE['cifar10']:g} points ({TOLERANCE['kjv']:g} bits per byte) of that "
         "best; a failed run diverged or ended within "
         f"{AT_CHANCE['cifar10']:g} point of chance (10% on CIFAR-10; within "
-        f"{AT_CHANCE['kjv']:g} of 8 bits per byte on text).",
+        f"{AT_CHANCE['kjv']:g} of 8 bits per byte on text). The last row of a net: "
+        "`initialize()`'s gain over Keras' default at each rate, paired by seed, with its "
+        "95% t-interval and verdict (better or worse where the interval excludes 0); with 2 "
+        "seeds it has one degree of freedom, so only a gain far larger than the seeds' "
+        "disagreement gets a verdict.",
         "",
         f"Code: {', '.join(sorted(provenance)) or 'no runs yet'}.",
         "",
