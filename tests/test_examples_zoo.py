@@ -556,11 +556,12 @@ def test_rate_report_best_range_and_failed_runs(tmp_path):
     keras_row, ours = rows["Keras' default"], rows["`initialize()`"]
     # Keras: means 26.1, 44.5, 40 -> best 44.5 at 0.02; within 2 points: 0.02 alone; 10.2%
     # is above chance (10%) but within a point of it: a failed run.
-    assert keras_row[5:] == ["44.50 (0.02)", "0.02", "0.01 seed 0 at chance, "
+    # Every seed trained at 0.02 and 0.04 (0.01 has the run at chance).
+    assert keras_row[5:] == ["44.50 (0.02)", "0.02", "0.02–0.04 (2×)", "0.01 seed 0 at chance, "
                              "0.08 seed 0 diverged, 0.08 seed 1 diverged"]  # fmt: skip
     # Ours: means 47, 48, 48 (the rate with a diverged seed is out) -> 0.01-0.04, 4x.
     assert ours[5] in ("48.00 (0.02)", "48.00 (0.04)")
-    assert ours[6:] == ["0.01–0.04 (4×)", "0.08 seed 1 diverged"]
+    assert ours[6:] == ["0.01–0.04 (4×)", "0.01–0.04 (4×)", "0.08 seed 1 diverged"]
     assert ours[4] == "47.00/div." and keras_row[4] == "diverged"
     # Paired by seed: at 0.02 the gains are 4 and 3 points: mean 3.5, sd 0.707, t(1) 12.706,
     # half-width 12.706 * 0.707 / sqrt(2) = 6.35. At 0.08 only seed 0 pairs (both diverged

@@ -5,7 +5,8 @@ Per net and start: the result at each rate (mean over seeds, each seed's value b
 the best of them, the rates whose mean ends within ``TOLERANCE`` of that best (2 accuracy
 points; 0.1 bits per byte for the language model), and the runs that diverged or ended
 within ``AT_CHANCE`` of chance. A rate counts only if none of its seeds diverged, so a
-start's range is the set of rates it trains at nearly as well as at its best one.
+start's range is the set of rates it trains at nearly as well as at its best one; its stable
+rates, those at which no seed failed, however well they ended.
 """
 
 from __future__ import annotations
@@ -89,15 +90,24 @@ def summarize(net: Net, by_rate: dict[float, list[dict[str, Any]]]) -> dict[str,
         for seed, x in sorted(v.items())
         if x is None or not learned(net, x)
     ]
+    # The rates at which every seed trained: where the start is stable, whatever its result.
+    stable = sorted(
+        lr for lr, v in results.items() if v and all(learned(net, x) for x in v.values())
+    )
     return {"results": results, "means": means, "best": best, "within": within,
-            "failed": failed}  # fmt: skip
+            "failed": failed, "stable": stable}  # fmt: skip
 
 
-def _span(within: list[float]) -> str:
-    if not within:
+def _span(rates: list[float], grid: list[float]) -> str:
+    """'low–high (ratio×)' when ``rates`` are neighbours on ``grid``, else each rate."""
+    if not rates:
         return "none"
-    low, high = within[0], within[-1]
-    return f"{low:g}" if low == high else f"{low:g}–{high:g} ({high / low:g}×)"
+    low, high = rates[0], rates[-1]
+    if low == high:
+        return f"{low:g}"
+    if [lr for lr in grid if low <= lr <= high] != rates:  # a gap: name each one
+        return ", ".join(f"{lr:g}" for lr in rates)
+    return f"{low:g}–{high:g} ({high / low:g}×)"
 
 
 def _cell(net: Net, seeds: dict[int, float | None]) -> str:
@@ -151,8 +161,9 @@ def table(
             "seed's result.",
             "",
             "| start | " + " | ".join(f"{lr:g}" for lr in rates)
-            + f" | best (rate) | rates within {within} of the best | failed runs |",
-            "|---|" + "---|" * len(rates) + "---|---|---|",
+            + f" | best (rate) | rates within {within} of the best"
+            " | rates where every seed trained | failed runs |",
+            "|---|" + "---|" * len(rates) + "---|---|---|---|",
         ]  # fmt: skip
         for s, summary in summaries.items():
             cells = [_cell(net, summary["results"].get(lr, {})) for lr in rates]
@@ -161,13 +172,14 @@ def table(
             failed = ", ".join(f"{lr:g} seed {seed} {what}" for lr, seed, what in
                                summary["failed"]) or "none"  # fmt: skip
             lines.append(f"| {_label(s)} | " + " | ".join(cells)
-                         + f" | {best_text} | {_span(summary['within'])} | {failed} |")  # fmt: skip
+                         + f" | {best_text} | {_span(summary['within'], rates)}"
+                         + f" | {_span(summary['stable'], rates)} | {failed} |")  # fmt: skip
         if starts[0] == "keras" and len(starts) > 1:
             for s in starts[1:]:
                 cells = [_paired_cell(net, case, s) for case in cases]
                 saved = ", bits/byte saved" if net.data == "kjv" else ""
                 lines.append(f"| {_label(s)} − Keras' default{saved}, paired [95% CI] | "
-                             + " | ".join(cells) + " | | | |")  # fmt: skip
+                             + " | ".join(cells) + " | | | | |")  # fmt: skip
         lines.append("")
     head = [
         "# Learning rates",
@@ -178,7 +190,8 @@ def table(
         "best is its best mean over the rates at which no seed diverged; its range is the "
         "rates whose mean ends within "
         f"{TOLERANCE['cifar10']:g} points ({TOLERANCE['kjv']:g} bits per byte) of that "
-        "best; a failed run diverged or ended within "
+        "best; its stable rates are those at which every seed trained; a failed run "
+        "diverged or ended within "
         f"{AT_CHANCE['cifar10']:g} point of chance (10% on CIFAR-10; within "
         f"{AT_CHANCE['kjv']:g} of 8 bits per byte on text). The last row of a net: "
         "`initialize()`'s gain over Keras' default at each rate, paired by seed, with its "
