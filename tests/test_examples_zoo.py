@@ -557,7 +557,8 @@ def test_rate_report_best_range_and_failed_runs(tmp_path):
     # Keras: means 26.1, 44.5, 40 -> best 44.5 at 0.02; within 2 points: 0.02 alone; 10.2%
     # is above chance (10%) but within a point of it: a failed run.
     # Every seed trained at 0.02 and 0.04 (0.01 has the run at chance).
-    assert keras_row[5:] == ["44.50 (0.02)", "0.02", "0.02–0.04 (2×)", "0.01 seed 0 at chance, "
+    assert keras_row[5:] == ["44.50 (0.02)", "0.02", "0.02–0.04 (2×)",
+                             "0.01 seed 0 learned nothing, "
                              "0.08 seed 0 diverged, 0.08 seed 1 diverged"]  # fmt: skip
     # Ours: means 47, 48, 48 (the rate with a diverged seed is out) -> 0.01-0.04, 4x.
     assert ours[5] in ("48.00 (0.02)", "48.00 (0.04)")
@@ -572,6 +573,26 @@ def test_rate_report_best_range_and_failed_runs(tmp_path):
     assert cells[2] == "+3.50 [-2.85, +9.85] (n=2), level"
     assert cells[4] == "Keras' default diverged, `initialize()` trained (n=1)"
     assert set(plots[0][1]) == {"keras", "initialize"}
+
+
+def test_a_run_at_a_uniform_guess_training_loss_failed_though_above_chance():
+    from studylib import lr_report
+
+    net = nets.ZOO["resnet56"]
+    uniform = math.log(10)  # 2.3026 nats: the loss of predicting each class at 1/10
+
+    def run(seed, acc, last_loss):
+        return {"init": "keras", "seed": seed, "final_test_accuracy": acc, "diverged": False,
+                "train_loss": [2.9, last_loss]}  # fmt: skip
+
+    # 13.3% is 3.3 points above chance, yet the training loss never left ln 10.
+    by_rate = {0.05: [run(0, 0.133, uniform - 0.004), run(1, 0.35, 1.8)],
+               0.025: [run(0, 0.30, 1.9), run(1, 0.31, uniform - 0.02)]}  # fmt: skip
+    summary = lr_report.summarize(net, by_rate)
+    assert summary["failed"] == [(0.05, 0, "learned nothing")]
+    assert summary["stable"] == [0.025]
+    # A start that never ran at a rate is not stable there either.
+    assert lr_report.summarize(net, {0.05: []})["stable"] == []
 
 
 def test_fixup_reference_start_zeroes_the_head_and_is_initialize_fixup_elsewhere():

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from nets import LABELS, ON_REQUEST, Net, starts_of
+from nets import LABELS, NUM_CLASSES, ON_REQUEST, Net, starts_of
 
 from .zoo_report import (
     _code,
@@ -38,6 +38,9 @@ TOLERANCE = {"cifar10": 2.0, "kjv": 0.1}
 # A run that ends within this of chance learned nothing: the first 5,000 test images are
 # not exactly 10% of each class, so a net that predicts one class can score 10.2%.
 AT_CHANCE = {"cifar10": 1.0, "kjv": 0.1}
+# Nats: a final training loss this close to a uniform guess's is one (ln 10 = 2.3026; the
+# runs that learned least ended at 2.17 or below, those that learned nothing at 2.299-2.303).
+UNIFORM_MARGIN = 0.01
 
 
 def learned(net: Net, value: float | None) -> bool:
@@ -45,6 +48,16 @@ def learned(net: Net, value: float | None) -> bool:
     if not trained(net, value):
         return False
     return abs(value - chance(net)) > AT_CHANCE[net.data]
+
+
+def stuck(net: Net, run: dict[str, Any]) -> bool:
+    """Whether a run ended with the training loss of a uniform guess, ln(classes): within
+    ``UNIFORM_MARGIN`` of ln 10 on CIFAR-10 (of ln 256 per byte on text). Such a net learned
+    nothing, even where a slight lean to one class puts its test accuracy 2-3 points above
+    10%."""
+    losses = run.get("train_loss") or []
+    classes = 256 if net.data == "kjv" else NUM_CLASSES
+    return bool(losses) and losses[-1] >= math.log(classes) - UNIFORM_MARGIN
 
 
 def _label(start: str) -> str:
@@ -71,6 +84,7 @@ def summarize(net: Net, by_rate: dict[float, list[dict[str, Any]]]) -> dict[str,
     """One start's runs by peak rate: per rate the seeds' results (None: diverged), the
     best rate and its mean, the rates within the tolerance of it, and the failed runs."""
     results = {lr: {r["seed"]: score(net, r) for r in runs} for lr, runs in by_rate.items()}
+    nothing = {(lr, r["seed"]) for lr, runs in by_rate.items() for r in runs if stuck(net, r)}
     means = {
         lr: float(np.mean(list(v.values())))
         for lr, v in results.items()
@@ -85,15 +99,14 @@ def summarize(net: Net, by_rate: dict[float, list[dict[str, Any]]]) -> dict[str,
         lr for lr, m in means.items() if learned(net, m) and abs(m - means[best]) <= tol
     )  # fmt: skip
     failed = [
-        (lr, seed, "diverged" if x is None else "at chance")
+        (lr, seed, "diverged" if x is None else "learned nothing")
         for lr, v in sorted(results.items())
         for seed, x in sorted(v.items())
-        if x is None or not learned(net, x)
+        if x is None or not learned(net, x) or (lr, seed) in nothing
     ]
     # The rates at which every seed trained: where the start is stable, whatever its result.
-    stable = sorted(
-        lr for lr, v in results.items() if v and all(learned(net, x) for x in v.values())
-    )
+    lost = {lr for lr, _, _ in failed}
+    stable = sorted(lr for lr, v in results.items() if v and lr not in lost)
     return {"results": results, "means": means, "best": best, "within": within,
             "failed": failed, "stable": stable}  # fmt: skip
 
@@ -190,10 +203,12 @@ def table(
         "best is its best mean over the rates at which no seed diverged; its range is the "
         "rates whose mean ends within "
         f"{TOLERANCE['cifar10']:g} points ({TOLERANCE['kjv']:g} bits per byte) of that "
-        "best; its stable rates are those at which every seed trained; a failed run "
-        "diverged or ended within "
+        "best; its stable rates are those at which every seed trained. A failed run "
+        "diverged or learned nothing: it ended within "
         f"{AT_CHANCE['cifar10']:g} point of chance (10% on CIFAR-10; within "
-        f"{AT_CHANCE['kjv']:g} of 8 bits per byte on text). The last row of a net: "
+        f"{AT_CHANCE['kjv']:g} of 8 bits per byte on text) or with a uniform guess's "
+        f"training loss (within {UNIFORM_MARGIN:g} of ln 10; of ln 256 on text). "
+        "The last row of a net: "
         "`initialize()`'s gain over Keras' default at each rate, paired by seed, with its "
         "95% t-interval and verdict (better or worse where the interval excludes 0); with 2 "
         "seeds it has one degree of freedom, so only a gain far larger than the seeds' "
