@@ -565,13 +565,13 @@ def test_rate_report_best_range_and_failed_runs(tmp_path):
     assert ours[6:] == ["0.01–0.04 (4×)", "0.01–0.04 (4×)", "0.08 seed 1 diverged"]
     assert ours[4] == "47.00/div." and keras_row[4] == "diverged"
     # Paired by seed: at 0.02 the gains are 4 and 3 points: mean 3.5, sd 0.707, t(1) 12.706,
-    # half-width 12.706 * 0.707 / sqrt(2) = 6.35. At 0.08 only seed 0 pairs (both diverged
-    # on seed 1), and there only Keras' default diverged.
+    # half-width 12.706 * 0.707 / sqrt(2) = 6.35. At 0.08 a divergence has no size: each
+    # seed's outcome is said.
     paired = next(line for line in text.splitlines() if "paired [" in line)
     cells = [c.strip() for c in paired.strip("|").split("|")]
     assert cells[0] == "`initialize()` − Keras' default, paired [95% CI]"
     assert cells[2] == "+3.50 [-2.85, +9.85] (n=2), level"
-    assert cells[4] == "Keras' default diverged, `initialize()` trained (n=1)"
+    assert cells[4] == "seed 0: Keras' default diverged; seed 1: both diverged"
     assert set(plots[0][1]) == {"keras", "initialize"}
 
 

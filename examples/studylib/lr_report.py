@@ -140,9 +140,23 @@ def _paired_cell(net: Net, case: argparse.Namespace, start: str) -> str:
     ours = [r for r in runs if r["init"] == start]
     theirs = [r for r in runs if r["init"] == "keras"]
     mean, low, high, pairs = paired_gain(net, ours, theirs)
+    if math.isinf(mean):  # a divergence has no size: say each seed's outcome instead
+        return "; ".join(_seed_outcome(net, r, t, _label(start))
+                         for r in ours for t in theirs if r["seed"] == t["seed"])  # fmt: skip
     text = difference(mean, low, high, pairs, _label(start))
     said = verdict(low, high, pairs)
-    return text if text == "–" or said == "–" or math.isinf(mean) else f"{text}, {said}"
+    return text if text == "–" or said == "–" else f"{text}, {said}"
+
+
+def _seed_outcome(net: Net, ours: dict[str, Any], theirs: dict[str, Any], label: str) -> str:
+    """One seed's pair: the gain, or which start diverged."""
+    a, b = score(net, ours), score(net, theirs)
+    if a is None and b is None:
+        return f"seed {ours['seed']}: both diverged"
+    if a is None or b is None:
+        lost = label if a is None else "Keras' default"
+        return f"seed {ours['seed']}: {lost} diverged"
+    return f"seed {ours['seed']}: {b - a if net.data == 'kjv' else a - b:+.2f}"
 
 
 def table(
