@@ -372,6 +372,12 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     assert cells[4] == "+3.00 [+3.00, +3.00] (n=3)"
     assert cells[2].startswith("54.00 ± 1.00")
     assert '| `mode="fan_in"` |' not in text  # no fan_in runs: no row
+    # The row's alternative (he_normal) against both defaults: −5, −6, −7 and 0, −2, −1.
+    row = next(x for x in text.splitlines() if x.startswith("| MLP") and "`he_normal` |" in x)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    half = 4.303 * 1.0 / math.sqrt(3)  # both sets of differences have sd 1
+    assert cells[3:] == [f"-6.00 [{-6 - half:+.2f}, {-6 + half:+.2f}] (n=3)",
+                         f"-1.00 [{-1 - half:+.2f}, {-1 + half:+.2f}] (n=3)"]  # fmt: skip
     # Each table names the commits of its own runs only.
     main, variants = text.split("option changed")
     assert f"Code: 0000000 ({BACKEND})." in main and "1111111" not in main

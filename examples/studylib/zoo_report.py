@@ -137,7 +137,7 @@ def _code(run: dict[str, Any]) -> str:
 
 def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
     """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
-    rows, plot, variants = [], [], []
+    rows, plot, variants, alternatives = [], [], [], []
     header = [
         "| net | recipe | Keras' default | `initialize()` | alternative | `initialize()` − "
         "Keras, paired [95% CI] | verdict | last/first std at init (Keras → ours) | "
@@ -201,19 +201,12 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             for s in starts_of(net)[1:]
         }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
            f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
+        if by_start[net.alternative]:
+            alternatives.append(_against_defaults(net, net.alternative, by_start))
         for variant in ON_REQUEST.values():
             theirs = [r for r in runs if r["init"] == variant]
-            if not theirs:
-                continue
-            cells = []
-            for other, name in (("initialize", "`initialize()`"), ("keras", "Keras' default")):
-                m, lo, hi, k = paired_gain(net, theirs, by_start[other])
-                label = f"`{LABELS[variant]}`"
-                cells.append(difference(m, lo, hi, k, ours=label, theirs=name))
-            scores = [score(net, r) for r in theirs]
-            variants.append(f"| {net.title} | `{LABELS[variant]}` | "
-                            f"{interval(scores, '.2f').split(' [')[0]} | "
-                            + " | ".join(cells) + " |")  # fmt: skip
+            if theirs:
+                variants.append(_against_defaults(net, variant, {**by_start, variant: theirs}))
     lines = [
         "Per net, over seeds (paired by seed: a seed fixes the data order, augmentation and "
         "dropout of every start): the final result as mean ± std (test accuracy in %, or "
@@ -235,6 +228,16 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
         *rows,
         "",
     ]
+    if alternatives:
+        lines += [
+            "Each row's alternative against the two defaults, paired by seed:",
+            "",
+            "| net | alternative | result | − `initialize()` [95% CI] "
+            "| − Keras' default [95% CI] |",
+            "|---|---|---|---|---|",
+            *alternatives,
+            "",
+        ]
     if variants:
         lines += [
             '`initialize()` with one option changed: `mode="fan_in"` (the variance over '
@@ -256,6 +259,19 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             "",
         ]
     return "\n".join(lines), plot
+
+
+def _against_defaults(net: Net, start: str, by_start: dict[str, list]) -> str:
+    """A table row: ``start``'s result and its gain over ``initialize()`` and over Keras'
+    default, each paired by seed."""
+    theirs, label = by_start[start], f"`{LABELS.get(start, start)}`"
+    cells = []
+    for other, name in (("initialize", "`initialize()`"), ("keras", "Keras' default")):
+        m, lo, hi, k = paired_gain(net, theirs, by_start[other])
+        cells.append(difference(m, lo, hi, k, ours=label, theirs=name))
+    scores = [score(net, r) for r in theirs]
+    return (f"| {net.title} | {label} | {interval(scores, '.2f').split(' [')[0]} | "
+            + " | ".join(cells) + " |")  # fmt: skip
 
 
 def interval_text(net: Net, by_start: dict[str, list]) -> str:
