@@ -421,3 +421,37 @@ def test_a_run_recorded_under_an_old_name_is_not_run_again(tmp_path, tiny_npz, m
     monkeypatch.setattr(study, "train_one", must_not_train)
     monkeypatch.setattr(study, "write_reports", lambda *a, **k: None)
     assert cifar10_vgg.main(argv) == 0
+
+
+def test_a_package_imported_from_another_checkout_is_named_with_its_own_state(tmp_path):
+    """A run records the commit of the scripts' checkout; where Python imported the package
+    from elsewhere (an editable install of another checkout), that commit does not describe
+    the code that ran, so the record names the package's own checkout and its state."""
+    other = tmp_path / "other"
+    (other / "keras_glorot").mkdir(parents=True)
+    init = other / "keras_glorot" / "__init__.py"
+    init.write_text("x = 1\n")
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(other), *args], check=True, text=True,
+                              capture_output=True).stdout.strip()  # fmt: skip
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    record = study.source_record.__wrapped__(str(init))
+    assert record["package_path"] == str(other.resolve())
+    assert (record["package_git_commit"], record["package_git_dirty"]) == (git("rev-parse", "HEAD"),
+                                                                            False)  # fmt: skip
+    init.write_text("x = 2\n")  # an edit the commit does not hold
+    assert study.source_record.__wrapped__(str(init))["package_git_dirty"] is True
+    # An installed copy in a folder inside a work tree (a virtual env in a clone) is not
+    # that work tree's code: no commit is claimed for it.
+    installed = other / "venv" / "site-packages" / "keras_glorot"
+    installed.mkdir(parents=True)
+    record = study.source_record.__wrapped__(str(installed / "__init__.py"))
+    assert record["package_path"] == str(installed.parent.resolve())
+    assert (record["package_git_commit"], record["package_git_dirty"]) == (None, None)
+    # The package of this checkout: nothing more to say than the checkout's own commit.
+    here = study.source_record.__wrapped__(str(REPO / "keras_glorot" / "__init__.py"))
+    assert "package_path" not in here

@@ -166,29 +166,47 @@ def dtype_policy(name: str) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
-@functools.cache
-def source_record() -> dict[str, Any]:
-    """The git commit of this checkout and whether its tracked files differ from it.
-
-    Taken once per process: the code a study runs is what it imported at its start.
-    """
+def _checkout_state(where: pathlib.Path) -> tuple[str | None, bool | None]:
+    """The git commit of the checkout whose top is ``where`` and whether its tracked files
+    differ from it; (None, None) where ``where`` is not the top of a checkout."""
 
     def git(*command: str) -> str | None:
         try:
             done = subprocess.run(
-                ["git", "-C", str(REPO), *command], capture_output=True, text=True, timeout=20
+                ["git", "-C", str(where), *command], capture_output=True, text=True, timeout=20
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    top = git("rev-parse", "--show-toplevel")
+    # An installed copy inside some other work tree (a virtual env in a clone) is no checkout.
+    if top is None or pathlib.Path(top).resolve() != where.resolve():
+        return None, None
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {
-        "git_commit": commit,
-        "git_dirty": None if status is None else bool(status),
-        "package_version": keras_glorot.__version__,
-    }
+    return commit, None if status is None else bool(status)
+
+
+@functools.cache
+def source_record(package_file: str | None = None) -> dict[str, Any]:
+    """The git commit of this checkout and whether its tracked files differ from it.
+
+    Where ``keras_glorot`` was imported from elsewhere (an installed copy, or the editable
+    install of another checkout, which Python finds before the scripts' own), this
+    checkout's commit does not describe the package that ran: ``package_path`` names where
+    it came from and, if that is a checkout, ``package_git_commit`` and
+    ``package_git_dirty`` give its state. Taken once per process: the code a study runs
+    is what it imported at its start.
+    """
+    commit, dirty = _checkout_state(REPO)
+    record = {"git_commit": commit, "git_dirty": dirty,
+              "package_version": keras_glorot.__version__}  # fmt: skip
+    package = pathlib.Path(package_file or keras_glorot.__file__).resolve().parents[1]
+    if package != REPO:
+        record["package_path"] = str(package)
+        record["package_git_commit"], record["package_git_dirty"] = _checkout_state(package)
+    return record
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
