@@ -26,6 +26,7 @@ from .zoo_report import (
     _runs_of,
     chance,
     difference,
+    gain,
     paired_gain,
     score,
     trained,
@@ -156,7 +157,7 @@ def _seed_outcome(net: Net, ours: dict[str, Any], theirs: dict[str, Any], label:
     if a is None or b is None:
         lost = label if a is None else "Keras' default"
         return f"seed {ours['seed']}: {lost} diverged"
-    return f"seed {ours['seed']}: {b - a if net.data == 'kjv' else a - b:+.2f}"
+    return f"seed {ours['seed']}: {gain(net, ours, theirs):+.2f}"
 
 
 def table(
