@@ -363,7 +363,7 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     ]  # fmt: skip
     (tmp_path / "mlp3").mkdir()
     (tmp_path / "mlp3" / "runs.jsonl").write_text("\n".join(lines) + "\n")
-    text, _ = zoo_report.table(args, [net], zoo.case_args)
+    text, plots = zoo_report.table(args, [net], zoo.case_args)
     row = next(x for x in text.splitlines() if 'distribution="uniform"' in x and "MLP" in x)
     cells = [c.strip() for c in row.strip("|").split("|")]
     # uniform − initialize: -2, -1, -3 points; uniform − Keras: +3, +3, +3.
@@ -382,6 +382,19 @@ def test_report_compares_each_variant_with_initialize_and_keras_paired_by_seed(t
     main, variants = text.split("option changed")
     assert f"Code: 0000000 ({BACKEND})." in main and "1111111" not in main
     assert f"Code: 1111111 ({BACKEND})." in variants and "0000000" not in variants
+    # The variants' plot: one row per option run, each start's gain over Keras' by seed.
+    [(title, gains, note)] = plots["variants.png"]
+    assert title == f"{net.title}:\n{nets.LABELS[nets.UNIFORM]}" and note == ""
+    assert gains["initialize()"] == pytest.approx([5.0, 4.0, 6.0])
+    assert gains["the option"] == pytest.approx([3.0, 3.0, 3.0])
+    assert [t for t, *_ in plots["zoo.png"]] == [net.title]
+    pytest.importorskip("matplotlib")
+    written = zoo_report.write(args, [net], zoo.case_args)
+    assert sorted(p.name for p in written) == ["variants.png", "zoo.md", "zoo.png"]
+    (tmp_path / "mlp3" / "runs.jsonl").write_text(
+        "\n".join(x for x in lines if f'"{nets.UNIFORM}"' not in x) + "\n"
+    )
+    assert "variants.png" not in [p.name for p in zoo_report.write(args, [net], zoo.case_args)]
 
 
 def _main_row(tmp_path, accuracy, diverged=()):

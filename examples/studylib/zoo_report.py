@@ -135,9 +135,13 @@ def _code(run: dict[str, Any]) -> str:
     return f"{(run.get('git_commit') or 'unknown')[:7]}{dirty} ({run['backend']})"
 
 
-def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tuple[str, list]:
-    """The Markdown of OUT/zoo.md and, per net, what the plot needs."""
-    rows, plot, variants, alternatives = [], [], [], []
+def table(
+    args: argparse.Namespace, nets: list[Net], case_args: Callable
+) -> tuple[str, dict[str, list]]:
+    """The Markdown of OUT/zoo.md and what its plots need: by file name (``zoo.png``,
+    ``variants.png``), one ``(title, {legend: gains over Keras' default by seed}, note)``
+    per row."""
+    rows, plot, variants, alternatives, variant_plot = [], [], [], [], []
     header = [
         "| net | recipe | Keras' default | `initialize()` | alternative | `initialize()` − "
         "Keras, paired [95% CI] | verdict | last/first std at init (Keras → ours) | "
@@ -193,12 +197,11 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             f"| {cells[0]} | {cells[1]} | `{net.alternative}`: {cells[2]} | {ci} "
             f"| {said} | {ratio} | {seconds} |"
         )
-        keras_by_seed = {r["seed"]: r for r in by_start["keras"]}
+        keras = by_start["keras"]
         lost = sum(score(net, r) is None for r in by_start["keras"])
-        plot.append((net, {
-            s: [gain(net, r, keras_by_seed[r["seed"]]) for r in by_start[s]
-                if r["seed"] in keras_by_seed]
-            for s in starts_of(net)[1:]
+        plot.append((net.title, {
+            "initialize()": _over_keras(net, by_start["initialize"], keras),
+            "the net's alternative": _over_keras(net, by_start[net.alternative], keras),
         }, f"Keras' default diverged ({lost}/{len(by_start['keras'])} seeds); "
            f"{interval_text(net, by_start)}" if lost else ""))  # fmt: skip
         if by_start[net.alternative]:
@@ -207,6 +210,10 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             theirs = [r for r in runs if r["init"] == variant]
             if theirs:
                 variants.append(_against_defaults(net, variant, {**by_start, variant: theirs}))
+                variant_plot.append((f"{net.title}:\n{LABELS.get(variant, variant)}", {
+                    "initialize()": _over_keras(net, by_start["initialize"], keras),
+                    "the option": _over_keras(net, theirs, keras),
+                }, ""))  # fmt: skip
     lines = [
         "Per net, over seeds (paired by seed: a seed fixes the data order, augmentation and "
         "dropout of every start): the final result as mean ± std (test accuracy in %, or "
@@ -258,7 +265,13 @@ def table(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> tup
             *variants,
             "",
         ]
-    return "\n".join(lines), plot
+    return "\n".join(lines), {"zoo.png": plot, "variants.png": variant_plot}
+
+
+def _over_keras(net: Net, runs: list[dict], keras: list[dict]) -> list[float | None]:
+    """Each run's gain over Keras' default run of its seed (seeds Keras lacks left out)."""
+    by_seed = {r["seed"]: r for r in keras}
+    return [gain(net, r, by_seed[r["seed"]]) for r in runs if r["seed"] in by_seed]
 
 
 def _against_defaults(net: Net, start: str, by_start: dict[str, list]) -> str:
@@ -291,10 +304,10 @@ def _recipe(case: argparse.Namespace) -> str:
 
 
 def plot_zoo(plot: list, path: pathlib.Path) -> bool:
-    """One panel: per net, ``initialize()``'s and the alternative's gain over Keras' default,
-    paired by seed (dots) and their mean (diamond), on a scale linear within ±2 points and
-    logarithmic beyond, and in words where Keras' default diverged; False when matplotlib
-    is missing."""
+    """One panel: per row (a net, or a net with an option), two starts' gains over Keras'
+    default (``initialize()``'s and the alternative's or option's), paired by seed (dots)
+    and their mean (diamond), on a scale linear within ±2 points and logarithmic beyond,
+    and in words where Keras' default diverged; False when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -302,7 +315,8 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(plot) + 1.4))
+    two_line = any("\n" in title for title, *_ in plot)
+    fig, ax = plt.subplots(figsize=(8, (0.6 if two_line else 0.45) * len(plot) + 1.4))
     colors = ("tab:blue", "tab:orange")
     beside_axis = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
     for row, (_, gains, note) in enumerate(reversed(plot)):
@@ -314,8 +328,7 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
                 continue
             y = row + (0.12 if k else -0.12)
             ax.scatter(vals, [y] * len(vals), s=10, color=colors[k], alpha=0.5)
-            label = "initialize()" if start == "initialize" else "the net's alternative"
-            ax.scatter([np.mean(vals)], [y], marker="D", color=colors[k], label=label)
+            ax.scatter([np.mean(vals)], [y], marker="D", color=colors[k], label=start)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xscale("symlog", linthresh=2)
     ticks = [-50, -20, -10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10, 20, 50]
@@ -323,7 +336,7 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     ticks = [t for t in ticks if low <= t <= high]
     ax.set_xticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
     ax.set_yticks(range(len(plot)))
-    ax.set_yticklabels([net.title for net, *_ in reversed(plot)], fontsize=8)
+    ax.set_yticklabels([title for title, *_ in reversed(plot)], fontsize=7 if two_line else 8)
     ax.set_xlabel(
         "gain over Keras' default, paired by seed\n(accuracy points; bits/byte for the LM)"
     )
@@ -337,12 +350,14 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
 
 
 def write(args: argparse.Namespace, nets: list[Net], case_args: Callable) -> list[pathlib.Path]:
-    """OUT/zoo.md (and OUT/zoo.png with matplotlib); returns the paths written."""
+    """OUT/zoo.md (and, with matplotlib, OUT/zoo.png, and OUT/variants.png where options
+    were run); returns the paths written."""
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    markdown, plot = table(args, nets, case_args)
+    markdown, plots = table(args, nets, case_args)
     written = [out / "zoo.md"]
     written[0].write_text("# The zoo\n\n" + markdown)
-    if plot and plot_zoo(plot, out / "zoo.png"):
-        written.append(out / "zoo.png")
+    for name, rows in plots.items():
+        if rows and plot_zoo(rows, out / name):
+            written.append(out / name)
     return written
