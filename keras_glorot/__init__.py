@@ -6,8 +6,7 @@ with Keras, and the classes under ``keras_glorot>ClassName`` so that saved model
 reload.
 """
 
-import keras as _keras
-
+from keras_glorot import keras_internals as _keras_internals
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import compute_fans
 from keras_glorot.gains import calculate_gain
@@ -53,16 +52,4 @@ __all__ = [
 ]
 
 
-def _register_aliases() -> None:
-    custom = _keras.saving.get_custom_objects()
-    for name, cls in ALIASES.items():
-        existing = custom.get(name)
-        if existing is not None and existing is not cls:
-            raise RuntimeError(
-                f"keras_glorot: the custom object name {name!r} is already taken by "
-                f"{existing!r}; refusing to overwrite it."
-            )
-        custom[name] = cls
-
-
-_register_aliases()
+_keras_internals.register_initializer_names(ALIASES)

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import keras
 
 from keras_glorot import gains, sampling
-from keras_glorot.fans import compute_fans, fan_for_mode
+from keras_glorot.fans import compute_fans, einsum_kernel_axes, fan_for_mode
+from keras_glorot.keras_internals import EINSUM_AXES_FROM_KERAS, weight_owner
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
@@ -111,6 +112,26 @@ def _activation_config(activation):
         return activation if activation is not None else "linear"
     name = gains.activation_name(activation)
     return name if name is not None else keras.saving.serialize_keras_object(activation)
+
+
+_warned_unknown_layer = False
+
+
+def _warn_unknown_layer(variable, shape: tuple) -> None:
+    global _warned_unknown_layer
+    if _warned_unknown_layer:
+        return
+    _warned_unknown_layer = True
+    warnings.warn(
+        f"Keras {keras.__version__} drew the kernel {variable.path!r} of shape {shape} "
+        "after its layer's build (deferred, as in a keras.StatelessScope), so keras_glorot "
+        "cannot see which layer it belongs to. If that is an EinsumDense or "
+        "MultiHeadAttention, its fans are read from the shape, not from the layer's "
+        "equation: upgrade to keras>=3.15, where those layers pass their true axes, or "
+        "pass input_axes/output_axes yourself. Warned once.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 class _WarnsOnReuse:
@@ -241,20 +262,24 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
             # VarianceScaling knows no "orthogonal": it gets a placeholder it accepts.
             distribution="truncated_normal" if distribution == "orthogonal" else distribution,
             seed=_validate_seed(seed),
-            input_axes=_validate_axes("input_axes", input_axes),
-            output_axes=_validate_axes("output_axes", output_axes),
         )
+        # Set here, not passed on: VarianceScaling takes axes from Keras 3.15 only.
+        self.input_axes = _validate_axes("input_axes", input_axes)
+        self.output_axes = _validate_axes("output_axes", output_axes)
         self.distribution = distribution
 
     def fans(self, shape: Sequence[int]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` used for a kernel of ``shape``."""
-        for name, axes in (("input_axes", self.input_axes), ("output_axes", self.output_axes)):
+        return self._fans(shape, self.input_axes, self.output_axes)
+
+    def _fans(self, shape, input_axes, output_axes) -> tuple[float, float]:
+        for name, axes in (("input_axes", input_axes), ("output_axes", output_axes)):
             if axes is not None and any(not -len(shape) <= a < len(shape) for a in axes):
                 raise ValueError(
                     f"{name}={axes} does not fit a kernel of shape={tuple(shape)}; "
                     f"allowed axes are {-len(shape)}..{len(shape) - 1}."
                 )
-        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        fan_in, fan_out = compute_fans(shape, input_axes, output_axes)
         return self.fan_in or fan_in, self.fan_out or fan_out
 
     def stddev(self, shape: Sequence[int]) -> float:
@@ -262,8 +287,30 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
 
         For ``"orthogonal"`` it is also the root mean square of every draw.
         """
-        fan_in, fan_out = self.fans(_validate_shape(shape))
+        return self._stddev(_validate_shape(shape), self.input_axes, self.output_axes)
+
+    def _stddev(self, shape, input_axes, output_axes) -> float:
+        fan_in, fan_out = self._fans(shape, input_axes, output_axes)
         return math.sqrt(self.scale / fan_for_mode(fan_in, fan_out, self.mode))
+
+    def _axes(self, shape: tuple) -> tuple:
+        """``(input_axes, output_axes)`` for this draw.
+
+        From Keras 3.15, ``EinsumDense`` and ``MultiHeadAttention`` rebuild the
+        initializer with their kernel's axes. On an older Keras they pass the shape
+        alone, so the layer is read here: its equation gives the axes
+        (``fans.einsum_kernel_axes``). Where Keras deferred the draw past the layer's
+        ``build``, the layer is unknown: a kernel of rank >= 3 then warns once.
+        """
+        axes = (self.input_axes, self.output_axes)
+        if EINSUM_AXES_FROM_KERAS or axes != (None, None) or len(shape) < 3:
+            return axes
+        owner = weight_owner()
+        if isinstance(owner, keras.layers.EinsumDense):
+            return einsum_kernel_axes(owner.equation)
+        if isinstance(owner, keras.Variable):
+            _warn_unknown_layer(owner, shape)
+        return axes
 
     def __call__(self, shape, dtype=None):
         shape = _validate_shape(shape)
@@ -277,7 +324,7 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
             )
         self._warn_on_reuse()
         sample = sampling.SAMPLERS[self.distribution]
-        return sample(shape, self.stddev(shape), dtype, self.seed)
+        return sample(shape, self._stddev(shape, *self._axes(shape)), dtype, self.seed)
 
     def get_config(self) -> dict:
         return {

@@ -47,6 +47,8 @@ import keras
 import ml_dtypes  # a dependency of Keras 3, which uses it for bfloat16 itself
 import numpy as np
 
+from keras_glorot import keras_internals
+
 # Standard deviation of N(0, 1) truncated to [-2, 2]:
 # sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)), with phi, Phi the standard normal pdf, cdf.
 TRUNCATED_NORMAL_STD = 0.87962566103423978
@@ -131,11 +133,7 @@ def _torch_uniform(shape: tuple, minval: float, maxval: float, dtype: str, seed)
     """
     import torch  # the torch backend is running
 
-    try:
-        from keras.src.backend.torch.random import torch_seed_generator
-    except ImportError:  # another Keras layout: the public call
-        torch_seed_generator = None
-    generator = None if torch_seed_generator is None else torch_seed_generator(seed)
+    generator = keras_internals.torch_seed_generator(seed)
     if generator is None:
         return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
     u = torch.empty(shape, dtype=getattr(torch, dtype), device=generator.device)

@@ -15,6 +15,7 @@ ALIASES = {
     "glorot_leaky": GlorotLeakyNormal,
     "glorot_leaky_normal": GlorotLeakyNormal,
     "glorot_leaky_uniform": GlorotLeakyUniform,
+    "delta_orthogonal": keras_glorot.DeltaOrthogonal,
 }
 
 
@@ -182,6 +183,47 @@ def test_reload_without_import_names_the_package(saved_models):
     _, paths = saved_models
     loaded = load_in_fresh_process(paths["keras"], "no_import")
     assert "keras_glorot>" in loaded["error"]
+
+
+def build_named_model():
+    """One Conv2D per registered string name, each named after it."""
+    inputs = keras.Input((6, 6, 3))
+    x = inputs
+    for name in sorted(ALIASES):
+        x = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=name, name=name)(x)
+    return keras.Model(inputs, x)
+
+
+def test_every_string_name_survives_clone_model():
+    clone = keras.models.clone_model(build_named_model())
+    for name, cls in ALIASES.items():
+        assert type(clone.get_layer(name).kernel_initializer) is cls
+
+
+NAMED_LOADER = textwrap.dedent(
+    """
+    import json, sys, numpy as np, keras
+    import keras_glorot
+    model = keras.saving.load_model(sys.argv[1])
+    print(json.dumps({
+        "classes": {la.name: type(la.kernel_initializer).__name__ for la in model.layers[1:]},
+        "weights": [np.asarray(keras.ops.convert_to_numpy(w)).tolist() for w in model.weights],
+    }))
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_every_string_name_reloads_in_a_fresh_process(tmp_path, fmt):
+    model = build_named_model()
+    path = tmp_path / f"named.{fmt}"
+    keras.saving.save_model(model, path)
+    result = run_python(NAMED_LOADER, path, fmt)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["classes"] == {name: cls.__name__ for name, cls in ALIASES.items()}
+    for ours, theirs in zip(model.weights, loaded["weights"], strict=True):
+        np.testing.assert_array_equal(to_numpy(ours), np.asarray(theirs, dtype=np.float32))
 
 
 def test_clone_model_keeps_initializer_types():

@@ -19,6 +19,8 @@ import inspect
 
 import keras
 
+from keras_glorot import keras_internals
+
 CHOICES = ("override", "keep")
 
 
@@ -43,7 +45,7 @@ def chosen(layer, kernel) -> str | None:
     ``plans.Kernel`` of ``layer``), or None when it is the layer's default or ours."""
     if isinstance(layer, keras.layers.MultiHeadAttention):
         owner, attr = layer, "kernel_initializer"
-        current = getattr(layer, "_kernel_initializer", None)
+        current = keras_internals.attention_kernel_initializer(layer)
     else:
         owner, attr = kernel.owner, kernel.attr
         current = getattr(owner, attr, None)

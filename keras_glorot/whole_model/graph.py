@@ -18,24 +18,11 @@ from __future__ import annotations
 
 import keras
 
+from keras_glorot import keras_internals
 from keras_glorot.whole_model.trace import Trace
 
-try:
-    # Keras' own op classes: ``x + 3.0`` on a KerasTensor and ``keras.ops.add`` make
-    # an ``Add`` node. They are not exported; an isinstance test against them is
-    # the only exact way to tell what an op node computes. Without them every op
-    # node is reported as unrecognised, which is honest.
-    from keras.src.ops import nn as _nn_ops
-    from keras.src.ops import numpy as _numpy_ops
-
-    _OP_KINDS = {
-        "add": (_numpy_ops.Add,),
-        "multiply": (_numpy_ops.Multiply,),
-        "divide": (_numpy_ops.Divide, _numpy_ops.TrueDivide),
-        "relu6": (_nn_ops.Relu6,),
-    }
-except (ImportError, AttributeError):  # pragma: no cover - depends on Keras internals
-    _OP_KINDS = {}
+# Without Keras' op classes every op node is reported as unrecognised, which is honest.
+_OP_KINDS = keras_internals.op_classes()
 
 # Layers that leave "which elementwise activation follows" unchanged.
 PASS_THROUGH = (
@@ -84,7 +71,7 @@ def _symbolic(operation, attr: str):
 
 
 def _call_tensors(operation, which: str) -> list:
-    nodes = getattr(operation, "_inbound_nodes", None) or []
+    nodes = keras_internals.inbound_nodes(operation)
     if len(nodes) > 1 and not isinstance(operation, keras.Model):
         # A layer called more than once (a dropout reused in a block, a shared
         # Dense): its inputs and outputs are those of every call.
@@ -94,7 +81,7 @@ def _call_tensors(operation, which: str) -> list:
         # outputs, not those of its call in the model around it; that call is
         # only in its private inbound node. (Sequential's are the call's.)
         try:
-            return flat(getattr(operation._inbound_nodes[0], f"{which}_tensors"))
+            return flat(getattr(keras_internals.inbound_nodes(operation)[0], f"{which}_tensors"))
         except (AttributeError, IndexError):
             pass
     return flat(_symbolic(operation, which))
@@ -118,29 +105,26 @@ def calls(operation, container) -> list[tuple[list, list]]:
     A layer called twice (a module run in a loop, a shared ``Add``) is two calls with
     inputs and outputs of their own, never one call on all of them. In a traced
     graph every call of a leaf layer belongs to the trace (its earlier nodes are set
-    aside while tracing); in a functional model, the calls it recorded (Keras' node
-    keys in the private ``_nodes``); elsewhere the first call.
+    aside while tracing); in a functional model, the calls it recorded; elsewhere the
+    first call.
     """
-    nodes = getattr(operation, "_inbound_nodes", None) or []
+    nodes = keras_internals.inbound_nodes(operation)
     if isinstance(operation, keras.Model) or len(nodes) <= 1:
         return [(inputs_of(operation), outputs_of(operation))]
-    mine = getattr(container, "_nodes", None)
+    mine = keras_internals.graph_node_keys(container)
     every = not isinstance(mine, (set, frozenset, dict))
-    picked = (
-        [
-            node
-            for i, node in enumerate(nodes)
-            if every or f"{id(operation)}_ib-{i}" in mine  # keras.src.ops.function.make_node_key
-        ]
-        or nodes[:1]
-    )
+    picked = [
+        node
+        for i, node in enumerate(nodes)
+        if every or keras_internals.node_key(operation, i) in mine
+    ] or nodes[:1]
     return [(flat(n.input_tensors), flat(n.output_tensors)) for n in picked]
 
 
 def outputs_fed_by(operation, tensors: list) -> list:
     """The outputs of the calls of ``operation`` that took one of ``tensors`` (all its
     outputs for a layer called once)."""
-    nodes = getattr(operation, "_inbound_nodes", None) or []
+    nodes = keras_internals.inbound_nodes(operation)
     if len(nodes) <= 1 or isinstance(operation, keras.Model):
         return outputs_of(operation)
     out = [
@@ -154,8 +138,8 @@ def outputs_fed_by(operation, tensors: list) -> list:
 
 def producer_of(tensor):
     """The operation whose call made the symbolic ``tensor`` (None for an input or a
-    constant). Keras keeps it in the tensor's private ``_keras_history``."""
-    history = getattr(tensor, "_keras_history", None)
+    constant)."""
+    history = keras_internals.keras_history(tensor)
     operation = getattr(history, "operation", None)
     return None if isinstance(operation, keras.layers.InputLayer) else operation
 
@@ -176,12 +160,11 @@ def call_arguments(operation) -> tuple[tuple, dict] | None:
     """Positional and keyword arguments of ``operation``'s first call, constants included.
 
     ``operation.input`` lists only the tensors: the 3.0 of ``x + 3.0`` is kept
-    only in the call's ``keras.src.ops.node.Node``. Keras has no public accessor
-    for it, so this reads the private ``_inbound_nodes[0].arguments``. None when
-    that is not there (another Keras version): the caller then recognises nothing.
+    only in the call's node, which Keras keeps private. None when that is not there
+    (another Keras version): the caller then recognises nothing.
     """
     try:
-        arguments = operation._inbound_nodes[0].arguments
+        arguments = keras_internals.node_arguments(keras_internals.inbound_nodes(operation)[0])
         return tuple(arguments.args), dict(arguments.kwargs)
     except (AttributeError, IndexError, TypeError):
         return None
@@ -237,16 +220,8 @@ def has_graph(model: keras.Model) -> bool:
 
 
 def sublayers(layer) -> list:
-    """The layers ``layer`` tracks directly, in the order it assigned them.
-
-    Keras 3 tracks every layer assigned to an attribute of a layer (also in lists
-    and dicts) but exposes the list publicly only on models (``model.layers``);
-    ``_flatten_layers`` is its accessor for plain layers, read here and only here.
-    """
-    flatten = getattr(layer, "_flatten_layers", None)
-    if flatten is None:  # pragma: no cover - depends on Keras internals
-        return list(getattr(layer, "_layers", []))
-    return list(flatten(include_self=False, recursive=False))
+    """The layers ``layer`` tracks directly, in the order it assigned them."""
+    return keras_internals.flatten_layers(layer, recursive=False)
 
 
 def is_composite(layer) -> bool:
@@ -278,7 +253,9 @@ def attribute_of(parent, child) -> str | None:
         if value is child:
             return name
     for name, value in items:
-        if isinstance(value, (list, tuple)) and not name.startswith(("_layers", "_tracker")):
+        if isinstance(value, (list, tuple)) and not name.startswith(
+            keras_internals.TRACKING_ATTRIBUTES
+        ):
             for i, item in enumerate(value):
                 if item is child:
                     return f"{name}[{i}]"
@@ -334,7 +311,7 @@ class Graph:
         self.model = model
         self.trace = None
         self._traced: set[int] = set()
-        inner = model._flatten_layers(include_self=False, recursive=True)
+        inner = keras_internals.flatten_layers(model)
         if trace and (not has_graph(model) or any(is_composite(la) for la in inner)):
             self.trace = Trace(model, inline=_entered)
         self.leaves = leaf_layers(model)

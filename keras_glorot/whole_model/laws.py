@@ -14,6 +14,7 @@ import math
 import keras
 import numpy as np
 
+from keras_glorot import keras_internals
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import Glorot
@@ -132,7 +133,9 @@ def record_attention_config(layer) -> str:
                 "initializers, which one kernel_initializer cannot express"
             )
         cases[shape] = (type(sub.kernel_initializer), config)
-    layer._kernel_initializer = ByShape([(s, t.from_config(c)) for s, (t, c) in cases.items()])
+    keras_internals.set_attention_kernel_initializer(
+        layer, ByShape([(s, t.from_config(c)) for s, (t, c) in cases.items()])
+    )
     return ""
 
 

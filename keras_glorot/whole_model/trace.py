@@ -34,11 +34,13 @@ from collections.abc import Callable
 
 import keras
 
+from keras_glorot import keras_internals
+
 
 def built_shape(layer) -> tuple | None:
-    """The one input shape ``layer`` was built for (Keras records it in the private
-    ``_build_shapes_dict``), None when unknown or when it had several inputs."""
-    shapes = getattr(layer, "_build_shapes_dict", None)
+    """The one input shape ``layer`` was built for, None when unknown or when it had
+    several inputs."""
+    shapes = keras_internals.built_shapes(layer)
     if not isinstance(shapes, dict) or len(shapes) != 1:
         return None
     shape = next(iter(shapes.values()))
@@ -79,8 +81,8 @@ def _is_symbolic(args, kwargs) -> bool:
     then fails on a sparse placeholder. Only the trace's tensors are touched."""
     tensors = [t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
     for t in tensors:
-        if t.sparse:  # the public attribute is read-only
-            t._sparse = False
+        if t.sparse:
+            keras_internals.mark_dense(t)
     return bool(tensors)
 
 
@@ -135,15 +137,12 @@ def _inlined_class(cls: type) -> type:
 def _inlining(layers: list, inline: Callable[[object], bool]):
     """Gives each layer a subclass for the trace (``_inlined_class`` or ``_leaf_class``)
     and its own class back afterwards."""
-    originals = [(layer, type(layer)) for layer in layers]
-    try:
-        for layer, cls in originals:
-            kind = _inlined_class(cls) if inline(layer) else _leaf_class(cls)
-            object.__setattr__(layer, "__class__", kind)
+    pairs = [
+        (layer, _inlined_class(type(layer)) if inline(layer) else _leaf_class(type(layer)))
+        for layer in layers
+    ]
+    with keras_internals.classes_swapped(pairs):
         yield
-    finally:
-        for layer, cls in originals:
-            object.__setattr__(layer, "__class__", cls)
 
 
 # Binary operators of a Keras variable, and the ``keras.ops`` function each stands for.
@@ -176,18 +175,9 @@ def _variable_class(cls: type) -> type:
 @contextlib.contextmanager
 def _symbolic_variables(variables: list):
     """Gives each variable a ``_variable_class`` for the trace, its own class afterwards."""
-    originals, classes = [], {}
-    try:
-        for variable in variables:
-            cls = type(variable)
-            if cls not in classes:
-                classes[cls] = _variable_class(cls)
-            originals.append((variable, cls))
-            object.__setattr__(variable, "__class__", classes[cls])
+    classes = {cls: _variable_class(cls) for cls in {type(v) for v in variables}}
+    with keras_internals.classes_swapped([(v, classes[type(v)]) for v in variables]):
         yield
-    finally:
-        for variable, cls in originals:
-            object.__setattr__(variable, "__class__", cls)
 
 
 _MISSING = object()
@@ -228,11 +218,11 @@ def _operations(outputs: list) -> list:
     order, seen = [], set()
 
     def visit(tensor) -> None:
-        history = getattr(tensor, "_keras_history", None)
+        history = keras_internals.keras_history(tensor)
         if history is None:
             return
         operation = history.operation
-        node = operation._inbound_nodes[history.node_index]
+        node = keras_internals.inbound_nodes(operation)[history.node_index]
         key = (id(operation), history.node_index)
         if key in seen:
             return
@@ -275,12 +265,10 @@ class Trace:
             return
         layers = [
             la
-            for la in model._flatten_layers(include_self=False, recursive=True)
+            for la in keras_internals.flatten_layers(model)
             if not isinstance(la, keras.layers.InputLayer)
         ]
-        self._saved = [(la, la._inbound_nodes, la._outbound_nodes) for la in layers]
-        for layer in layers:
-            layer._inbound_nodes, layer._outbound_nodes = [], []
+        self._saved = keras_internals.set_nodes_aside(layers)
         kwargs = {"training": False} if training_required(type(model).call) else {}
         try:
             with (
@@ -297,6 +285,5 @@ class Trace:
 
     def close(self) -> None:
         """Puts back the sublayers' own nodes (once)."""
-        for layer, inbound, outbound in self._saved:
-            layer._inbound_nodes, layer._outbound_nodes = inbound, outbound
+        keras_internals.restore_nodes(self._saved)
         self._saved = []
