@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from conftest import BACKEND, REPO, run_python, to_numpy
 
+from keras_glorot import keras_internals
+
 sys.path.insert(0, str(REPO / "examples"))
 import nets  # noqa: E402
 import zoo  # noqa: E402
@@ -506,6 +508,8 @@ def test_each_only_start_is_keras_start_with_initializes_draws_for_its_group_alo
     for path, after in initialized.items():
         if not path.endswith("kernel") or any(path in group for group in expected.values()):
             continue
+        if "/mha/" in path and not keras_internals.EINSUM_AXES_FROM_KERAS:
+            continue  # before Keras 3.15 Keras' own start reads attention fans off the shape
         low, high = _std_bounds(keras_start[path].std(), after.size, z=6)
         assert low < after.std() < high, path
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_python, to_numpy
 
-from keras_glorot import initialize
+from keras_glorot import initialize, keras_internals
 from keras_glorot.whole_model.graph import Graph, outputs_of
 from keras_glorot.whole_model.residual import find_merges, fixup_scale
 
@@ -123,6 +123,10 @@ def test_fixup_scales_branch_kernels_by_the_formula():
         np.testing.assert_array_equal(fixed[path], plain[path])
 
 
+@pytest.mark.skipif(
+    not keras_internals.EINSUM_AXES_FROM_KERAS,
+    reason="compares with the package as it was, which required Keras >= 3.15",
+)
 def test_none_reproduces_the_draws_before_residual_policies(tmp_path):
     source = tmp_path / "old"
     source.mkdir()
