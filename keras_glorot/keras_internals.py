@@ -39,7 +39,7 @@ EINSUM_AXES_FROM_KERAS = KERAS_VERSION >= (3, 15)
 
 # Keras versions every entry of PRIVATE_PARTS was checked on (the test suite, tox's
 # keras-min and keras-nightly environments).
-CHECKED_ON = ("3.10.0", "3.14.1", "3.15.1", "3.16.0.dev2026102704")
+CHECKED_ON = ("3.10.0", "3.15.1", "3.16.0.dev2026102704")
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,12 @@ def test_einsum_kernel_drawn_after_build_gets_its_true_fans_or_a_warning():
         assert len(ours) == 1
         message = str(ours[0].message)
         assert "kernel" in message and "keras>=3.15" in message and "(256, 8, 64)" in message
+
+
+def test_docs_list_every_private_part_and_the_versions_checked():
+    doc = (pathlib.Path(__file__).parents[1] / "docs" / "keras_versions.md").read_text()
+    plain = doc.replace("`", "")
+    for part in keras_internals.PRIVATE_PARTS:
+        assert part.used_for in plain, part.name
+    for version in keras_internals.CHECKED_ON:
+        assert version in doc, version
