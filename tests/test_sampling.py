@@ -226,3 +226,23 @@ def test_torch_without_keras_private_helper_uses_public_uniform(monkeypatch):
         _numpy(sampling.truncated_normal((64, 32), 0.03, "bfloat16", 9)), expected
     )
     assert len(calls) == 1  # the public call ran
+
+
+@torch_only
+@pytest.mark.parametrize("threads", [1, 2])
+def test_torch_chain_runs_on_one_thread_gives_the_threads_back_and_the_same_values(threads):
+    # The in-place chain runs on one intra-op thread (a busy core stalls a split pass):
+    # the caller's thread count is put back, and the values do not depend on it.
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        drawn = _numpy(sampling.truncated_normal((257, 300), 0.05, "float32", 11))
+        assert torch.get_num_threads() == threads
+        torch.set_num_threads(3)
+        again = _numpy(sampling.truncated_normal((257, 300), 0.05, "float32", 11))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(drawn, again)
