@@ -41,14 +41,13 @@ Reference:
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import keras
 import ml_dtypes  # a dependency of Keras 3, which uses it for bfloat16 itself
 import numpy as np
 
-from keras_glorot import keras_internals
+from keras_glorot import backend, keras_internals
 
 # Standard deviation of N(0, 1) truncated to [-2, 2]:
 # sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)), with phi, Phi the standard normal pdf, cdf.
@@ -154,30 +153,14 @@ def _torch_truncated_normal(shape: tuple, scale: float, cut: float, dtype: str, 
     place on one tensor (``torch.erfinv_``, ``mul_``, ``clamp_``): the operations of
     the out-of-place ``keras.ops`` chain, without three fresh tensors.
 
-    The three passes run on one intra-op thread (``_one_torch_thread``). Split
-    across threads, each pass waits for its slowest chunk: with a busy core that
-    made the draw of GPT-2's kernels 1.8 times slower than on one thread, while on
-    quiet cores two threads save a sixth. The values are the same either way.
+    The three passes run on one intra-op thread (``backend.one_intra_op_thread``).
+    Split across threads, each pass waits for its slowest chunk: with a busy core
+    that made the draw of GPT-2's kernels 1.8 times slower than on one thread, while
+    on quiet cores two threads save a sixth. The values are the same either way.
     """
     u = _torch_uniform(shape, -_ERF_BOUND, _ERF_BOUND, dtype, seed)
-    with _one_torch_thread():
+    with backend.one_intra_op_thread():
         return u.erfinv_().mul_(math.sqrt(2.0) * scale).clamp_(-cut, cut)
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """PyTorch's intra-op thread count set to 1 for the duration, then put back."""
-    import torch  # the torch backend is running
-
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def normal(shape, stddev: float, dtype: str, seed):

@@ -1,4 +1,5 @@
-"""Backend-specific code: gradients of a loss through a model, one module per backend.
+"""Backend-specific code: gradients of a loss through a model, one module per backend, and
+PyTorch's intra-op threads around elementwise passes over whole kernels.
 
 Keras 3 has no backend-independent ``grad``; its own trainers
 (``keras/src/backend/*/trainer.py``) each use their framework's autodiff. So do
@@ -93,3 +94,29 @@ def _module():
             f"Keras backend {backend!r} has no gradient module here. Allowed: {sorted(_MODULES)}."
         )
     return importlib.import_module(f"keras_glorot.backend.{_MODULES[backend]}")
+
+
+@contextlib.contextmanager
+def one_intra_op_thread():
+    """Runs the block on one PyTorch intra-op thread, then puts the count back.
+
+    PyTorch splits an elementwise pass over a large tensor across its threads and
+    waits for the slowest chunk: with another process on one of two cores, every
+    pass over a kernel waits for that core. Drawing and assigning every kernel of a
+    124M GPT-2 took 2-3 times the model's build under such load with 2 threads, and
+    about one build on one thread (docs/benchmarks.md). Other backends: nothing.
+    """
+    if keras.config.backend() != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

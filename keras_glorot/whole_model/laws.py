@@ -14,7 +14,7 @@ import math
 import keras
 import numpy as np
 
-from keras_glorot import keras_internals
+from keras_glorot import backend, keras_internals
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import Glorot
@@ -143,6 +143,7 @@ def commit(entries: list) -> None:
     """Draws every planned kernel once, then assigns them all and records each
     initializer: a draw that fails leaves every weight as it was."""
     values = [d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries]
-    for d, value in zip(entries, values, strict=True):
-        d.kernel.variable.assign(value)
-        setattr(d.kernel.owner, d.kernel.attr, d.init)
+    with backend.one_intra_op_thread():  # a copy over a busy core waits for it
+        for d, value in zip(entries, values, strict=True):
+            d.kernel.variable.assign(value)
+            setattr(d.kernel.owner, d.kernel.attr, d.init)
