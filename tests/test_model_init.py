@@ -729,7 +729,9 @@ def test_untied_reverse_embeddings_are_drawn_as_the_logits_kernel():
     inputs = keras.Input((8,), dtype="int32")
     model = keras.Model(inputs, layer(layer(inputs), reverse=True))
     table = to_numpy(layer.embeddings).copy()
+    attributes = set(vars(layer))
     row = only_row(initialize(model, seed=0, distribution="uniform"), "k")
+    assert set(vars(layer)) == attributes  # no initializer attribute of ours left on it
     assert (row.part, row.fan_in, row.fan_out, row.gain) == ("reverse_embeddings", 64, 500, 1.0)
     assert_variance(to_numpy(layer.reverse_embeddings), glorot_var("linear", 64, 500))
     np.testing.assert_array_equal(to_numpy(layer.embeddings), table)

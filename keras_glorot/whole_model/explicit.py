@@ -46,6 +46,8 @@ def chosen(layer, kernel) -> str | None:
     if isinstance(layer, keras.layers.MultiHeadAttention):
         owner, attr = layer, "kernel_initializer"
         current = keras_internals.attention_kernel_initializer(layer)
+    elif kernel.attr is None:  # no initializer of its own to have been chosen
+        return None
     else:
         owner, attr = kernel.owner, kernel.attr
         current = getattr(owner, attr, None)

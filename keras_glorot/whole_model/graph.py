@@ -362,10 +362,6 @@ class Graph:
             return layer.name
         return f"{self.name_of(parent)}/{layer.name}"
 
-    def parent_of(self, layer):
-        """The composite layer or model holding ``layer`` (None for the model itself)."""
-        return self.composite_parent.get(id(layer)) or self._parents.get(id(layer))
-
     def traced(self, layer) -> bool:
         """Whether ``layer`` is read in a trace of ``call`` (``keras_glorot.whole_model.trace``)."""
         return id(layer) in self._traced

@@ -146,4 +146,5 @@ def commit(entries: list) -> None:
     with backend.one_intra_op_thread():  # a copy over a busy core waits for it
         for d, value in zip(entries, values, strict=True):
             d.kernel.variable.assign(value)
-            setattr(d.kernel.owner, d.kernel.attr, d.init)
+            if d.kernel.attr is not None:
+                setattr(d.kernel.owner, d.kernel.attr, d.init)

@@ -62,11 +62,12 @@ class Block:
 
 @dataclasses.dataclass
 class Kernel:
-    """A kernel variable, where its initializer attribute lives, and its blocks."""
+    """A kernel variable, where its initializer attribute lives (None where the layer
+    has none of its own for it), and its blocks."""
 
     variable: keras.Variable
     owner: object
-    attr: str
+    attr: str | None
     blocks: list[Block]
 
 
@@ -214,7 +215,7 @@ def _untied_reverse_projection(layer) -> Kernel | None:
     sums over ``hidden``, so it is drawn as a Dense kernel producing logits, linear.
     Its rows are not looked up; the lookup table ``embeddings`` is left as it is.
     The layer has one initializer for both matrices, so its config is not
-    rewritten (the attribute set here is read by nothing in Keras).
+    rewritten.
     """
     reverse = getattr(layer, "reverse_embeddings", None)
     if reverse is None or getattr(layer, "tie_weights", True) or len(reverse.shape) != 2:
@@ -222,7 +223,7 @@ def _untied_reverse_projection(layer) -> Kernel | None:
     fan_in, fan_out = compute_fans(reverse.shape)
     found = acts.Found(label="linear: logits of the reverse projection (x @ reverse_embeddings)")
     block = Block("reverse_embeddings", found, fan_in, fan_out, {})
-    return Kernel(reverse, layer, "_keras_glorot_reverse_initializer", [block])
+    return Kernel(reverse, layer, None, [block])
 
 
 class Skip(Exception):
