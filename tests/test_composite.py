@@ -5,6 +5,7 @@ on every backend without keras-hub; ``test_keras_hub.py`` runs the real backbone
 """
 
 import math
+import warnings
 from statistics import NormalDist
 
 import composite_blocks as cb
@@ -210,6 +211,48 @@ def test_a_composite_that_cannot_be_traced_gets_a_measured_gain():
     ratio = 1.0 / rows["rect/a"].gain ** 2
     assert abs(ratio - 0.5) < 4 * math.sqrt(3 / (4 * 64 * 64))
     assert rows["rect/b"].activation.startswith("gain 1 (measured: its output leaves")
+
+
+class FailsOnNoise(ReadsValues):
+    """ReadsValues whose call works on the all-ones batch it was built with, and fails on
+    anything else: the data-free measurement cannot run it."""
+
+    def call(self, x):
+        if float(keras.ops.convert_to_numpy(keras.ops.min(x))) != 1.0:
+            raise ValueError("this block takes ones only")
+        return super().call(x)
+
+
+def test_a_kernel_that_cannot_be_measured_is_drawn_linear_and_reported():
+    model = untraceable_model(FailsOnNoise("relu", name="fails"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = keras_glorot.initialize(model, seed=SEED)
+    # One warning, that the call could not be traced: the measurement's own draws never
+    # count as a second call of a planned initializer.
+    ours = [w for w in caught if issubclass(w.category, UserWarning)]
+    assert [str(w.message) for w in ours if "could not be traced" not in str(w.message)] == []
+    row = {r.layer: r for r in report.handled}["fails/a"]
+    assert row.gain == 1.0 and row.activation.startswith("linear: activation unknown")
+    (fallback,) = [f for f in report.fallbacks if f.startswith("'fails/a'")]
+    assert "activation after its kernel is unknown, so it is drawn linear" in fallback
+
+
+def test_a_layer_of_unknown_kind_is_left_and_reported():
+    class Mystery(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 8), name="w")
+
+        def call(self, x):
+            return keras.ops.matmul(x, self.w)
+
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, Mystery(name="mystery")(keras.layers.Dense(6)(inputs)))
+    before = to_numpy(model.get_layer("mystery").w).copy()
+    with pytest.warns(UserWarning):
+        report = keras_glorot.initialize(model, seed=SEED)
+    np.testing.assert_array_equal(to_numpy(model.get_layer("mystery").w), before)
+    assert any(f.startswith("'mystery': unknown layer kind") for f in report.fallbacks)
 
 
 def test_shared_sublayer_is_drawn_once():

@@ -55,6 +55,7 @@ import numpy as np
 
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model.graph import Graph, attribute_of, is_composite, sublayers
+from keras_glorot.whole_model.report import InitReport
 from keras_glorot.whole_model.trace import built_shape, training_required
 
 # Attribute names of KerasHub's blocks (and common ones elsewhere) and their role.
@@ -363,13 +364,13 @@ def _drawn_with_role(graph: Graph, drawn: dict, role: str) -> list[tuple[object,
     return out
 
 
-def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
+def measure(graph: Graph, drawn: dict, seed: int | None, report: InitReport) -> None:
     """Rescales every kernel whose activation was not found by its measured gain.
 
     The pass runs the composite with its kernels at their planned laws, drawn for the
     measurement alone and put back as they were afterwards (``initialize`` draws
     every kernel once, after planning). A kernel it cannot measure is drawn linear,
-    and the report says why (``report.fallbacks``).
+    and ``report.fallbacks`` says why.
     """
     for layer, d in _drawn_with_role(graph, drawn, "measure"):
         spot = place(layer, graph)
@@ -380,6 +381,11 @@ def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
         if gain is None:
             for record in d.records:
                 record.activation = f"linear: activation unknown, drawn linear ({where}; {note})"
+                report.fallback(
+                    f"{record.layer!r}: the activation after its kernel is unknown, so it is "
+                    f"drawn linear ({where}; {note}). Let the composite's call() be traced, "
+                    "or give the layer its activation."
+                )
             continue
         d.rescale(gain**2, "")
         for record in d.records:
@@ -389,11 +395,17 @@ def measure(graph: Graph, drawn: dict, seed: int | None) -> None:
 
 @contextlib.contextmanager
 def _planned_kernels(entries: list):
-    """The kernels of ``entries`` drawn at their planned laws, then put back as they were."""
+    """The kernels of ``entries`` drawn at their planned laws, then put back as they were.
+
+    Each is drawn by a copy of its planned initializer (same config, same values): the
+    planned one is called once, by ``initialize``'s commit, and so never warns that it
+    was called twice.
+    """
     originals = [(e.kernel.variable, e.kernel.variable.numpy()) for e in entries]
     try:
         for e in entries:
-            e.kernel.variable.assign(e.init(e.shape, dtype=e.kernel.variable.dtype))
+            law = type(e.init).from_config(e.init.get_config())
+            e.kernel.variable.assign(law(e.shape, dtype=e.kernel.variable.dtype))
         yield
     finally:
         for variable, value in originals:

@@ -314,7 +314,7 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, rep
         except plans.Skip as reason:
             if plans.needs_report(layer):
                 own.add(KernelRecord(name, type(layer).__name__, skipped=str(reason)))
-                if str(reason).startswith("unknown layer kind"):
+                if isinstance(reason, plans.UnknownKind):
                     own.fallback(f"{name!r}: {reason}")
             continue
         entries = []
@@ -329,14 +329,7 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, rep
                 record.note = f"replaces the author's {chosen} (explicit='override')"
         if entries:
             drawn[id(layer)] = entries
-    _composite.measure(graph, drawn, seeds.seed)
-    for record in own.records:
-        if record.activation.startswith("linear: activation unknown"):
-            own.fallback(
-                f"{record.layer!r}: the activation after its kernel is unknown, so it is drawn "
-                f"linear ({record.activation.split('(', 1)[-1].rstrip(')')}). Let the "
-                "composite's call() be traced, or give the layer its activation."
-            )
+    _composite.measure(graph, drawn, seeds.seed, own)
     _composite.own_weights(graph, own)
     _residual_merges(graph, policy, drawn, own)
     _composite.residual_streams(policy, graph, drawn, own)

@@ -230,6 +230,10 @@ class Skip(Exception):
     """A layer ``initialize`` leaves alone, with the reason."""
 
 
+class UnknownKind(Skip):
+    """A layer of a kind none of the plans knows: left alone, and a fallback."""
+
+
 PLANS: list[tuple[tuple, Callable]] = [
     (TRANSPOSED, _plan_transposed),
     (SEPARABLE, _plan_separable),
@@ -272,7 +276,7 @@ def plan(layer, graph: Graph, node=None) -> list[Kernel]:
     kind = type(layer).__name__
     if "Embedding" in kind:
         raise Skip(f"{kind} left as is: an embedding by its name (rows are looked up)")
-    raise Skip(f"unknown layer kind {kind} (its weights are left as they are)")
+    raise UnknownKind(f"unknown layer kind {kind} (its weights are left as they are)")
 
 
 def needs_report(layer) -> bool:
