@@ -179,22 +179,18 @@ def uniform(shape, stddev: float, dtype: str, seed):
 
 
 def orthonormal(rows: int, cols: int, dtype: str, seed):
-    """A Haar-distributed ``(rows, cols)`` matrix with orthonormal columns or rows.
+    """A Haar-distributed ``(rows, cols)`` matrix with orthonormal columns or rows:
+    ``keras.initializers.Orthogonal``'s draw.
 
     Orthonormal columns (``Q^T Q = I``) if ``rows >= cols``, else orthonormal rows
-    (``Q Q^T = I``). A Gaussian ``(max, min)`` matrix ``A = QR`` is factored with
-    ``keras.ops.qr`` and each column of ``Q`` is multiplied by the sign of ``R``'s
-    diagonal: that makes the factorization unique (positive diagonal), so ``Q``
-    inherits the Gaussian's invariance under rotations and is Haar-distributed
-    (Mezzadri 2007; Saxe et al. 2014). Without the fix, Householder QR (LAPACK)
-    returns ``Q_11 = -|A_11| / ||A_1||``, always negative. The draw order is that of
-    ``keras.initializers.Orthogonal``, so the same seed gives the same matrix.
+    (``Q Q^T = I``). Keras factors a Gaussian ``(max, min)`` matrix ``A = QR`` and
+    multiplies each column of ``Q`` by the sign of ``R``'s diagonal: that makes the
+    factorization unique (positive diagonal), so ``Q`` inherits the Gaussian's
+    invariance under rotations and is Haar-distributed (Mezzadri 2007; Saxe et al.
+    2014). Without the fix, Householder QR (LAPACK) returns ``Q_11 = -|A_11| /
+    ||A_1||``, always negative.
     """
-    a = keras.random.normal((max(rows, cols), min(rows, cols)), dtype=dtype, seed=seed)
-    q, r = keras.ops.qr(a)
-    # sign(0) = 0 has probability 0 for a Gaussian matrix (it has full rank a.s.).
-    q = q * keras.ops.sign(keras.ops.diagonal(r))
-    return q if rows >= cols else keras.ops.transpose(q)
+    return keras.initializers.Orthogonal(seed=seed)((rows, cols), dtype=dtype)
 
 
 def orthogonal(shape, stddev: float, dtype: str, seed):
