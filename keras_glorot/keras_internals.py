@@ -264,11 +264,6 @@ def flatten_layers(layer, recursive: bool = True) -> list:
     return list(flatten(include_self=False, recursive=recursive))
 
 
-def built_shapes(layer) -> dict | None:
-    """The input shapes a layer was built for (``Layer._build_shapes_dict``)."""
-    return getattr(layer, "_build_shapes_dict", None)
-
-
 # Keras' own tracking lists, which hold every sublayer again; never read as the
 # user's attributes.
 TRACKING_ATTRIBUTES = ("_layers", "_tracker")
@@ -350,13 +345,6 @@ def _check_swap():
     assert type(layer) is keras.layers.Dense
 
 
-def _check_built_shapes():
-    layer = keras.layers.Dense(2)
-    layer(keras.ops.zeros((1, 3)))
-    shapes = built_shapes(layer)
-    assert isinstance(shapes, dict) and list(shapes.values()) == [(1, 3)], shapes
-
-
 def _check_attention_initializer():
     layer = keras.layers.MultiHeadAttention(2, 4, kernel_initializer="ones")
     assert isinstance(attention_kernel_initializer(layer), keras.initializers.Ones)
@@ -411,11 +399,6 @@ PRIVATE_PARTS: tuple[PrivatePart, ...] = (
         "object.__setattr__(obj, '__class__', subclass) on layers and variables",
         "the trace: calls entered, variables with symbolic operators",
         _check_swap,
-    ),
-    PrivatePart(
-        "Layer._build_shapes_dict",
-        "the input shape a subclassed model was built for (the trace's inputs)",
-        _check_built_shapes,
     ),
     PrivatePart(
         "Layer._flatten_layers, Layer._layers, Layer._tracker",

@@ -38,12 +38,15 @@ from keras_glorot import keras_internals
 
 
 def built_shape(layer) -> tuple | None:
-    """The one input shape ``layer`` was built for, None when unknown or when it had
-    several inputs."""
-    shapes = keras_internals.built_shapes(layer)
-    if not isinstance(shapes, dict) or len(shapes) != 1:
+    """The one input shape ``layer`` was built for (Keras' public ``get_build_config``),
+    None when unknown or when it had several inputs."""
+    try:
+        config = layer.get_build_config()
+    except Exception:  # a user's override that fails: the shape is unknown
         return None
-    shape = next(iter(shapes.values()))
+    if not isinstance(config, dict) or set(config) != {"input_shape"}:
+        return None
+    shape = config["input_shape"]
     if not isinstance(shape, (tuple, list)) or not all(
         d is None or isinstance(d, int) for d in shape
     ):
