@@ -21,8 +21,10 @@ from keras_glorot.initializers import (
 from keras_glorot.whole_model.diagnostics import SignalReport, signal_report
 from keras_glorot.whole_model.found import LayerActivation
 from keras_glorot.whole_model.isometry import JacobianSpectrum, jacobian_spectrum
+from keras_glorot.whole_model.kinds import register_layer_kind
 from keras_glorot.whole_model.mean_field import MeanFieldLayer, mean_field_variances
 from keras_glorot.whole_model.model_init import initialize
+from keras_glorot.whole_model.reading import KernelReading, ModelReading, read_model
 from keras_glorot.whole_model.report import InitReport, KernelRecord
 from keras_glorot.whole_model.unit_variance import lsuv
 
@@ -38,9 +40,11 @@ __all__ = [
     "GlorotLeakyUniform",
     "InitReport",
     "JacobianSpectrum",
+    "KernelReading",
     "KernelRecord",
     "LayerActivation",
     "MeanFieldLayer",
+    "ModelReading",
     "SignalReport",
     "calculate_gain",
     "compute_fans",
@@ -48,6 +52,8 @@ __all__ = [
     "jacobian_spectrum",
     "lsuv",
     "mean_field_variances",
+    "read_model",
+    "register_layer_kind",
     "signal_report",
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model.found import (  # noqa: F401 (the walk's vocabulary, re-exported)
     LINEAR,
     OP_ACTIVATIONS,
@@ -25,7 +26,7 @@ from keras_glorot.whole_model.found import (  # noqa: F401 (the walk's vocabular
     normalized,
     own,
 )
-from keras_glorot.whole_model.graph import PASS_THROUGH, Graph
+from keras_glorot.whole_model.graph import Graph
 from keras_glorot.whole_model.patterns import (
     gate_at,
     ops_activation,
@@ -36,7 +37,7 @@ from keras_glorot.whole_model.patterns import (
 def following(layer, graph: Graph, depth: int = 0, outputs=None) -> Found:
     """The activation applied to ``layer``'s output by the operations after it.
 
-    Walks through ``PASS_THROUGH`` layers (normalization, dropout, noise,
+    Walks through pass-through layers (``kinds.passes_through``: (normalization, dropout, noise,
     reshapes) and recognises the hard sigmoid and hard swish that
     keras.applications build from op nodes (``ops_activation``). Any other op
     node gives linear, labelled unrecognised. Several consumers that disagree
@@ -93,9 +94,9 @@ def normalization_after(layer, graph: Graph, depth: int = 0, outputs=None):
     consumers = graph.next_operations(layer, outputs=outputs)
     found = []
     for nxt in consumers:
-        if _graph.is_normalization(nxt):
+        if kinds.is_normalization(nxt):
             found.append(nxt)
-        elif isinstance(nxt, PASS_THROUGH):
+        elif kinds.passes_through(nxt):
             found.append(normalization_after(nxt, graph, depth + 1))
         else:
             return None
@@ -142,7 +143,7 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
         return Found(label=f"linear: added to another path at {nxt.name!r}")
     if not _graph.is_layer(nxt):
         return Found(label=f"linear: unrecognised op {type(nxt).__name__} {nxt.name!r} follows")
-    if _graph.is_normalization(nxt):
+    if kinds.is_normalization(nxt):
         after = following(nxt, graph, depth + 1, onward)
         return normalized(after, f"{type(nxt).__name__} {nxt.name!r}")
     act = from_layer(nxt)
@@ -155,7 +156,7 @@ def _from_consumer(nxt, graph: Graph, depth: int, source=None, fed=()) -> Found:
         if norm is not None:
             return normalized(act, f"{act.label}, then {type(norm).__name__} {norm.name!r},")
         return _gated_after(act, nxt, graph, direct=depth == 0)
-    if act is None and isinstance(nxt, PASS_THROUGH) and depth < 32:
+    if act is None and kinds.passes_through(nxt) and depth < 32:
         act = following(nxt, graph, depth + 1, onward)
     if act is None:
         act = Found(label=f"linear: followed by {type(nxt).__name__} {nxt.name!r}")

@@ -54,6 +54,7 @@ import keras
 import numpy as np
 
 from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model.graph import Graph, attribute_of, is_composite, sublayers
 from keras_glorot.whole_model.report import InitReport
 from keras_glorot.whole_model.trace import built_shape, training_required
@@ -133,9 +134,7 @@ def _role(spot: Place) -> tuple[str, object] | None:
 
 def _last_kernel_of(composite, layer) -> bool:
     """Whether ``layer`` is the last sublayer with weights, normalizations aside."""
-    kernels = [
-        s for s in sublayers(composite) if s.weights and "norm" not in type(s).__name__.lower()
-    ]
+    kernels = [s for s in sublayers(composite) if s.weights and not kinds.is_normalization(s)]
     return bool(kernels) and kernels[-1] is layer
 
 

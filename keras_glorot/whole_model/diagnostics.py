@@ -20,49 +20,38 @@ import keras
 import numpy as np
 
 from keras_glorot import backend
-from keras_glorot.whole_model import mean_field
-from keras_glorot.whole_model.graph import Graph
-from keras_glorot.whole_model.plans import ATTENTION_PARTS
+from keras_glorot.whole_model import kinds, mean_field
+from keras_glorot.whole_model.reading import ModelReading, read_model
 
 
-def _main_kernel(layer):
-    """The kernel whose gradient represents ``layer`` (None when it has none)."""
-    for wrapped in ("forward_layer", "layer", "cell"):
-        inner = getattr(layer, wrapped, None)
-        if isinstance(inner, keras.layers.Layer) and inner is not layer:
-            return _main_kernel(inner)
-    if isinstance(layer, keras.layers.MultiHeadAttention):
-        return layer.output_dense.kernel
-    for name in ("pointwise_kernel", "kernel"):
-        kernel = getattr(layer, name, None)
-        if isinstance(kernel, keras.Variable) and kernel.trainable:
-            return kernel
-    for weight in layer.trainable_weights:
-        # Only kernels: a PReLU's alphas or an embedding table are not one.
-        if len(weight.shape) >= 2 and "kernel" in weight.name:
-            return weight
-    return None
-
-
-def recorded_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+def recorded_layers(reading: ModelReading) -> dict[str, keras.layers.Layer]:
     """``{row name: layer}`` for the rows of ``signal_report``, in layer order.
 
     Every leaf layer; inside composite layers, the sublayers with weights (kernels,
     normalizations, embeddings), named by the composites holding them
     (``block/attention``); a ``MultiHeadAttention`` gives one row per projection.
     """
-    graph = Graph(model)
     rows = {}
-    for layer, container in graph.leaves:
-        if not isinstance(container, keras.Model) and not layer.weights:
+    for layer, name, in_composite in reading.leaves:
+        if in_composite and not layer.weights:
             continue  # a composite's dropout or softmax: internals, not rows
-        name = graph.name_of(layer)
         if isinstance(layer, keras.layers.MultiHeadAttention):
-            for part in ATTENTION_PARTS:
+            for part in kinds.ATTENTION_PARTS:
                 rows[f"{name}/{part.removesuffix('_dense')}"] = getattr(layer, part)
         else:
             rows[name] = layer
     return rows
+
+
+def _activations(reading: ModelReading) -> dict[int, str]:
+    """``{id(layer): what follows its kernel}``, as the reading names it."""
+    labels = {}
+    for r in reading.kernels:
+        labels[id(r.layer)] = r.activation
+        if isinstance(r.layer, keras.layers.MultiHeadAttention):
+            for kernel in r.kernels:
+                labels[id(kernel.owner)] = kernel.blocks[0].found.label
+    return labels
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -95,6 +84,9 @@ class SignalReport:
             (``keras_glorot.mean_field_variances`` from the batch's ``E[x**2]``);
             None for layers it has no rule for.
         prediction_note: The rule applied per layer, or why there is no prediction.
+        activation: What follows each kernel layer's kernel, as ``read_model`` reads
+            it (the same words ``initialize`` and ``lsuv`` report); None for layers
+            without a kernel.
 
     Example:
 
@@ -111,6 +103,7 @@ class SignalReport:
     training: bool = False
     predicted_std: list[float | None] | None = None
     prediction_note: list[str] | None = None
+    activation: list[str | None] | None = None
 
     @property
     def activation_ratio(self) -> float:
@@ -347,10 +340,11 @@ def signal_report(
             f"{type(training).__name__}."
         )
     loss_fn = _resolve_loss(y, loss)
-    names = recorded_layers(model)
+    reading = read_model(model)
+    names = recorded_layers(reading)
     layers = list(names.values())
     names = {id(layer): name for name, layer in names.items()}
-    kernels = {id(la): _main_kernel(la) for la in layers}
+    kernels = {id(la): kinds.main_kernel(la) for la in layers}
     variables = list({id(k): k for k in kernels.values() if k is not None}.values())
     with _Recorder(layers, names) as recorder:
         scale = LOSS_SCALE if _computes_in_float16(layers) else 1.0
@@ -376,7 +370,8 @@ def signal_report(
         for v, g in zip(variables, grads, strict=True)
     }
     values = [_to_numpy(o) for o in outputs]
-    predicted, notes = _predictions(model, x, layer_of, training)
+    predicted, notes = _predictions(reading, x, layer_of, training)
+    follows = _activations(reading)
     gradient_std = []
     for layer in layer_of:
         kernel = kernels[id(layer)]
@@ -390,16 +385,17 @@ def signal_report(
         training=training,
         predicted_std=predicted,
         prediction_note=notes,
+        activation=[follows.get(id(layer)) for layer in layer_of],
     )
 
 
-def _predictions(model, x, layer_of, training):
+def _predictions(reading: ModelReading, x, layer_of, training):
     """The mean-field std per recorded layer call, from the batch's E[x**2]."""
     if isinstance(x, (list, tuple, dict)):
         reason = "the input is not a single array"
         return [None] * len(layer_of), [reason] * len(layer_of)
     input_variance = float(np.mean(np.square(_to_numpy(x))))
-    found = mean_field.predictions(model, input_variance, training)
+    found = mean_field.predictions(reading, input_variance, training)
     predicted, notes = [], []
     for layer in layer_of:
         p = found.get(id(layer))

@@ -13,7 +13,6 @@ import keras
 import numpy as np
 
 from keras_glorot import gains
-from keras_glorot.whole_model import graph as _graph
 
 _SOFTMAX_FAMILY = ("softmax", "log_softmax", "sparsemax")
 
@@ -203,7 +202,9 @@ SHAPE_OPS = ("Cast", "Reshape", "Transpose", "ExpandDims", "Squeeze")
 
 def from_op(operation) -> Found | None:
     """The activation a Keras op node applies elementwise (``keras.ops.relu``...), or None."""
-    if _graph.is_layer(operation) or not type(operation).__module__.startswith("keras."):
+    if isinstance(operation, keras.layers.Layer) or not type(operation).__module__.startswith(
+        "keras."
+    ):
         return None
     name = OP_ACTIVATIONS.get(type(operation).__name__)
     if name is None:

@@ -19,44 +19,11 @@ from __future__ import annotations
 import keras
 
 from keras_glorot import keras_internals
+from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model.trace import Trace
 
 # Without Keras' op classes every op node is reported as unrecognised, which is honest.
 _OP_KINDS = keras_internals.op_classes()
-
-# Layers that leave "which elementwise activation follows" unchanged.
-PASS_THROUGH = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D,
-    keras.layers.SpatialDropout3D,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.Identity,
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-)
-
-
-NORMALIZATIONS = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.UnitNormalization,
-)
-
-
-def is_normalization(layer) -> bool:
-    """Keras' normalization layers, and others' by their class name (``RMSNorm``,
-    ``LlamaLayerNorm``...) when they hold no kernel: layers that divide their input
-    by its own scale."""
-    if isinstance(layer, NORMALIZATIONS):
-        return True
-    return is_layer(layer) and "Norm" in type(layer).__name__ and not hasattr(layer, "kernel")
 
 
 def flat(x) -> list:
@@ -230,9 +197,10 @@ def is_composite(layer) -> bool:
     That is a layer with tracked sublayers whose nearest Keras class is
     ``keras.layers.Layer`` itself: a subclass of a Keras kind (``Dense``,
     ``MultiHeadAttention``, ``Embedding``, ``Bidirectional``...) stays that kind,
-    with the fans and rules of its kind.
+    with the fans and rules of its kind, and so does a registered kind
+    (``register_layer_kind``).
     """
-    if isinstance(layer, keras.Model) or not sublayers(layer):
+    if isinstance(layer, keras.Model) or kinds.is_registered(layer) or not sublayers(layer):
         return False
     for cls in type(layer).__mro__:
         if cls.__module__.startswith("keras.") or cls.__module__ == "keras":

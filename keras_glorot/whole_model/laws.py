@@ -18,9 +18,9 @@ from keras_glorot import backend, keras_internals
 from keras_glorot.blocks import Blocks, ByShape
 from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import Glorot
-from keras_glorot.whole_model import plans
+from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model import residual as _residual
-from keras_glorot.whole_model.plans import Block, Kernel
+from keras_glorot.whole_model.kinds import Block, Kernel
 from keras_glorot.whole_model.report import InitReport, KernelRecord
 
 
@@ -121,7 +121,7 @@ def record_attention_config(layer) -> str:
     attribute is private because Keras exposes no setter for it.
     """
     cases = {}
-    for name in plans.ATTENTION_PARTS:
+    for name in kinds.ATTENTION_PARTS:
         sub = getattr(layer, name)
         shape = tuple(int(d) for d in sub.kernel.shape)
         config = sub.kernel_initializer.get_config()

@@ -41,9 +41,9 @@ import keras
 import numpy as np
 
 from keras_glorot import gains
-from keras_glorot.whole_model import activations as _activations
-from keras_glorot.whole_model import graph as _graph
-from keras_glorot.whole_model.plans import CONVS, DEPTHWISE
+from keras_glorot.whole_model import found as _activations
+from keras_glorot.whole_model import kinds
+from keras_glorot.whole_model.reading import KernelReading, ModelReading, read_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +58,8 @@ class MeanFieldLayer:
             predicted.
         std: Predicted standard deviation of the output; None when not predicted.
         note: The rule applied, or why there is no prediction.
+        activation: What follows the layer's kernel, as ``read_model`` reads it;
+            None for a layer without a kernel.
     """
 
     layer: str
@@ -65,6 +67,7 @@ class MeanFieldLayer:
     mean: float | None
     std: float | None
     note: str
+    activation: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +156,6 @@ def _activation(found: _activations.Found | None):
     return _function(found), None
 
 
-_KERNEL_LAYERS = (keras.layers.Dense, *CONVS)
 _IDENTITY = (keras.layers.Flatten, keras.layers.Reshape, keras.layers.Identity)
 _DROPOUT = (
     keras.layers.Dropout,
@@ -168,11 +170,11 @@ def _to_numpy(variable) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.copy(variable)), dtype=np.float64)
 
 
-def _kernel_layer(layer, signal):
-    """A Dense/Conv/DepthwiseConv layer: ``q = sigma_w**2 m + sigma_b**2``."""
-    kernel = layer.depthwise_kernel if isinstance(layer, DEPTHWISE) else layer.kernel
-    shape = tuple(kernel.shape)
-    fan_in = math.prod(shape[:-2]) if isinstance(layer, DEPTHWISE) else math.prod(shape[:-1])
+def _kernel_layer(layer, signal, reading: KernelReading):
+    """A layer of one kernel (Dense, Conv, DepthwiseConv, a registered kind):
+    ``q = sigma_w**2 m + sigma_b**2``, with the kernel's true fan_in."""
+    (kernel,) = reading.kernels
+    kernel, fan_in = kernel.variable, kernel.blocks[0].fan_in
     # mean(W**2) on the device: a VGG's kernels are not copied to the host.
     w2 = keras.ops.mean(keras.ops.square(keras.ops.cast(kernel, "float32")))
     sigma_w2 = fan_in * float(keras.ops.convert_to_numpy(w2))
@@ -206,10 +208,13 @@ def _dropout(layer, signal, training: bool):
     return _Moments(signal.q, mean, second / (1.0 - rate)), f"second moment / (1 - {rate:g})"
 
 
-def _layer_rule(layer, signal, training: bool):
+def _layer_rule(layer, signal, training: bool, reading: KernelReading | None):
     """``(signal, note)`` after ``layer``, or an ``_Unknown``."""
-    if isinstance(layer, (*_KERNEL_LAYERS, *DEPTHWISE)):
-        return _kernel_layer(layer, signal)
+    kind = kinds.kind_of(layer)
+    if reading is not None and kind is not None and kind.variance_map:
+        if len(reading.kernels) != 1 or len(reading.kernels[0].blocks) != 1:
+            return _Unknown(f"{type(layer).__name__} holds {len(reading.kernels)} kernels")
+        return _kernel_layer(layer, signal, reading)
     if isinstance(layer, _IDENTITY):
         return signal, "identity"
     if isinstance(layer, _DROPOUT):
@@ -243,41 +248,29 @@ def _layer_rule(layer, signal, training: bool):
     return _Unknown(f"no mean-field rule for {type(layer).__name__}")
 
 
-def _flat(x) -> list:
-    return keras.tree.flatten(x) if x is not None else []
-
-
-def _operations(model: keras.Model) -> list:
-    # Functional models list layers and op nodes (``x + 3.0``); Sequential only layers.
-    try:
-        return list(model.operations)
-    except (AttributeError, ValueError):
-        return list(model.layers)
-
-
 class _Walk:
-    def __init__(self, training: bool):
+    """The variance map along a functional model's dataflow (``ModelReading.steps``)."""
+
+    def __init__(self, reading: ModelReading, training: bool):
         self.training = training
+        self.kernels = {id(r.layer): r for r in reading.kernels}
         self.state: dict[int, object] = {}
         self.out: dict[int, tuple[object, str]] = {}
 
-    def model(self, model, entry: list) -> None:
-        for tensor, signal in zip(_flat(model.inputs), entry, strict=True):
-            self.state[id(tensor)] = signal
-        for operation in _operations(model):
-            if isinstance(operation, keras.layers.InputLayer):
+    def run(self, reading: ModelReading, entry: list) -> None:
+        for tensor, signal in zip(reading.inputs, entry, strict=True):
+            self.state[tensor] = signal
+        for step in reading.steps:
+            if step.operation is None:  # into or out of a nested model
+                missing = "input not traced" if step.strict else "output not traced"
+                signals = [self.state.get(t, _Unknown(missing)) for t in step.inputs]
+                for tensor, signal in zip(step.outputs, signals, strict=step.strict):
+                    self.state[tensor] = signal
                 continue
-            inputs = _graph.inputs_of(operation)
-            signals = [self.state.get(id(t), _Unknown("input not traced")) for t in inputs]
-            if isinstance(operation, keras.Model):
-                self.model(operation, signals)
-                inner = _flat(operation.outputs)
-                results = [self.state.get(id(t), _Unknown("output not traced")) for t in inner]
-            else:
-                result = self._operation(operation, signals)
-                results = [result] * len(_graph.outputs_of(operation))
-            for tensor, result in zip(_graph.outputs_of(operation), results, strict=False):
-                self.state[id(tensor)] = result
+            signals = [self.state.get(t, _Unknown("input not traced")) for t in step.inputs]
+            result = self._operation(step.operation, signals)
+            for tensor in step.outputs:
+                self.state[tensor] = result
 
     def _operation(self, operation, signals):
         name = getattr(operation, "name", type(operation).__name__)
@@ -286,13 +279,14 @@ class _Walk:
                 f"merges {len(signals)} inputs (a residual sum or concatenation): no mean-field "
                 "rule"
             )
-        elif not _graph.is_layer(operation):
+        elif not isinstance(operation, keras.layers.Layer):
             result = _Unknown(f"op node {name!r}: no mean-field rule")
         elif isinstance(signals[0], _Unknown):
             source = signals[0].source or signals[0].reason
             result = _Unknown(f"no prediction for its input (upstream: {source})", source)
         else:
-            outcome = _layer_rule(operation, signals[0], self.training)
+            reading = self.kernels.get(id(operation))
+            outcome = _layer_rule(operation, signals[0], self.training, reading)
             result = outcome if isinstance(outcome, _Unknown) else outcome[0]
             if not isinstance(outcome, _Unknown):
                 self.out[id(operation)] = outcome
@@ -301,30 +295,36 @@ class _Walk:
         return result
 
 
-def _prediction(layer, outcome) -> MeanFieldLayer:
+def _prediction(layer, outcome, activation: str | None) -> MeanFieldLayer:
     signal, note = outcome
     if isinstance(signal, _Unknown):
-        return MeanFieldLayer(layer.name, None, None, None, note)
+        return MeanFieldLayer(layer.name, None, None, None, note, activation)
     mean, second = signal.moments()
     std = math.sqrt(max(second - mean * mean, 0.0))
-    return MeanFieldLayer(layer.name, signal.q, mean, std, note)
+    return MeanFieldLayer(layer.name, signal.q, mean, std, note, activation)
 
 
-def predictions(model: keras.Model, input_variance: float, training: bool = False) -> dict:
-    """``{id(layer): MeanFieldLayer}`` for every leaf layer of ``model``."""
-    leaves = [layer for layer, _ in _graph.leaf_layers(model)]
-    if not _graph.has_graph(model):
-        reason = "subclassed model: no graph to follow"
-        return {id(la): MeanFieldLayer(la.name, None, None, None, reason) for la in leaves}
-    walk = _Walk(training)
+def predictions(reading: ModelReading, input_variance: float, training: bool = False) -> dict:
+    """``{id(layer): MeanFieldLayer}`` for every leaf layer of the model read."""
+    leaves = [layer for layer, _, _ in reading.leaves]
+    labels = {id(r.layer): r.activation for r in reading.kernels}
+
+    def each(reason_or_outcomes) -> dict:
+        return {
+            id(la): _prediction(la, reason_or_outcomes(la), labels.get(id(la))) for la in leaves
+        }
+
+    if reading.steps is None:
+        unknown = (_Unknown(reading.steps_reason), reading.steps_reason)
+        return each(lambda la: unknown)
+    walk = _Walk(reading, training)
     try:
-        entry = [_Gaussian(float(input_variance))] * len(_flat(model.inputs))
-        walk.model(model, entry)
-    except (AttributeError, ValueError) as err:  # a graph Keras cannot show (no .inputs)
-        reason = f"graph not walkable: {err}"
-        return {id(la): MeanFieldLayer(la.name, None, None, None, reason) for la in leaves}
+        walk.run(reading, [_Gaussian(float(input_variance))] * len(reading.inputs))
+    except ValueError as err:  # a nested model called on other than its inputs
+        unknown = (_Unknown(f"graph not walkable: {err}"), f"graph not walkable: {err}")
+        return each(lambda la: unknown)
     missing = (_Unknown("not reached by the graph walk"), "not reached by the graph walk")
-    return {id(la): _prediction(la, walk.out.get(id(la), missing)) for la in leaves}
+    return each(lambda la: walk.out.get(id(la), missing))
 
 
 def mean_field_variances(
@@ -373,5 +373,6 @@ def mean_field_variances(
         raise ValueError(
             f"input_variance must be a finite number >= 0. Received: {input_variance!r}."
         )
-    found = predictions(model, float(input_variance), training)
-    return [found[id(la)] for la, _ in _graph.leaf_layers(model)]
+    reading = read_model(model)
+    found = predictions(reading, float(input_variance), training)
+    return [found[id(la)] for la, _, _ in reading.leaves]

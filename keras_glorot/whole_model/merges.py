@@ -21,8 +21,8 @@ import keras
 import numpy as np
 
 from keras_glorot.whole_model import graph as _graph
+from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model.graph import Graph
-from keras_glorot.whole_model.plans import NO_KERNEL, has_kernel
 
 
 @dataclasses.dataclass
@@ -40,7 +40,7 @@ class Path:
 
     @property
     def normalized(self):
-        return next((op for op in self.chain if _graph.is_normalization(op)), None)
+        return next((op for op in self.chain if kinds.is_normalization(op)), None)
 
 
 @dataclasses.dataclass
@@ -177,7 +177,7 @@ def _path(tensor, fork: int, index: _Index) -> Path:
         if problem:
             return Path(tensor, [], problem=problem)
         preds = [best[id(t)] for t in index.inputs_of_tensor(tid) if id(t) in best]
-        k = int(has_kernel(op))
+        k = int(kinds.has_kernel(op))
         longest = max(preds, key=lambda p: p[1])
         best[tid] = (min(p[0] for p in preds) + k, longest[1] + k, longest[2] + [op])
     fewest, most, chain = best[id(tensor)]
@@ -185,7 +185,7 @@ def _path(tensor, fork: int, index: _Index) -> Path:
     seen = set()
     for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
         op = index.producer.get(tid)
-        if tid != fork and has_kernel(op) and id(op) not in seen:
+        if tid != fork and kinds.has_kernel(op) and id(op) not in seen:
             seen.add(id(op))
             path.layers.append(op)
     _last_kernels(tensor, fork, index, path)
@@ -206,7 +206,7 @@ def _walk_back(tensor, index: _Index):
 def _unknown(op) -> str:
     if isinstance(op, keras.Model):
         return f"a branch passes through the nested model {op.name!r}, not analysed"
-    known = has_kernel(op) or isinstance(op, NO_KERNEL) or _graph.is_normalization(op)
+    known = kinds.has_kernel(op) or kinds.no_kernel(op) or kinds.is_normalization(op)
     if _graph.is_layer(op) and op.weights and not known:
         if ignores_input_values(op):
             return (
@@ -245,10 +245,10 @@ def _last_kernels(tensor, fork: int, index: _Index, path: Path) -> None:
             continue
         seen.add(id(t))
         op = index.producer[id(t)]
-        if has_kernel(op):
+        if kinds.has_kernel(op):
             if op not in path.last:
                 path.last.append(op)
             continue
-        if _graph.is_normalization(op):
+        if kinds.is_normalization(op):
             path.norm_after_last = op
         stack.extend(index.inputs(t))

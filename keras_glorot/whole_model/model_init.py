@@ -24,27 +24,13 @@ from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite as _composite
 from keras_glorot.whole_model import explicit as _explicit
 from keras_glorot.whole_model import laws as _laws
-from keras_glorot.whole_model import plans
 from keras_glorot.whole_model import residual as _residual
-from keras_glorot.whole_model.graph import Graph
-from keras_glorot.whole_model.plans import Kernel
+from keras_glorot.whole_model.kinds import Kernel
+from keras_glorot.whole_model.reading import LeftAlone, open_reading, validate_model
 from keras_glorot.whole_model.report import InitReport, KernelRecord, MergeRecord
 
 # ---------------------------------------------------------------------------
 # Drawing.
-
-
-def _validate_model(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"model must be a keras.Model (Sequential, functional or subclassed). "
-            f"Received: model={model!r} of type {type(model).__name__}."
-        )
-    if not model.built or not model.weights:
-        raise ValueError(
-            f"model={model.name!r} is not built (it has no weights yet). Build it first: "
-            "give it an Input, call model.build(input_shape), or call it on a batch."
-        )
 
 
 def _validate_seed(seed) -> int | None:
@@ -235,12 +221,12 @@ def initialize(
         _outside_models(model, report)
     planned = []
     for each in models:
-        graph = Graph(each, trace=True)
+        reading = open_reading(each)
         try:
             prefix = "" if each is model else f"{each.name}/"
-            planned.append(_plan_model(graph, options, seeds, policy, keep, report, prefix))
+            planned.append(_plan_model(reading, options, seeds, policy, keep, report, prefix))
         finally:
-            graph.close()
+            reading.close()
     # Every law is known and nothing has failed: draw each kernel once, then assign.
     _laws.commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
     for _, attention in planned:
@@ -266,9 +252,9 @@ def _models_to_read(model) -> list[keras.Model]:
                 "that computes the outputs."
             )
         for each in inner:
-            _validate_model(each)
+            validate_model(each)
         return inner
-    _validate_model(model)
+    validate_model(model)
     return [model]
 
 
@@ -298,27 +284,20 @@ def _part(kernel: Kernel) -> str:
     return parts[0] if len(parts) == 1 else parts[0].split("[")[0]
 
 
-def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, report, prefix: str):
+def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, prefix: str):
     """Every kernel's final law for one model, report rows written; nothing drawn.
     Returns the planned kernels by layer and the attention layers with their rows."""
-    own = InitReport("initialize")
+    own, graph = InitReport("initialize"), reading.graph
     drawn: dict[int, list[_residual.Planned]] = {}
-    _read_fallbacks(graph, own)
-    for layer, _ in graph.leaves:
-        name = graph.name_of(layer)
-        if not layer.built:
-            own.add(KernelRecord(name, type(layer).__name__, skipped=_UNBUILT))
-            continue
-        try:
-            kernels = plans.plan(layer, graph)
-        except plans.Skip as reason:
-            if plans.needs_report(layer):
-                own.add(KernelRecord(name, type(layer).__name__, skipped=str(reason)))
-                if isinstance(reason, plans.UnknownKind):
-                    own.fallback(f"{name!r}: {reason}")
+    for text in reading.fallbacks:
+        own.fallback(text)
+    for entry in reading.layers:
+        name, layer = entry.path, entry.layer
+        if isinstance(entry, LeftAlone):
+            own.add(KernelRecord(name, type(layer).__name__, skipped=entry.reason))
             continue
         entries = []
-        for kernel in kernels:
+        for kernel in entry.kernels:
             chosen = _explicit.chosen(layer, kernel)
             if chosen and keep:
                 why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
@@ -331,33 +310,15 @@ def _plan_model(graph: Graph, options: dict, seeds, policy: str, keep: bool, rep
             drawn[id(layer)] = entries
     _composite.measure(graph, drawn, seeds.seed, own)
     _composite.own_weights(graph, own)
-    _residual_merges(graph, policy, drawn, own)
+    _residual_merges(reading, policy, drawn, own)
     _composite.residual_streams(policy, graph, drawn, own)
     attention = [
-        (layer, [r for d in drawn[id(layer)] for r in d.records])
-        for layer, _ in graph.leaves
-        if isinstance(layer, keras.layers.MultiHeadAttention) and id(layer) in drawn
+        (r.layer, [rec for d in drawn[id(r.layer)] for rec in d.records])
+        for r in reading.kernels
+        if isinstance(r.layer, keras.layers.MultiHeadAttention) and id(r.layer) in drawn
     ]
     report.extend(own, prefix)
     return drawn, attention
-
-
-_UNBUILT = (
-    "not built: its model's call never calls it (an unused head, a branch not taken), "
-    "so it has no weights; left as it is"
-)
-
-
-def _read_fallbacks(graph: Graph, report: InitReport) -> None:
-    """One line per place the graph could not be read, with what to do about it."""
-    trace = graph.trace
-    if trace is not None and trace.graph is None:
-        report.fallback(
-            f"{graph.model.name!r}: its call could not be traced, {trace.reason}. Its layers "
-            "are read in the order __init__ assigned them, so the activation after a kernel "
-            "may be missed and residual sums are not found. Make call() run on keras.Input "
-            "tensors (keras.ops instead of backend or NumPy code) to read it exactly."
-        )
 
 
 def _record_attention_configs(attention: list, report: InitReport) -> None:
@@ -368,9 +329,10 @@ def _record_attention_configs(attention: list, report: InitReport) -> None:
             record.note = note
 
 
-def _residual_merges(graph: Graph, policy: str, drawn: dict, report: InitReport) -> None:
+def _residual_merges(reading, policy: str, drawn: dict, report: InitReport) -> None:
+    graph = reading.graph
     if graph.graph:
-        _residual.apply(policy, _residual.find_merges(graph), graph, drawn, report)
+        _residual.apply(policy, reading.merges, graph, drawn, report)
         return
     report.residual = policy
     for layer, _ in graph.leaves:

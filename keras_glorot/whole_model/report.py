@@ -186,18 +186,18 @@ class InitReport:
     def __str__(self) -> str:
         notes: list[str] = []
         rows = self._rows()
-        table = _aligned([list(_COLUMNS[:-1])] + [row[:-1] for row in rows], notes)
+        table = aligned([list(_COLUMNS[:-1])] + [row[:-1] for row in rows], notes)
         lines = table[:2]
         for line, row in zip(table[2:], rows, strict=True):
             # The note on a line of its own, under its row.
             lines += [line] + [_cut(f"    {row[-1]}", WIDTH, notes)] * bool(row[-1])
         if self.merges:
-            merges = _aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
+            merges = aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
             lines += ["", "residual merges:"] + merges
         lines.append(self._footer())
-        lines += [_wrapped(f"[{i}] {text}") for i, text in enumerate(notes, 1)]
-        lines += [_wrapped(f"note: {text}") for text in self.notes]
-        lines += [_wrapped(f"could not read: {text}") for text in self.fallbacks]
+        lines += [wrapped(f"[{i}] {text}") for i, text in enumerate(notes, 1)]
+        lines += [wrapped(f"note: {text}") for text in self.notes]
+        lines += [wrapped(f"could not read: {text}") for text in self.fallbacks]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -205,9 +205,9 @@ class InitReport:
 
     def to_markdown(self) -> str:
         """The table in Markdown (``|``-separated, pipes in cells escaped)."""
-        lines = _markdown(_COLUMNS, self._rows())
+        lines = markdown(_COLUMNS, self._rows())
         if self.merges:
-            lines += ["", "Residual merges:", ""] + _markdown(_MERGE_COLUMNS, self._merge_rows())
+            lines += ["", "Residual merges:", ""] + markdown(_MERGE_COLUMNS, self._merge_rows())
         lines += ["", self._footer()]
         lines += [""] * bool(self.notes) + [f"- note: {text}" for text in self.notes]
         lines += [""] * bool(self.fallbacks)
@@ -231,7 +231,7 @@ def _fitted_widths(rows: list[list[str]], width: int) -> list[int]:
     return widths
 
 
-def _wrapped(text: str) -> str:
+def wrapped(text: str) -> str:
     """``text`` in lines of at most ``WIDTH`` characters, the later ones indented."""
     return "\n".join(textwrap.wrap(text, WIDTH, subsequent_indent="    ", break_long_words=True))
 
@@ -247,7 +247,7 @@ def _cut(text: str, width: int, notes: list[str]) -> str:
     return text[: max(width - len(marker) - 1, 1)].rstrip() + "~" + marker
 
 
-def _aligned(rows: list[list[str]], notes: list[str]) -> list[str]:
+def aligned(rows: list[list[str]], notes: list[str]) -> list[str]:
     widths = _fitted_widths(rows, WIDTH)
     rows = [rows[0]] + [[_cut(c, w, notes) for c, w in zip(row, widths, strict=True)]
                         for row in rows[1:]]  # fmt: skip
@@ -258,7 +258,7 @@ def _aligned(rows: list[list[str]], notes: list[str]) -> list[str]:
     return lines
 
 
-def _markdown(columns, rows: list[list[str]]) -> list[str]:
+def markdown(columns, rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")

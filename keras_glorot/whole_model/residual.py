@@ -39,8 +39,8 @@ from keras_glorot.initializers import Glorot
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import graph as _graph
 from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model.kinds import has_kernel
 from keras_glorot.whole_model.merges import Merge, find_merges  # noqa: F401 (re-exported)
-from keras_glorot.whole_model.plans import has_kernel
 from keras_glorot.whole_model.report import MergeRecord
 
 POLICIES = ("scaled", "fixup", "zero")

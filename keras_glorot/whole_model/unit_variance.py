@@ -29,21 +29,12 @@ import keras
 import numpy as np
 
 from keras_glorot import backend
-from keras_glorot.whole_model import activations as acts
-from keras_glorot.whole_model import composite
-from keras_glorot.whole_model.graph import Graph
+from keras_glorot.whole_model import kinds
+from keras_glorot.whole_model.found import LINEAR
 from keras_glorot.whole_model.laws import Seeds
-from keras_glorot.whole_model.model_init import _validate_model, _validate_seed
-from keras_glorot.whole_model.plans import ATTENTION_PARTS
-from keras_glorot.whole_model.plans import CONVS as _CONVS
-from keras_glorot.whole_model.plans import DEPTHWISE as _DEPTHWISE
-from keras_glorot.whole_model.plans import SEPARABLE as _SEPARABLE
-from keras_glorot.whole_model.plans import TRANSPOSED as _TRANSPOSED
-from keras_glorot.whole_model.plans import needs_report as _needs_report
+from keras_glorot.whole_model.model_init import _validate_seed
+from keras_glorot.whole_model.reading import LeftAlone, ModelReading, read_model, validate_model
 from keras_glorot.whole_model.report import InitReport, KernelRecord
-
-_LSUV_KINDS = _TRANSPOSED + _SEPARABLE + _DEPTHWISE + _CONVS
-_LSUV_KINDS += (keras.layers.Dense, keras.layers.EinsumDense)
 
 
 class _Stopped(Exception):
@@ -69,9 +60,7 @@ def orthonormal(shape, rng: np.random.Generator) -> np.ndarray:
 
 def _lsuv_kernels(layer) -> list[keras.Variable]:
     """The kernels LSUV pre-inits; the last one is the one it rescales."""
-    if isinstance(layer, _SEPARABLE):
-        return [layer.depthwise_kernel, layer.pointwise_kernel]
-    return [layer.kernel]
+    return [k.variable for k in kinds.kernels(layer, lambda *_: LINEAR)]
 
 
 def _master_dtype(kernel) -> np.dtype:
@@ -88,27 +77,34 @@ def _validate_lsuv(tol, max_iters) -> None:
         raise ValueError(f"max_iters must be an int >= 1. Received: max_iters={max_iters!r}.")
 
 
-def _lsuv_targets(graph: Graph) -> list[tuple[object, str, acts.Found, str]]:
+def _lsuv_targets(reading: ModelReading) -> list[tuple[object, str, object, str]]:
     """``(layer, reason, activation, name)`` in order: reason "" for layers lsuv rescales.
 
     A ``MultiHeadAttention`` is taken apart into its four projections (EinsumDense),
     which its call runs in turn.
     """
     targets = []
-    for layer, _ in graph.leaves:
-        name = graph.name_of(layer)
-        if isinstance(layer, keras.layers.MultiHeadAttention):
-            for part in ATTENTION_PARTS:
-                sub = getattr(layer, part)
-                found = acts.Found(label="linear: attention projection (MultiHeadAttention)")
-                targets.append((sub, "", found, f"{name}/{part.removesuffix('_dense')}"))
+    for entry in reading.layers:
+        layer, name = entry.layer, entry.path
+        if isinstance(entry, LeftAlone):
+            reason = (
+                entry.reason
+                if not layer.built
+                else (f"{type(layer).__name__} not handled by lsuv (weights left as they are)")
+            )
+            targets.append((layer, reason, LINEAR, name))
             continue
-        if not isinstance(layer, _LSUV_KINDS):
-            if _needs_report(layer):
-                reason = f"{type(layer).__name__} not handled by lsuv (weights left as they are)"
-                targets.append((layer, reason, acts.LINEAR, name))
+        if isinstance(layer, keras.layers.MultiHeadAttention) and not kinds.is_registered(layer):
+            for kernel in entry.kernels:
+                found = kernel.blocks[0].found
+                targets.append((kernel.owner, "", found, f"{name}/{kernel.blocks[0].part}"))
             continue
-        found = composite.kernel_activation(layer, graph)
+        kind = kinds.kind_of(layer)
+        if kind is None or not kind.rescaled:
+            reason = f"{type(layer).__name__} not handled by lsuv (weights left as they are)"
+            targets.append((layer, reason, entry.follows, name))
+            continue
+        found = entry.follows
         reason = f"output head excluded ({found.label})" if found.head else ""
         targets.append((layer, reason, found, name))
     return targets
@@ -171,7 +167,7 @@ class _LsuvPass:
         def hook(*args, **kwargs):
             if id(layer) in self.records:  # A shared layer's later calls: as is.
                 return original(*args, **kwargs)
-            part = "pointwise" if isinstance(layer, _SEPARABLE) else "kernel"
+            part = kinds.kernels(layer, lambda *_: LINEAR)[-1].blocks[0].part
             record = KernelRecord(self.names[id(layer)], type(layer).__name__, part, found.label)
             self.records[id(layer)] = record
             out = self._rescale(layer, args, kwargs, record)
@@ -266,13 +262,13 @@ def lsuv(
     - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
       in deep linear neural networks", ICLR (orthonormal initialization).
     """
-    _validate_model(model)
+    validate_model(model)
     _validate_lsuv(tol, max_iters)
     seed = _validate_seed(seed)
     if x is None:
         raise ValueError("x must be a batch of inputs for the model. Received: x=None.")
     seeds, report = Seeds(seed), InitReport("lsuv")
-    targets = _lsuv_targets(Graph(model))
+    targets = _lsuv_targets(read_model(model))
     active = [(layer, found) for layer, reason, found, _ in targets if not reason]
     names = {id(layer): name for layer, _, _, name in targets}
     values = {}

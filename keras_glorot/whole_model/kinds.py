@@ -1,0 +1,537 @@
+"""The one table of layer kinds: which weights are kernels, their true fans, and what
+a layer does to the signal (normalizes it, passes it through, holds no kernel).
+
+Every whole-model tool asks this module, and only this module, what a layer is:
+``read_model`` for the kernels and fans it records, ``initialize`` for what it
+draws, ``lsuv`` for what it rescales, ``signal_report`` for the kernel whose
+gradient stands for a layer, ``mean_field_variances`` for the layers its variance
+map covers. ``register_layer_kind`` adds a user's kind, and all of them treat it
+alike from then on. A kind decides; it draws nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+
+import keras
+
+from keras_glorot.fans import (
+    compute_fans,
+    depthwise_fans,
+    einsum_kernel_axes,
+    grouped_conv_fans,
+    transposed_conv_axes,
+    transposed_conv_fans,
+)
+from keras_glorot.whole_model import found as acts
+
+# Layers that leave "which elementwise activation follows" unchanged.
+PASS_THROUGH = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.GaussianNoise,
+    keras.layers.GaussianDropout,
+    keras.layers.AlphaDropout,
+    keras.layers.Identity,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+)
+NORMALIZATIONS = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+)
+CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
+TRANSPOSED = (
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
+# MultiHeadAttention's projections (EinsumDense sublayers), in the order it calls them.
+ATTENTION_PARTS = ("query_dense", "key_dense", "value_dense", "output_dense")
+# Layers with weights but no kernel to scale: left alone without a report row.
+# Attention and AdditiveAttention hold only a learned score scale (a scalar, or a
+# vector over the features): their output is a softmax-weighted mean of the values,
+# linear in them, and no kernel of theirs is drawn.
+NO_KERNEL = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.PReLU,
+    keras.layers.Attention,
+    keras.layers.AdditiveAttention,
+)
+
+
+@dataclasses.dataclass
+class Block:
+    """One block of a kernel: drawn by ``Glorot`` or ``Orthogonal`` with a gain."""
+
+    part: str
+    found: acts.Found
+    fan_in: float
+    fan_out: float
+    glorot_kwargs: dict | None = None  # None: orthogonal (recurrent kernels)
+
+
+@dataclasses.dataclass
+class Kernel:
+    """A kernel variable, where its initializer attribute lives (None where the layer
+    has none of its own for it), and its blocks."""
+
+    variable: keras.Variable
+    owner: object
+    attr: str | None
+    blocks: list[Block]
+
+
+# ---------------------------------------------------------------------------
+# Which kernels a layer of each kind holds, with their true fans.
+
+
+def _dense_kernels(layer, found) -> list[Kernel]:
+    fan_in, fan_out = compute_fans(layer.kernel.shape)
+    return [
+        Kernel(
+            layer.kernel,
+            layer,
+            "kernel_initializer",
+            [Block("kernel", found, fan_in, fan_out, {})],
+        )
+    ]
+
+
+def _strides(layer) -> tuple[int, ...]:
+    return tuple(int(v) for v in getattr(layer, "strides", None) or ())
+
+
+def _conv_kernels(layer, found) -> list[Kernel]:
+    groups = int(getattr(layer, "groups", 1) or 1)
+    strides = _strides(layer)
+    fan_in, fan_out = grouped_conv_fans(layer.kernel.shape, groups, strides)
+    # Axes cannot say "divide fan_out by groups or strides": explicit fans do.
+    plain = groups == 1 and all(s == 1 for s in strides)
+    extra = {} if plain else {"fan_in": fan_in, "fan_out": fan_out}
+    block = Block("kernel", found, fan_in, fan_out, extra)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _depthwise_block(kernel, found, strides) -> Block:
+    fan_in, fan_out = depthwise_fans(kernel.shape, strides)
+    return Block("depthwise", found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
+
+
+def _depthwise_kernels(layer, found) -> list[Kernel]:
+    block = _depthwise_block(layer.kernel, found, _strides(layer))
+    return [Kernel(layer.kernel, layer, "depthwise_initializer", [block])]
+
+
+def _separable_kernels(layer, found) -> list[Kernel]:
+    # The depthwise part (which carries the strides) feeds the pointwise kernel
+    # linearly: gain 1.
+    linear = acts.Found(label="linear: feeds the pointwise kernel")
+    depthwise = _depthwise_block(layer.depthwise_kernel, linear, _strides(layer))
+    fan_in, fan_out = compute_fans(layer.pointwise_kernel.shape)
+    pointwise = Block("pointwise", found, fan_in, fan_out, {})
+    return [
+        Kernel(layer.depthwise_kernel, layer, "depthwise_initializer", [depthwise]),
+        Kernel(layer.pointwise_kernel, layer, "pointwise_initializer", [pointwise]),
+    ]
+
+
+def _transposed_kernels(layer, found) -> list[Kernel]:
+    strides = _strides(layer)
+    if all(s == 1 for s in strides):
+        input_axes, output_axes = transposed_conv_axes(len(layer.kernel.shape))
+        fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+        extra = {"input_axes": input_axes, "output_axes": output_axes}
+    else:
+        fan_in, fan_out = transposed_conv_fans(layer.kernel.shape, strides)
+        extra = {"fan_in": fan_in, "fan_out": fan_out}
+    block = Block("kernel", found, fan_in, fan_out, extra)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _einsum_kernels(layer, found) -> list[Kernel]:
+    input_axes, output_axes = einsum_kernel_axes(layer.equation)
+    if not input_axes or not output_axes:
+        raise Skip(f"equation {layer.equation!r} has no summed or no output kernel axis")
+    fan_in, fan_out = compute_fans(layer.kernel.shape, input_axes, output_axes)
+    axes = {"input_axes": input_axes, "output_axes": output_axes}
+    block = Block("kernel", found, fan_in, fan_out, axes)
+    return [Kernel(layer.kernel, layer, "kernel_initializer", [block])]
+
+
+def _attention_kernels(layer, found) -> list[Kernel]:
+    # Query, key and value feed the attention logits and softmax weights
+    # linearly; the output projection's activation is whatever follows the layer.
+    linear = acts.Found(label="linear: attention projection (MultiHeadAttention)")
+    kernels = []
+    for name in ATTENTION_PARTS:
+        sub = getattr(layer, name)
+        for k in _einsum_kernels(sub, found if name == "output_dense" else linear):
+            k.blocks[0].part = name.replace("_dense", "")
+            kernels.append(k)
+    return kernels
+
+
+# Each gated-cell pre-activation sums an input path and a recurrent path
+# (docs/derivation.md, "Recurrent cells"): each gets half of the second moment.
+PATH_SHARE = 0.5**0.5
+
+
+def _gate_activations(layer) -> list[tuple[str, acts.Found]]:
+    """Per gate block, the ``Found`` its input and recurrent kernels are drawn with.
+
+    A gate's output (and an LSTM's candidate) multiplies a state and feeds no
+    kernel, so no activation gain applies: its pre-activation is kept at unit
+    variance, near the sensitive range of the sigmoid and tanh, both paths
+    counted (gain 1 shared as 1/sqrt(2) each). A ``SimpleRNN``'s output feeds the
+    next kernels and its own recurrent kernel, so it keeps its activation's gain,
+    shared by the two paths in the same way.
+    """
+    cell = layer.cell
+    both = "input and recurrent paths add: each x 1/sqrt(2)"
+    if isinstance(layer, keras.layers.SimpleRNN):
+        act = acts.from_function(cell.activation, "cell activation")
+        label = f"{act.label}; {both}"
+        return [("h", dataclasses.replace(act, scale=act.scale * PATH_SHARE, label=label))]
+
+    def multiplies(what: str) -> acts.Found:
+        label = f"linear: {what} multiplies a state, feeds no kernel; {both}"
+        return acts.Found(label=label, scale=PATH_SHARE)
+
+    gate = multiplies("gate")
+    if isinstance(layer, keras.layers.GRU):
+        # h = z h + (1 - z) h~: the candidate is multiplied by 1 - z as well.
+        return [("z", gate), ("r", gate), ("h", multiplies("candidate"))]
+    return [("i", gate), ("f", gate), ("c", multiplies("candidate")), ("o", gate)]
+
+
+def _rnn_kernels(layer, found) -> list[Kernel]:
+    cell = layer.cell
+    gates = _gate_activations(layer)
+    units = int(cell.units)
+    input_dim = int(cell.kernel.shape[0])
+    inputs = [Block(f"kernel[{g}]", f, input_dim, units, {}) for g, f in gates]
+    recurrent = [Block(f"recurrent[{g}]", f, units, units, None) for g, f in gates]
+    return [
+        Kernel(cell.kernel, cell, "kernel_initializer", inputs),
+        Kernel(cell.recurrent_kernel, cell, "recurrent_initializer", recurrent),
+    ]
+
+
+def _untied_reverse_projection(layer) -> Kernel | None:
+    """The ``(hidden, vocab)`` matrix of an untied ``ReversibleEmbedding`` (Llama's,
+    Mistral's and Phi-3's language-model head), or None.
+
+    ``call(x, reverse=True)`` computes ``x @ reverse_embeddings``: a matmul that
+    sums over ``hidden``, so it is drawn as a Dense kernel producing logits, linear.
+    Its rows are not looked up; the lookup table ``embeddings`` is left as it is.
+    The layer has one initializer for both matrices, so its config is not
+    rewritten.
+    """
+    reverse = getattr(layer, "reverse_embeddings", None)
+    if reverse is None or getattr(layer, "tie_weights", True) or len(reverse.shape) != 2:
+        return None
+    fan_in, fan_out = compute_fans(reverse.shape)
+    found = acts.Found(label="linear: logits of the reverse projection (x @ reverse_embeddings)")
+    block = Block("reverse_embeddings", found, fan_in, fan_out, {})
+    return Kernel(reverse, layer, None, [block])
+
+
+class Skip(Exception):
+    """A layer the tools leave alone, with the reason."""
+
+
+class UnknownKind(Skip):
+    """A layer of a kind the table does not know: left alone, and a fallback."""
+
+
+ROLES = ("kernel", "normalization", "pass_through", "no_kernel")
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What the tools know of one kind of layer.
+
+    Attributes:
+        name: The kind's name in reports.
+        kernels: ``(layer, found) -> [Kernel]``: its kernels, their fans, each block
+            drawn for ``found`` (the activation after the layer) unless the kind says
+            otherwise (attention's query, key and value; recurrent gates). None for a
+            kind without kernels.
+        role: ``"kernel"``, ``"normalization"`` (divides its input by its own scale),
+            ``"pass_through"`` (leaves which activation follows unchanged) or
+            ``"no_kernel"`` (weights, but none to draw).
+        rescaled: Whether ``lsuv`` rescales its last kernel by the variance of the
+            layer's output (one call: kernel, then its fused activation).
+        variance_map: Whether the mean-field variance map applies (one kernel, one
+            block: ``q = fan_in * mean(W**2) * E[x**2] + mean(b**2)``).
+    """
+
+    name: str
+    kernels: Callable | None = None
+    role: str = "kernel"
+    rescaled: bool = False
+    variance_map: bool = False
+
+
+def _attribute(layer, path: str):
+    return functools.reduce(getattr, path.split("."), layer)
+
+
+def _registered_kernels(attrs: tuple[str, ...], fans: Callable | None) -> Callable:
+    def kernels(layer, found) -> list[Kernel]:
+        out = []
+        for attr in attrs:
+            try:
+                variable = _attribute(layer, attr)
+            except AttributeError:
+                variable = None
+            if not isinstance(variable, keras.Variable):
+                raise Skip(
+                    f"registered kind {type(layer).__name__}: {attr!r} is not a variable of "
+                    f"the layer (got {type(variable).__name__}), so nothing is drawn"
+                )
+            fan_in, fan_out = fans(layer, variable) if fans else compute_fans(variable.shape)
+            owner_path, _, name = attr.rpartition(".")
+            owner = _attribute(layer, owner_path) if owner_path else layer
+            init_attr = f"{name}_initializer"
+            block = Block(name, found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
+            out.append(Kernel(variable, owner, init_attr if hasattr(owner, init_attr) else None,
+                              [block]))  # fmt: skip
+        return out
+
+    return kernels
+
+
+# Built-in kinds, most specific first (a SeparableConv2D is not read as a Conv2D).
+BUILT_IN: list[tuple[tuple, Kind]] = [
+    (TRANSPOSED, Kind("transposed convolution", _transposed_kernels, rescaled=True)),
+    (SEPARABLE, Kind("separable convolution", _separable_kernels, rescaled=True)),
+    (DEPTHWISE, Kind("depthwise convolution", _depthwise_kernels, rescaled=True,
+                     variance_map=True)),
+    (CONVS, Kind("convolution", _conv_kernels, rescaled=True, variance_map=True)),
+    ((keras.layers.Dense,), Kind("dense", _dense_kernels, rescaled=True, variance_map=True)),
+    ((keras.layers.EinsumDense,), Kind("einsum", _einsum_kernels, rescaled=True)),
+    ((keras.layers.MultiHeadAttention,), Kind("attention", _attention_kernels)),
+    (RNNS, Kind("recurrent", _rnn_kernels)),
+    (NORMALIZATIONS, Kind("normalization", role="normalization")),
+    (PASS_THROUGH, Kind("pass-through", role="pass_through")),
+    (NO_KERNEL, Kind("no kernel", role="no_kernel")),
+]  # fmt: skip
+_REGISTERED: dict[type, Kind] = {}
+
+
+def register_layer_kind(
+    layer_class: type,
+    *,
+    kernels: Sequence[str] = (),
+    role: str | None = None,
+    fans: Callable | None = None,
+) -> None:
+    """Describes a layer kind of your own once, for every whole-model tool.
+
+    After this, ``read_model``, ``initialize``, ``lsuv``, ``signal_report`` and
+    ``mean_field_variances`` read layers of ``layer_class`` (and its subclasses) as
+    described: ``initialize`` draws each listed kernel with ``Glorot`` for the
+    activation that follows the layer, at its fans; ``lsuv`` rescales the last one;
+    ``signal_report`` reports the last one's gradient; the mean-field map covers a
+    layer with one kernel. A registered kind takes precedence over a built-in one.
+
+    Fans default to Keras' rule for the kernel's shape (``compute_fans``: the last
+    axis is the output, the rest the input and receptive field); a kernel read
+    otherwise (a masked convolution that uses half its taps, a kernel stored
+    transposed) needs ``fans``.
+
+    Example:
+
+    >>> class Bilinear(keras.layers.Layer):  # y = (x @ w) * (x @ v), both (d, units)
+    ...     ...
+    >>> keras_glorot.register_layer_kind(Bilinear, kernels=("w", "v"))
+
+    Args:
+        layer_class: A subclass of ``keras.layers.Layer``.
+        kernels: The attributes (dotted for a sublayer's: ``"conv.kernel"``) holding
+            the kernel variables, the one producing the layer's output last. Where
+            the owner has an ``<name>_initializer`` attribute, it is set to the drawn
+            initializer, so that saving the model records it.
+        role: ``"kernel"`` (the default when ``kernels`` is given),
+            ``"normalization"`` (divides its input by its own scale, as RMSNorm does),
+            ``"pass_through"`` (changes no scale: a dropout, a reshape) or
+            ``"no_kernel"`` (weights, none of them a kernel to draw).
+        fans: ``(layer, variable) -> (fan_in, fan_out)``, or None for Keras' rule.
+    """
+    if not (isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer)):
+        raise TypeError(
+            "layer_class must be a subclass of keras.layers.Layer. "
+            f"Received: layer_class={layer_class!r}."
+        )
+    if isinstance(kernels, str) or not all(
+        isinstance(k, str) and k and all(part.isidentifier() for part in k.split("."))
+        for k in kernels
+    ):
+        raise ValueError(
+            "kernels must be a sequence of attribute names (dotted for a sublayer's). "
+            f"Received: kernels={kernels!r}."
+        )
+    role = role or ("kernel" if kernels else None)
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}. Received: role={role!r}.")
+    if (role == "kernel") != bool(kernels):
+        raise ValueError(
+            "kernels must be given exactly when role='kernel'. "
+            f"Received: kernels={tuple(kernels)!r}, role={role!r}."
+        )
+    if fans is not None and not callable(fans):
+        raise TypeError(f"fans must be a callable or None. Received: fans={fans!r}.")
+    attrs = tuple(kernels)
+    _REGISTERED[layer_class] = Kind(
+        layer_class.__name__,
+        _registered_kernels(attrs, fans) if attrs else None,
+        role=role,
+        rescaled=bool(attrs),
+        variance_map=len(attrs) == 1,
+    )
+
+
+def kind_of(layer) -> Kind | None:
+    """The kind of ``layer``: a registered one first (nearest class), else built-in."""
+    if _REGISTERED:
+        for cls in type(layer).__mro__:
+            if cls in _REGISTERED:
+                return _REGISTERED[cls]
+    for classes, kind in BUILT_IN:
+        if isinstance(layer, classes):
+            return kind
+    return None
+
+
+def is_registered(layer) -> bool:
+    return bool(_REGISTERED) and any(cls in _REGISTERED for cls in type(layer).__mro__)
+
+
+def is_normalization(layer) -> bool:
+    """A normalization: by its kind, or a layer of others' code named like one
+    (``RMSNorm``, ``LlamaLayerNorm``...) that holds no kernel: it divides its input
+    by its own scale."""
+    kind = kind_of(layer)
+    if kind is not None:
+        return kind.role == "normalization"
+    return (
+        isinstance(layer, keras.layers.Layer)
+        and "Norm" in type(layer).__name__
+        and not hasattr(layer, "kernel")
+    )
+
+
+def passes_through(layer) -> bool:
+    """A layer that leaves "which elementwise activation follows" unchanged (a
+    normalization, a dropout, a reshape)."""
+    kind = kind_of(layer)
+    return kind is not None and kind.role in ("pass_through", "normalization")
+
+
+def kernels(layer, activation_of: Callable) -> list[Kernel]:
+    """The kernels of ``layer`` with their blocks; raises ``Skip`` to leave it alone.
+
+    ``activation_of(layer, node_layer)`` is the activation after ``layer``'s output
+    (``node_layer``: the wrapper that sits in the model, for ``Bidirectional`` and
+    ``TimeDistributed``); it is asked only for kinds that use it.
+    """
+    return _kernels(layer, activation_of, None)
+
+
+def _kernels(layer, activation_of: Callable, node) -> list[Kernel]:
+    if isinstance(layer, keras.layers.Bidirectional) and not is_registered(layer):
+        out = []
+        for direction in ("forward", "backward"):
+            for kernel in _kernels(getattr(layer, f"{direction}_layer"), activation_of, layer):
+                for block in kernel.blocks:
+                    block.part = f"{direction}.{block.part}"
+                out.append(kernel)
+        return out
+    if isinstance(layer, keras.layers.TimeDistributed) and not is_registered(layer):
+        return _kernels(layer.layer, activation_of, layer)
+    kind = kind_of(layer)
+    if not is_registered(layer):
+        reverse = _untied_reverse_projection(layer)
+        if reverse is not None:
+            return [reverse]
+        if isinstance(layer, keras.layers.Embedding):
+            raise Skip("Embedding left as is (rows are looked up, not summed: no fan applies)")
+    if is_normalization(layer):
+        raise Skip("normalization: no kernel (its scale and offset are left as they are)")
+    if kind is not None and kind.kernels is not None:
+        found = acts.LINEAR if isinstance(layer, RNNS) else activation_of(layer, node)
+        return kind.kernels(layer, found)
+    name = type(layer).__name__
+    if kind is None and "Embedding" in name:
+        raise Skip(f"{name} left as is: an embedding by its name (rows are looked up)")
+    if kind is not None:
+        raise Skip(f"{kind.name}: no kernel")
+    raise UnknownKind(f"unknown layer kind {name} (its weights are left as they are)")
+
+
+def needs_report(layer) -> bool:
+    """Whether a layer ``kernels`` skips gets a report row: it has weights, and is not an
+    activation (PReLU) or a layer without weights of its own to speak of."""
+    if acts.from_layer(layer) is not None or not layer.weights:
+        return False
+    kind = kind_of(layer)
+    return is_normalization(layer) or kind is None or kind.role == "kernel"
+
+
+def has_kernel(layer) -> bool:
+    """Whether ``layer`` is a kind with kernels to draw (wrappers included)."""
+    if isinstance(layer, keras.layers.Bidirectional | keras.layers.TimeDistributed):
+        if not is_registered(layer):
+            return has_kernel(getattr(layer, "forward_layer", None) or layer.layer)
+    kind = kind_of(layer)
+    return kind is not None and kind.kernels is not None
+
+
+def no_kernel(layer) -> bool:
+    """A layer with weights the table knows to hold no kernel (PReLU, Attention)."""
+    kind = kind_of(layer)
+    return kind is not None and kind.role == "no_kernel"
+
+
+def main_kernel(layer):
+    """The kernel whose gradient stands for ``layer`` (its last), or None."""
+    for wrapped in ("forward_layer", "layer", "cell"):
+        inner = getattr(layer, wrapped, None)
+        if (
+            not is_registered(layer)
+            and isinstance(inner, keras.layers.Layer)
+            and inner is not layer
+        ):
+            return main_kernel(inner)
+    if isinstance(layer, keras.layers.MultiHeadAttention) and not is_registered(layer):
+        return layer.output_dense.kernel
+    kind = kind_of(layer)
+    if kind is not None and kind.kernels is not None and layer.built:
+        try:
+            found = kind.kernels(layer, acts.LINEAR)
+        except Skip:
+            found = []
+        trainable = [k.variable for k in found if k.variable.trainable]
+        if trainable:
+            return trainable[-1]
+    for weight in layer.trainable_weights:
+        # Only kernels: a PReLU's alphas or an embedding table are not one.
+        if len(weight.shape) >= 2 and "kernel" in weight.name:
+            return weight
+    return None
