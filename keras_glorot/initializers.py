@@ -169,24 +169,11 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
     (as in Keras), on every backend. ``"untruncated_normal"`` draws N(0, Var);
     ``"uniform"`` draws U(-L, L), ``L = sqrt(3 Var)``.
 
-    ``"orthogonal"`` reads the kernel as the matrix ``(rows, cols) =
-    (prod(shape[:-1]), shape[-1])``, as ``keras.initializers.Orthogonal`` does,
-    draws a Haar-random matrix with orthonormal columns (``rows >= cols``) or rows
-    (QR of a Gaussian with the signs of R's diagonal moved into Q; Saxe et al.
-    2014) and multiplies it by ``sqrt(Var * max(rows, cols))``. Orthonormal columns
-    have entries of mean square ``1 / rows`` (the ``cols`` unit columns hold
-    ``cols`` in squares over ``rows * cols`` entries), orthonormal rows ``1 /
-    cols``, so the entries' mean square is ``Var`` exactly, not only on average,
-    and ``W^T W = Var * rows * I`` (``W W^T = Var * cols * I`` if ``rows <
-    cols``). For a Dense kernel ``x -> x W`` with ``fan_in >= fan_out`` this is
-    ``gain**2 * fan_in / n`` times a projection; with ``mode="fan_in"`` and a
-    square kernel, ``gain`` times an isometry. For a convolution kernel the
-    orthogonality is that of the flattened ``(k * c_in, c_out)`` matrix: the
-    ``c_out`` filters are orthogonal as vectors over (taps x input channels), so
-    the map from one input patch to one output pixel is a scaled projection. The
-    convolution as a whole is not an orthogonal map of the image (patches overlap
-    and neighbouring outputs share inputs); ``DeltaOrthogonal`` is the kernel
-    whose convolution is one (Xiao et al. 2018). Rank-1 shapes are rejected.
+    ``"orthogonal"`` draws a Haar-random matrix with orthonormal columns (or rows)
+    of the flattened ``(prod(shape[:-1]), shape[-1])`` kernel, as
+    ``keras.initializers.Orthogonal`` does, scaled so that the entries' mean square
+    is ``Var`` exactly, not only on average (docs/derivation.md, "Orthogonal draws
+    and delta-orthogonal kernels"). Rank-1 shapes are rejected.
 
     Args:
         activation: Activation that follows the layer: a Keras name, an

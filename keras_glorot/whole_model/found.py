@@ -171,14 +171,9 @@ def normalized(found: Found, label: str) -> Found:
     """Linear with Keras' default scale (``Glorot("linear")``, fan_avg) for a kernel that
     a normalization follows (docs/derivation.md, "A kernel under normalization").
 
-    The normalization divides by the kernel's scale, so the forward pass is the same
-    whatever the gain; the gradient relative to the weight is proportional to
-    1/scale**2 (Arora et al. 2019; van Laarhoven 2017), so a gain above 1 only
-    shrinks the first steps. Behind a positively homogeneous activation (relu, leaky
-    relu: f(c z) = c f(z)) that holds exactly. Behind another (tanh, gelu) the scale
-    also sets where the activation works, but the normalization still sets the next
-    kernel's input, and Keras' scale trained better where it was measured (ConvMixer:
-    conv, gelu, batch norm; docs/zoo.md, "Code nobody here wrote").
+    The normalization sets the next kernel's input whatever the kernel's scale, and
+    a gain above 1 only shrinks the first steps (Arora et al. 2019; van Laarhoven
+    2017); Keras' scale trained better where it was measured (docs/zoo.md).
     """
     then = "" if found.activation == "linear" else f"; then {found.label}"
     text = f"linear: {label} follows, Keras' default scale kept (the norm sets the scale){then}"

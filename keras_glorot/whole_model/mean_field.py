@@ -149,7 +149,7 @@ def _function(found: _activations.Found):
 
 def _activation(found: _activations.Found | None):
     """``(fn or None, reason or None)``: None fn with no reason means linear."""
-    if found is None or found.label == "linear":
+    if found is None or found is _activations.LINEAR:
         return None, None
     if found.activation == "linear":  # a softmax head or an activation with no gain
         return None, found.label.removeprefix("linear: ")

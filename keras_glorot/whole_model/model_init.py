@@ -58,131 +58,25 @@ def initialize(
     residual: str | None = "fixup",
     explicit: str = "override",
 ) -> InitReport:
-    """Re-draws every kernel of a built model with its true fans and following activation.
+    """Re-draws every kernel of a built model for the activation that follows it.
 
-    For each layer (nested models included), in order:
+    An initializer sees only a shape; ``initialize`` reads the whole model once
+    (``read_model``): for each kernel, the activation that follows it (its own, an
+    activation layer or ``keras.ops`` call after it, through dropout and reshapes;
+    linear at a softmax head, a merge or the model's output; Keras' scale under a
+    normalization) and its layer kind's true fans (depthwise, grouped, strided,
+    transposed, einsum, recurrent gates). Each kernel is drawn with ``Glorot``
+    (recurrent kernels ``Orthogonal``), and the layer's config records that
+    initializer, so saving and ``clone_model`` reproduce the scheme. At residual
+    merges the ``residual`` policy bounds the growth of the signal with depth.
+    Every law is checked before any kernel is drawn, and all are assigned together:
+    an error leaves every weight as it was. The rules, case by case, are in
+    docs/initialize.md.
 
-    - the activation is the layer's own ``activation``, or, when that is linear,
-      the one applied by the next layer(s): ``Activation``, ``ReLU``,
-      ``LeakyReLU`` (its slope), ``ELU``, ``PReLU`` (root mean square of its
-      alphas), also behind ``Dropout``/``Flatten``; a kernel that a batch,
-      layer or group normalization follows, directly or behind an activation,
-      keeps Keras' default scale (docs/derivation.md, "A kernel under
-      normalization"); the hard sigmoid ``relu6(x + 3) / 6`` and hard
-      swish ``x * hard_sigmoid(x)`` that ``keras.applications`` (MobileNetV3)
-      build from ops; softmax heads and model outputs are linear, and any other
-      op after a kernel gives linear, labelled "unrecognised op". A
-      squeeze-excite gate (``Multiply`` by a sigmoid or hard sigmoid of a pooled
-      path, about 1/2 at initialization; Hu et al. 2018) right after the kernel
-      or its activation doubles the gain; after a normalization it is only
-      named, since the normalization sets the scale there.
-      A subclassed model, and a model holding composite layers, is read by
-      tracing its ``call`` on symbolic inputs (``whole_model.trace``), entering
-      every composite: the order of the calls, the sums (``x + y``), the
-      ``keras.ops`` activations (``keras.ops.relu(x)``, also after a cast) and
-      scalings by a constant (``2 * y``: the gain over ``|c|``), on every
-      backend; a kernel that feeds attention, a product or a sum is linear.
-      Where a call cannot run on symbolic tensors, a subclassed model's layers
-      are read as a chain in ``model.layers`` order (the report says so).
-    - composite layers (a ``keras.layers.Layer`` subclass holding sublayers: a
-      user's block, KerasHub's transformer layers) are entered at any depth and
-      their kernels drawn like the model's own; a sublayer shared by several
-      composites is drawn once. Where a composite's call cannot be traced, the
-      activation inside it is the sublayer's own, a known block layout's, an
-      activation sublayer assigned right after it, or a gain measured on
-      N(0, 1) without data; the report
-      says which (``keras_glorot.whole_model.composite``). Rows are named by the
-      composites holding the layer (``transformer_layer_0/self_attention``).
-    - the fans are the layer kind's true ones: Dense, Conv1D/2D/3D (with
-      ``groups``), DepthwiseConv1D/2D (fan_in = receptive field), SeparableConv
-      (depthwise part linear, pointwise part with the activation),
-      Conv*DTranspose (fans swapped), EinsumDense and MultiHeadAttention (axes
-      from the equation), SimpleRNN/GRU/LSTM (input kernel per gate with fan_out
-      = units; recurrent kernel orthogonal per gate; a gate or candidate that
-      multiplies a state gets gain 1 shared by its two paths, 1/sqrt(2) on each:
-      unit pre-activation variance where both carry unit second moment, less at
-      the start, whose state is small (docs/derivation.md); a SimpleRNN its
-      activation's gain over sqrt(2): see ``plans._gate_activations``), also
-      inside ``Bidirectional`` and ``TimeDistributed``.
-      With strides the fans are the mean over output positions (see
-      ``keras_glorot.fans``): a convolution's fan_out and a transposed
-      convolution's fan_in are divided by the product of the strides.
-
-    The layer's ``kernel_initializer`` (and ``depthwise_initializer``,
-    ``pointwise_initializer``, ``recurrent_initializer``) is set to the
-    keras_glorot initializer that drew the kernel, so ``get_config``, ``.keras``
-    files and ``keras.models.clone_model`` reproduce the scheme. Biases,
-    normalization weights and ``Embedding`` are left as they are; unknown layers
-    with weights are skipped and listed in the report.
-
-    Residual merges (``Add`` layers, ``x + y`` and ``keras.ops.add`` op nodes)
-    are found on the graph, each with its shortcut (identity or a one-kernel
-    projection) and branches; L is the number of merges told apart. Without a
-    policy, every merge of two unit-gain paths doubles the variance, so a
-    norm-free ResNet grows like 2^L (Balduzzi et al. 2017; Hanin & Rolnick 2018).
-    ``residual`` then changes the kernels drawn above (``keras_glorot.whole_model.residual``;
-    docs/derivation.md, "Residual networks"). ``"fixup"`` (the default) scales
-    the branch's other kernels by ``L**(-1/(2m-2))`` (m kernels per branch) and
-    zeroes its last (Zhang et al. 2019): the forward signal is the shortcut's,
-    and the output's change after the first SGD step does not grow with L, so a
-    deep norm-free ResNet trains (docs/depth.md). ``"scaled"`` makes each branch
-    add 1/L of its shortcut's second moment (and a projection keep the signal),
-    so the signal grows at most ``(1 + 1/L)**L < e``, but the first update still
-    grows with L; ``"zero"`` zeroes the branch's last kernel (De & Smith 2020).
-    Scaled kernels keep their ``Glorot`` with the factor folded into explicit
-    fans (same seed), zeroed ones get ``keras.initializers.Zeros``, so saved
-    configs redraw the same law. A branch normalized before its last kernel and
-    not after it (pre-norm transformer blocks, pre-activation ResNets) has a
-    scale of its own whatever the stream's: ``"fixup"`` and ``"scaled"``
-    multiply its last kernels' std by ``1/sqrt(N)``, N such branch ends (GPT-2's
-    rule, Radford et al. 2019; Fixup is defined for norm-free branches), and
-    ``"zero"`` zeroes them. This holds for merges of a functional model and for
-    the attention and MLP output projections inside composite blocks
-    (``composite.residual_streams``). Merges whose branch is normalized after
-    its last kernel (post-norm blocks), or whose branch and shortcut cannot be
-    told apart, are left alone; the report's merge table says what was done at
-    each merge, and why not.
-
-    Args:
-        model: A built ``keras.Model``.
-        mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
-        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
-        convention: Gain convention, ``"moment"`` or ``"pytorch"`` (see ``calculate_gain``).
-        seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
-            mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
-            config. None: unseeded draws.
-        residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
-            change at merges: every kernel drawn as for a plain network).
-        explicit: What to do with a kernel whose layer was given an initializer other
-            than its default (``Conv2D(..., kernel_initializer="he_normal")``):
-            ``"override"`` (default) redraws it like any other and says so on its row;
-            ``"keep"`` leaves it as drawn at build time and reports it skipped
-            (``keras_glorot.whole_model.explicit``). The default is the one that
-            trained better where it was measured (docs/zoo.md, "Code nobody here
-            wrote").
-
-    Returns:
-        An ``InitReport``: per kernel (per gate block for RNNs) the activation
-        found, fans, gain and std; skipped layers with the reason; per residual
-        merge its shortcut, branches and what was done (``report.merges``); every
-        place the model could not be read (``report.fallbacks``: a call that did not
-        trace, a merge whose branch and shortcut cannot be told apart, an unknown
-        layer kind...), each with what to do about it, of which one ``UserWarning``
-        is given.
-
-    How the model is read, planned and drawn: the model's call (and each composite's)
-    is traced once in inference mode without side effects (``whole_model.trace``),
-    each call of a layer read on its own (a block run in a loop sums once per call;
-    one kernel serves every call). Then every kernel's law is planned, the residual
-    policies included, and checked; only then is each kernel drawn, once, at its
-    final law, and all are assigned together, so an error leaves every weight as it
-    was. A sublayer that was never built (an unused head) is reported and left. A
-    model without a ``call`` of its own that holds models (a VAE that trains an
-    encoder and a decoder in ``train_step``) has each of them read as a model of
-    its own. An activation at the model's output (a sigmoid, a softmax, a tanh) is
-    the loss's link: no kernel follows it, so its kernel is drawn at gain 1, which
-    keeps the link's input at a linear layer's scale (docs/derivation.md, "The
-    output kernel").
+    ``Var(W) = gain**2 / n`` with ``gain = calculate_gain(activation)`` and ``n``
+    the fan ``mode`` picks; ``"fixup"`` scales a norm-free branch's inner kernels by
+    ``L**(-1/(2m-2))`` and zeroes its last (L merges, m kernels per branch); a
+    pre-norm branch's last kernels get ``1/sqrt(N)`` (N branch ends).
 
     Example:
 
@@ -191,13 +85,33 @@ def initialize(
     ...     keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     >>> print(keras_glorot.initialize(model, seed=0))
 
+    Args:
+        model: A built ``keras.Model``. A model without a ``call`` of its own that
+            holds models (a VAE training an encoder and a decoder in
+            ``train_step``) has each of them read as a model of its own.
+        mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
+        convention: Gain convention, ``"moment"`` or ``"pytorch"`` (see ``calculate_gain``).
+        seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
+            mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
+            config. None: unseeded draws.
+        residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
+            change at merges: every kernel drawn as for a plain network).
+        explicit: A kernel whose layer was given an initializer other than its
+            default: ``"override"`` (default) redraws it and says so on its row;
+            ``"keep"`` leaves it as drawn at build time. The default trained better
+            where it was measured (docs/zoo.md, "Code nobody here wrote").
+
+    Returns:
+        An ``InitReport``: per kernel (per gate block for RNNs) the activation
+        found, fans, gain and std; skipped layers with the reason; per residual
+        merge what was done (``report.merges``); every place the model could not be
+        read (``report.fallbacks``), with what to do about it, of which one
+        ``UserWarning`` is given.
+
     Reference:
     - Glorot & Bengio, 2010; He et al., 2015 (gains, fans).
-    - Saxe et al., 2014, "Exact solutions to the nonlinear dynamics of learning
-      in deep linear neural networks" (orthogonal recurrent kernels).
-    - Balduzzi et al., 2017, "The shattered gradients problem"; Hanin & Rolnick,
-      2018, "How to start training: the effect of initialization and
-      architecture" (variance growth in ResNets).
+    - Saxe et al., 2014 (orthogonal recurrent kernels).
     - Zhang, Dauphin & Ma, 2019, "Fixup initialization", §3.
     - De & Smith, 2020, "Batch normalization biases residual blocks towards the
       identity function in deep networks" (SkipInit).
