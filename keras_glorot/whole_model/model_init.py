@@ -21,9 +21,9 @@ import keras
 
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice
 from keras_glorot.whole_model import activations as acts
-from keras_glorot.whole_model import composite as _composite
 from keras_glorot.whole_model import explicit as _explicit
 from keras_glorot.whole_model import laws as _laws
+from keras_glorot.whole_model import measured, streams
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.kinds import Kernel
 from keras_glorot.whole_model.reading import LeftAlone, open_reading, validate_model
@@ -222,10 +222,9 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
                 record.note = f"replaces the author's {chosen} (explicit='override')"
         if entries:
             drawn[id(layer)] = entries
-    _composite.measure(graph, drawn, seeds.seed, own)
-    _composite.own_weights(graph, own)
+    measured.measure(graph, drawn, seeds.seed, own)
     _residual_merges(reading, policy, drawn, own)
-    _composite.residual_streams(policy, graph, drawn, own)
+    streams.residual_streams(policy, graph, drawn, own)
     attention = [
         (r.layer, [rec for d in drawn[id(r.layer)] for rec in d.records])
         for r in reading.kernels

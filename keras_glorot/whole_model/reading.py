@@ -274,6 +274,7 @@ def _read(reading: ModelReading, graph: Graph) -> None:
                 f"{path!r}: {entry.reason}. Describe the kind once with "
                 "keras_glorot.register_layer_kind to have its kernels drawn"
             )
+    reading.layers += _own_weights(graph)
     reading.merges = find_merges(graph) if graph.graph else []
 
 
@@ -298,6 +299,21 @@ def _read_layer(layer, path: str, graph: Graph) -> KernelReading | LeftAlone | N
     return KernelReading(
         path, layer, kernels, follows, _found_by(layer, graph), parent.name if parent else ""
     )
+
+
+def _own_weights(graph: Graph) -> list[LeftAlone]:
+    """Weights a composite holds itself, not through a sublayer (a ViT's class token)."""
+    out, seen = [], set()
+    for _, container in graph.leaves:
+        if isinstance(container, keras.Model) or id(container) in seen:
+            continue
+        seen.add(id(container))
+        inner = {id(w) for s in _graph.sublayers(container) for w in s.weights}
+        for weight in container.weights:
+            if id(weight) not in inner:
+                reason = "a weight of the composite itself, not of a sublayer: left as it is"
+                out.append(LeftAlone(weight.path, container, reason))
+    return out
 
 
 def _found_by(layer, graph: Graph) -> str:
