@@ -44,7 +44,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_glorot  # noqa: E402
-from keras_glorot.whole_model.unit_variance import orthonormal  # noqa: E402
+from keras_glorot.whole_model.lsuv import orthonormal  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:

@@ -7,7 +7,7 @@ reload.
 """
 
 from keras_glorot import keras_internals as _keras_internals
-from keras_glorot.blocks import Blocks, ByShape
+from keras_glorot.composed import Blocks, ByShape
 from keras_glorot.fans import compute_fans
 from keras_glorot.gains import calculate_gain
 from keras_glorot.initializers import (
@@ -18,15 +18,15 @@ from keras_glorot.initializers import (
     GlorotLeakyUniform,
     custom_objects,
 )
-from keras_glorot.whole_model.diagnostics import SignalReport, signal_report
-from keras_glorot.whole_model.found import LayerActivation
-from keras_glorot.whole_model.isometry import JacobianSpectrum, jacobian_spectrum
+from keras_glorot.layer_activation import LayerActivation
+from keras_glorot.whole_model.initialize import initialize
+from keras_glorot.whole_model.jacobian import JacobianSpectrum, jacobian_spectrum
 from keras_glorot.whole_model.kinds import register_layer_kind
+from keras_glorot.whole_model.lsuv import lsuv
 from keras_glorot.whole_model.mean_field import MeanFieldLayer, mean_field_variances
-from keras_glorot.whole_model.model_init import initialize
 from keras_glorot.whole_model.reading import KernelReading, ModelReading, read_model
 from keras_glorot.whole_model.report import InitReport, KernelRecord
-from keras_glorot.whole_model.unit_variance import lsuv
+from keras_glorot.whole_model.signal_report import SignalReport, signal_report
 
 __version__ = "0.2.0"
 

@@ -287,7 +287,7 @@ def test_fifty_layer_leaky_mlp_keeps_its_signal():
 
 @pytest.mark.parametrize("shape", [(3, 3, 4, 16), (8, 20), (20, 8)])
 def test_orthonormal_pre_init_is_orthonormal(shape):
-    from keras_glorot.whole_model.unit_variance import orthonormal
+    from keras_glorot.whole_model.lsuv import orthonormal
 
     w = orthonormal(shape, np.random.default_rng(0)).reshape(-1, shape[-1])
     gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T

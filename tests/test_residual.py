@@ -34,7 +34,7 @@ def resnet(depth, order="post", ops=False):
 
 
 def init(model, **kwargs):
-    # Uniform draws compile faster on JAX (see test_model_init.py).
+    # Uniform draws compile faster on JAX (see test_initialize.py).
     return initialize(model, distribution="uniform", seed=kwargs.pop("seed", 0), **kwargs)
 
 

@@ -272,7 +272,7 @@ def test_markdown_says_why_rows_after_a_residual_sum_have_no_prediction():
 
 
 def test_markdown_notes_are_lettered_past_z():
-    from keras_glorot.whole_model.diagnostics import _note_key
+    from keras_glorot.whole_model.signal_report import _note_key
 
     keys = [_note_key(i) for i in range(26 * 27 + 1)]
     assert keys[:3] == ["a", "b", "c"] and keys[25:28] == ["z", "aa", "ab"]

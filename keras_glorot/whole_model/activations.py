@@ -18,7 +18,6 @@ from keras_glorot.whole_model.found import (  # noqa: F401 (the walk's vocabular
     OP_ACTIVATIONS,
     SHAPE_OPS,
     Found,
-    LayerActivation,
     at_output,
     from_function,
     from_layer,

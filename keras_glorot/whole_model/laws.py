@@ -1,8 +1,8 @@
 """A kernel's law: from its plan (activation, fans, blocks) to the initializer that draws it.
 
 ``initialize`` plans a law for every kernel (``plan_kernel``), lets the residual
-policies change it, and only then draws each kernel once (``commit``), so that an error
-anywhere before leaves every weight as it was. The initializer is also what the layer's
+policies change it, and only then draws each kernel once (``draw.commit``), so that an
+error anywhere before leaves every weight as it was. The initializer is also what the layer's
 config records, so that saving and ``clone_model`` redraw the same law.
 """
 
@@ -14,11 +14,9 @@ import math
 import keras
 import numpy as np
 
-from keras_glorot import backend, keras_internals
-from keras_glorot.blocks import Blocks, ByShape
+from keras_glorot.composed import Blocks
 from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import Glorot
-from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.kinds import Block, Kernel
 from keras_glorot.whole_model.report import InitReport, KernelRecord
@@ -110,41 +108,3 @@ def plan_kernel(kernel: Kernel, options: dict, seeds: Seeds, layer, report: Init
         )
         report.add(records[-1])
     return _residual.Planned(kernel, init, records)
-
-
-def record_attention_config(layer) -> str:
-    """Sets the MultiHeadAttention's kernel_initializer; returns why not, or "".
-
-    MultiHeadAttention clones one kernel_initializer into its four projections;
-    ByShape lets that one config give each projection its own axes. Seeds are
-    left None: a seeded clone would give query, key and value equal kernels. The
-    attribute is private because Keras exposes no setter for it.
-    """
-    cases = {}
-    for name in kinds.ATTENTION_PARTS:
-        sub = getattr(layer, name)
-        shape = tuple(int(d) for d in sub.kernel.shape)
-        config = sub.kernel_initializer.get_config()
-        if "seed" in config:
-            config["seed"] = None
-        if shape in cases and cases[shape] != (type(sub.kernel_initializer), config):
-            return (
-                f"config not rewritten: two projections of shape {shape} need different "
-                "initializers, which one kernel_initializer cannot express"
-            )
-        cases[shape] = (type(sub.kernel_initializer), config)
-    keras_internals.set_attention_kernel_initializer(
-        layer, ByShape([(s, t.from_config(c)) for s, (t, c) in cases.items()])
-    )
-    return ""
-
-
-def commit(entries: list) -> None:
-    """Draws every planned kernel once, then assigns them all and records each
-    initializer: a draw that fails leaves every weight as it was."""
-    values = [d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries]
-    with backend.one_intra_op_thread():  # a copy over a busy core waits for it
-        for d, value in zip(entries, values, strict=True):
-            d.kernel.variable.assign(value)
-            if d.kernel.attr is not None:
-                setattr(d.kernel.owner, d.kernel.attr, d.init)

@@ -7,10 +7,9 @@ and the true fans of its layer kind (depthwise, grouped, transposed, einsum,
 recurrent gates), re-draws it with ``Glorot`` and records the initializer in the
 layer's config so that saving and ``clone_model`` reproduce the scheme.
 
-Which kernels a layer has and their fans are decided in ``keras_glorot.whole_model.plans``;
-residual merges are found and their branches scaled in ``keras_glorot.whole_model.residual``.
-``keras_glorot.whole_model.unit_variance.lsuv`` is the data-driven alternative; it shares the
-layer kinds, validators and seeds.
+It reads the model through ``read_model`` (``reading``), plans a law per kernel
+(``laws``), scales residual branches (``residual``, ``streams``) and draws each kernel
+once (``draw``). ``lsuv`` is the data-driven alternative, on the same reading.
 """
 
 from __future__ import annotations
@@ -19,11 +18,11 @@ import numbers
 
 import keras
 
+from keras_glorot.gains import CONVENTIONS
 from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice
-from keras_glorot.whole_model import activations as acts
+from keras_glorot.whole_model import draw, measured, streams
 from keras_glorot.whole_model import explicit as _explicit
 from keras_glorot.whole_model import laws as _laws
-from keras_glorot.whole_model import measured, streams
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.kinds import Kernel
 from keras_glorot.whole_model.reading import LeftAlone, open_reading, validate_model
@@ -43,9 +42,12 @@ def _validate_seed(seed) -> int | None:
     return int(seed)
 
 
-def _validate_options(mode, distribution) -> None:
-    _validate_choice("mode", mode, MODES)
-    _validate_choice("distribution", distribution, DISTRIBUTIONS)
+def _validate_options(mode, distribution, convention) -> dict:
+    return {
+        "mode": _validate_choice("mode", mode, MODES),
+        "distribution": _validate_choice("distribution", distribution, DISTRIBUTIONS),
+        "convention": _validate_choice("convention", convention, CONVENTIONS),
+    }
 
 
 def initialize(
@@ -119,11 +121,9 @@ def initialize(
       learners", §2.3 (GPT-2: residual output projections scaled by 1/sqrt(N)).
     """
     models = _models_to_read(model)
-    _validate_options(mode, distribution)
+    options = _validate_options(mode, distribution, convention)
     seed = _validate_seed(seed)
-    options = {"mode": mode, "distribution": distribution, "convention": convention}
     keep = _validate_choice("explicit", explicit, _explicit.CHOICES) == "keep"
-    acts.Found().gain(convention)  # Validates convention before anything is drawn.
     policy = _residual.validate_policy(residual)
     seeds, report = _laws.Seeds(seed), InitReport("initialize")
     if models != [model]:
@@ -142,7 +142,7 @@ def initialize(
         finally:
             reading.close()
     # Every law is known and nothing has failed: draw each kernel once, then assign.
-    _laws.commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
+    draw.commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
     for _, attention in planned:
         _record_attention_configs(attention, report)
     report.warn_once()
@@ -237,7 +237,7 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
 def _record_attention_configs(attention: list, report: InitReport) -> None:
     # After the draws, with the laws the residual policies may have rescaled or zeroed.
     for layer, records in attention:
-        note = _laws.record_attention_config(layer)
+        note = draw.record_attention_config(layer)
         for record in records if note else []:
             record.note = note
 

@@ -31,8 +31,8 @@ import numpy as np
 from keras_glorot import backend
 from keras_glorot.whole_model import kinds
 from keras_glorot.whole_model.found import LINEAR
+from keras_glorot.whole_model.initialize import _validate_seed
 from keras_glorot.whole_model.laws import Seeds
-from keras_glorot.whole_model.model_init import _validate_seed
 from keras_glorot.whole_model.reading import LeftAlone, ModelReading, read_model, validate_model
 from keras_glorot.whole_model.report import InitReport, KernelRecord
 
