@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     p.add_argument("--out", help="append one JSON line per (net, start) here (default: print)")
     p.add_argument(
+        "--corpus", action="store_true",
+        help="also hash each model of the test corpus (nets.keras_io: Keras' own examples) "
+        "after initialize(model, seed=--seed), built as tests/test_corpus.py builds it",
+    )  # fmt: skip
+    p.add_argument(
         "--independence", action="store_true",
         help="also check that the start's Glorot-uniform kernels look like independent draws "
         "of Keras' law: no kernel repeats or correlates with another of its size, no two "
@@ -141,6 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     images = np.load(args.npz)
     source = commit_of(code)
     names = args.nets or list(nets.ZOO)
+
+    def write(record: dict) -> None:
+        line = json.dumps(record)
+        print(line, flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(line + "\n")
+
     for name in names:
         net = nets.ZOO[name]
         mean = std = None
@@ -156,11 +169,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "hash": weights_hash(model), **source}  # fmt: skip
             if args.independence:
                 record["independence"] = independence(model)
-            line = json.dumps(record)
-            print(line, flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(line + "\n")
+            write(record)
+            keras.backend.clear_session()
+    if args.corpus:
+        import warnings
+
+        from nets.keras_io import CORPUS
+
+        for name, build in CORPUS.items():
+            keras.utils.set_random_seed(args.seed)
+            model = build().model
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the fallbacks are the tests' business
+                keras_glorot.initialize(model, seed=args.seed)
+            write({"net": f"corpus:{name}", "start": "initialize", "seed": args.seed,
+                   "hash": weights_hash(model), **source})  # fmt: skip
             keras.backend.clear_session()
     return 0
 

@@ -20,7 +20,7 @@ from keras_glorot.whole_model import graph as _graph
 from keras_glorot.whole_model.graph import Graph
 from keras_glorot.whole_model.kinds import Kernel
 from keras_glorot.whole_model.merges import Merge, find_merges
-from keras_glorot.whole_model.report import aligned, markdown, wrapped
+from keras_glorot.whole_model.tables import markdown, text_table, wrapped
 
 UNBUILT = (
     "not built: its model's call never calls it (an unused head, a branch not taken), "
@@ -164,12 +164,10 @@ class ModelReading:
         )
 
     def __str__(self) -> str:
-        notes: list[str] = []
-        lines = aligned([list(_COLUMNS)] + self._rows(), notes)
+        lines = text_table(_COLUMNS, self._rows())
         if self.merges:
-            lines += ["", "merges:"] + aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
+            lines += ["", "merges:"] + text_table(_MERGE_COLUMNS, self._merge_rows())
         lines.append(self._footer())
-        lines += [wrapped(f"[{i}] {text}") for i, text in enumerate(notes, 1)]
         lines += [wrapped(f"could not read: {text}") for text in self.fallbacks]
         return "\n".join(lines)
 

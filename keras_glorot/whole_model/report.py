@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import textwrap
 import warnings
 
-# A terminal's width: rows of the text table are kept within it, long cells cut and
-# given in full in numbered notes under the table.
-WIDTH = 100
+from keras_glorot.whole_model.tables import markdown, text_table, wrapped
 
 
 @dataclasses.dataclass
@@ -184,18 +181,10 @@ class InitReport:
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
 
     def __str__(self) -> str:
-        notes: list[str] = []
-        rows = self._rows()
-        table = aligned([list(_COLUMNS[:-1])] + [row[:-1] for row in rows], notes)
-        lines = table[:2]
-        for line, row in zip(table[2:], rows, strict=True):
-            # The note on a line of its own, under its row.
-            lines += [line] + [_cut(f"    {row[-1]}", WIDTH, notes)] * bool(row[-1])
+        lines = text_table(_COLUMNS, self._rows())
         if self.merges:
-            merges = aligned([list(_MERGE_COLUMNS)] + self._merge_rows(), notes)
-            lines += ["", "residual merges:"] + merges
+            lines += ["", "residual merges:"] + text_table(_MERGE_COLUMNS, self._merge_rows())
         lines.append(self._footer())
-        lines += [wrapped(f"[{i}] {text}") for i, text in enumerate(notes, 1)]
         lines += [wrapped(f"note: {text}") for text in self.notes]
         lines += [wrapped(f"could not read: {text}") for text in self.fallbacks]
         return "\n".join(lines)
@@ -213,53 +202,3 @@ class InitReport:
         lines += [""] * bool(self.fallbacks)
         lines += [f"- could not read: {text}" for text in self.fallbacks]
         return "\n".join(lines)
-
-
-def _fitted_widths(rows: list[list[str]], width: int) -> list[int]:
-    """Column widths whose row, two spaces apart, fits ``width``: the text columns
-    (``activation``, ``action``, ``branches``) give way first, then the widest one;
-    none below 10 characters or its header."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    floors = [max(10, len(h)) for h in rows[0]]
-    first = [i for i, h in enumerate(rows[0]) if h in ("activation", "action", "branches")]
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
-        if not shrinkable:
-            break
-        texts = [i for i in shrinkable if i in first]
-        widths[max(texts or shrinkable, key=lambda i: widths[i])] -= 1
-    return widths
-
-
-def wrapped(text: str) -> str:
-    """``text`` in lines of at most ``WIDTH`` characters, the later ones indented."""
-    return "\n".join(textwrap.wrap(text, WIDTH, subsequent_indent="    ", break_long_words=True))
-
-
-def _cut(text: str, width: int, notes: list[str]) -> str:
-    """``text``, or its start and the number of the note that holds it whole."""
-    if len(text) <= width:
-        return text
-    whole = text.strip()
-    if whole not in notes:
-        notes.append(whole)
-    marker = f" [{notes.index(whole) + 1}]"
-    return text[: max(width - len(marker) - 1, 1)].rstrip() + "~" + marker
-
-
-def aligned(rows: list[list[str]], notes: list[str]) -> list[str]:
-    widths = _fitted_widths(rows, WIDTH)
-    rows = [rows[0]] + [[_cut(c, w, notes) for c, w in zip(row, widths, strict=True)]
-                        for row in rows[1:]]  # fmt: skip
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
-def markdown(columns, rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-    return lines
