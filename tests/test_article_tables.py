@@ -271,7 +271,9 @@ def test_test_subset_enters_the_key_and_table8_keeps_its_small_test_set(npz):
 
 
 def test_derived_quantities_on_known_numbers():
-    assert article_tables.interval([1.0, 2.0, 3.0]) == "2 ± 1 [-0.4843, 4.484] (n=3)"
+    assert (
+        article_tables.interval([1.0, 2.0, 3.0]) == "2 ± 1 [-0.4841, 4.484] (n=3)"
+    )  # t(0.975, 2) = 4.3027
     assert article_tables.interval([None, float("nan")]) == "–"
     assert article_tables.first_epoch([2.0, 1.6, 1.4, 1.2], lambda v: v <= 1.5) == 3
     run = {"train_seconds_per_epoch": [5.0, 1.0, 1.0]}

@@ -18,9 +18,6 @@ import numpy as np
 
 from .cli_args import Parser
 
-# Two-sided 95% Student-t quantiles by degrees of freedom (scipy is not a dependency).
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
-_T95.update({9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042})
 # Options shown in a setting's heading, in this order; the rest go in a details line.
 _HEADLINE = ("table", "case", "net", "model", "width", "batch_norm", "activation", "loss")
 _HEADLINE += ("hidden_layers", "epochs", "subset", "backend")
@@ -36,10 +33,10 @@ def plural(count, word: str) -> str:
 
 
 def t95(dof: int) -> float:
-    """Two-sided 95% t quantile; the nearest tabulated one below, 1.96 for large dof."""
-    if dof >= 30:
-        return 1.96 if dof > 120 else 2.0
-    return _T95[max(k for k in _T95 if k <= dof)]
+    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (scipy's)."""
+    from scipy.stats import t  # a summary's dependency, not the package's
+
+    return float(t.ppf(0.975, dof))
 
 
 def interval(values, fmt: str = ".4g") -> str:
