@@ -201,37 +201,42 @@ def _part(kernel: Kernel) -> str:
 def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, prefix: str):
     """Every kernel's final law for one model, report rows written; nothing drawn.
     Returns the planned kernels by layer and the attention layers with their rows."""
-    own, graph = InitReport("initialize"), reading.graph
-    drawn: dict[int, list[_residual.Planned]] = {}
+    plan = _laws.Plan(reading, InitReport("initialize"), policy, seeds.seed)
     for text in reading.fallbacks:
-        own.fallback(text)
+        plan.report.fallback(text)
     for entry in reading.layers:
-        name, layer = entry.path, entry.layer
-        if isinstance(entry, LeftAlone):
-            own.add(KernelRecord(name, type(layer).__name__, skipped=entry.reason))
-            continue
-        entries = []
-        for kernel in entry.kernels:
-            chosen = _explicit.chosen(layer, kernel)
-            if chosen and keep:
-                why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
-                own.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=why))
-                continue
-            entries.append(_laws.plan_kernel(kernel, options, seeds, layer, own, name))
-            for record in entries[-1].records if chosen else []:
-                record.note = f"replaces the author's {chosen} (explicit='override')"
+        entries = _plan_layer(entry, options, seeds, keep, plan.report)
         if entries:
-            drawn[id(layer)] = entries
-    measured.measure(graph, drawn, seeds.seed, own)
-    _residual_merges(reading, policy, drawn, own)
-    streams.residual_streams(policy, graph, drawn, own)
+            plan.kernels[id(entry.layer)] = entries
+    measured.measure(plan)
+    _residual_merges(plan)
+    streams.residual_streams(plan)
     attention = [
-        (r.layer, [rec for d in drawn[id(r.layer)] for rec in d.records])
+        (r.layer, [rec for d in plan.kernels[id(r.layer)] for rec in d.records])
         for r in reading.kernels
-        if isinstance(r.layer, keras.layers.MultiHeadAttention) and id(r.layer) in drawn
+        if isinstance(r.layer, keras.layers.MultiHeadAttention) and id(r.layer) in plan.kernels
     ]
-    report.extend(own, prefix)
-    return drawn, attention
+    report.extend(plan.report, prefix)
+    return plan.kernels, attention
+
+
+def _plan_layer(entry, options: dict, seeds, keep: bool, report) -> list:
+    """The laws of one layer's kernels (none for a layer left alone), rows written."""
+    name, layer = entry.path, entry.layer
+    if isinstance(entry, LeftAlone):
+        report.add(KernelRecord(name, type(layer).__name__, skipped=entry.reason))
+        return []
+    entries = []
+    for kernel in entry.kernels:
+        chosen = _explicit.chosen(layer, kernel)
+        if chosen and keep:
+            why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
+            report.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=why))
+            continue
+        entries.append(_laws.plan_kernel(kernel, options, seeds, layer, report, name))
+        for record in entries[-1].records if chosen else []:
+            record.note = f"replaces the author's {chosen} (explicit='override')"
+    return entries
 
 
 def _record_attention_configs(attention: list, report: InitReport) -> None:
@@ -242,13 +247,13 @@ def _record_attention_configs(attention: list, report: InitReport) -> None:
             record.note = note
 
 
-def _residual_merges(reading, policy: str, drawn: dict, report: InitReport) -> None:
-    graph = reading.graph
-    if graph.graph:
-        _residual.apply(policy, reading.merges, graph, drawn, report)
+def _residual_merges(plan) -> None:
+    policy, report = plan.policy, plan.report
+    if plan.graph.graph:
+        _residual.apply(plan, plan.reading.merges)
         return
     report.residual = policy
-    for layer, _ in graph.leaves:
+    for layer, _, _ in plan.reading.leaves:
         if isinstance(layer, keras.layers.Add):
             action = (
                 "nothing done: the subclassed model's call could not be traced, so branch "

@@ -17,7 +17,6 @@ import numpy as np
 from keras_glorot.composed import Blocks
 from keras_glorot.fans import compute_fans
 from keras_glorot.initializers import Glorot
-from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.kinds import Block, Kernel
 from keras_glorot.whole_model.report import InitReport, KernelRecord
 
@@ -107,4 +106,64 @@ def plan_kernel(kernel: Kernel, options: dict, seeds: Seeds, layer, report: Init
             )
         )
         report.add(records[-1])
-    return _residual.Planned(kernel, init, records)
+    return Planned(kernel, init, records)
+
+
+@dataclasses.dataclass
+class Planned:
+    """A kernel ``initialize`` will draw: its plan, the law (initializer) and report rows."""
+
+    kernel: Kernel
+    init: object
+    records: list
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.kernel.variable.shape)
+
+    def variance(self) -> float:
+        if isinstance(self.init, keras.initializers.Zeros):
+            return 0.0
+        if isinstance(self.init, Glorot):
+            return self.init.stddev(self.shape) ** 2
+        return self.records[0].std ** 2  # gate blocks (recurrent layers): the report's std
+
+    def forward(self) -> float:
+        """``fan_in * Var(W)``: the second-moment factor of this kernel's linear map."""
+        return self.kernel.blocks[0].fan_in * self.variance()
+
+    def rescale(self, factor: float, note: str) -> None:
+        """Multiplies the law's variance by ``factor`` (0: zeros); nothing is drawn here.
+
+        The factor is folded into the explicit fans of the same ``Glorot`` (same
+        seed), so the saved config redraws the scaled law; a zero kernel gets
+        ``keras.initializers.Zeros``. ``initialize`` draws each kernel once, at its
+        final law, after every policy has run.
+        """
+        shape = self.shape
+        if factor == 0.0:
+            init = keras.initializers.Zeros()
+        else:
+            fan_in, fan_out = self.init.fans(shape)
+            config = {**self.init.get_config(), "fan_in": fan_in / factor}
+            init = type(self.init).from_config({**config, "fan_out": fan_out / factor})
+        self.init = init
+        for record in self.records:
+            record.std = 0.0 if factor == 0.0 else init.stddev(shape)
+            record.note = "; ".join(n for n in (record.note, note) if n)
+
+
+@dataclasses.dataclass
+class Plan:
+    """``initialize``'s plan for one model: the reading, every kernel's law by layer,
+    the residual policy, the seed of the measurements and the report being written."""
+
+    reading: object  # a ModelReading, its trace open while planning
+    report: InitReport
+    policy: str
+    seed: int | None
+    kernels: dict[int, list[Planned]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def graph(self):
+        return self.reading.graph

@@ -23,8 +23,7 @@ import keras
 import numpy as np
 
 from keras_glorot.whole_model.composite import Place, _where, drawn_with_role, place
-from keras_glorot.whole_model.graph import Graph, is_composite, sublayers
-from keras_glorot.whole_model.report import InitReport
+from keras_glorot.whole_model.graph import is_composite, sublayers
 from keras_glorot.whole_model.trace import built_shape, training_required
 
 
@@ -157,7 +156,7 @@ def composite_kernel_layers(composite) -> list:
     return out
 
 
-def measure(graph: Graph, drawn: dict, seed: int | None, report: InitReport) -> None:
+def measure(plan) -> None:
     """Rescales every kernel whose activation was not found by its measured gain.
 
     The pass runs the composite with its kernels at their planned laws, drawn for the
@@ -165,6 +164,7 @@ def measure(graph: Graph, drawn: dict, seed: int | None, report: InitReport) -> 
     every kernel once, after planning). A kernel it cannot measure is drawn linear,
     and ``report.fallbacks`` says why.
     """
+    graph, drawn, seed, report = plan.graph, plan.kernels, plan.seed, plan.report
     for layer, d in drawn_with_role(graph, drawn, "measure"):
         spot = place(layer, graph)
         mates = composite_kernel_layers(spot.parent)

@@ -58,6 +58,10 @@ class Merge:
     # A sum of paths with no common input (x + a position embedding) is no residual
     # merge at all: nothing to place, and no fallback.
     residual: bool = True
+    # What the reading found after the sum: the activation (a ``Found``) and the
+    # normalization every consumer reaches (post-norm), or None.
+    follows: object = None
+    normalized_by: object = None
 
     def describe_shortcut(self) -> str:
         if self.shortcut is None:

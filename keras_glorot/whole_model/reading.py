@@ -274,6 +274,9 @@ def _read(reading: ModelReading, graph: Graph) -> None:
             )
     reading.layers += _own_weights(graph)
     reading.merges = find_merges(graph) if graph.graph else []
+    for merge in reading.merges:
+        merge.follows = acts.following(merge.op, graph, outputs=merge.outputs)
+        merge.normalized_by = acts.normalization_after(merge.op, graph, outputs=merge.outputs)
 
 
 def _read_layer(layer, path: str, graph: Graph) -> KernelReading | LeftAlone | None:

@@ -29,7 +29,6 @@ drawn value: ``initialize`` draws each kernel once, after the policies have run.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -38,8 +37,8 @@ import keras
 from keras_glorot.initializers import Glorot
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import graph as _graph
-from keras_glorot.whole_model.graph import Graph
 from keras_glorot.whole_model.kinds import has_kernel
+from keras_glorot.whole_model.laws import Planned
 from keras_glorot.whole_model.merges import Merge, find_merges  # noqa: F401 (re-exported)
 from keras_glorot.whole_model.report import MergeRecord
 
@@ -100,50 +99,6 @@ def branch_share(depth: int, branches: int) -> float:
 # Applying a policy to the kernels ``initialize`` drew.
 
 
-@dataclasses.dataclass
-class Planned:
-    """A kernel ``initialize`` will draw: its plan, the law (initializer) and report rows."""
-
-    kernel: object  # plans.Kernel
-    init: object
-    records: list
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.kernel.variable.shape)
-
-    def variance(self) -> float:
-        if isinstance(self.init, keras.initializers.Zeros):
-            return 0.0
-        if isinstance(self.init, Glorot):
-            return self.init.stddev(self.shape) ** 2
-        return self.records[0].std ** 2  # gate blocks (recurrent layers): the report's std
-
-    def forward(self) -> float:
-        """``fan_in * Var(W)``: the second-moment factor of this kernel's linear map."""
-        return self.kernel.blocks[0].fan_in * self.variance()
-
-    def rescale(self, factor: float, note: str) -> None:
-        """Multiplies the law's variance by ``factor`` (0: zeros); nothing is drawn here.
-
-        The factor is folded into the explicit fans of the same ``Glorot`` (same
-        seed), so the saved config redraws the scaled law; a zero kernel gets
-        ``keras.initializers.Zeros``. ``initialize`` draws each kernel once, at its
-        final law, after every policy has run.
-        """
-        shape = self.shape
-        if factor == 0.0:
-            init = keras.initializers.Zeros()
-        else:
-            fan_in, fan_out = self.init.fans(shape)
-            config = {**self.init.get_config(), "fan_in": fan_in / factor}
-            init = type(self.init).from_config({**config, "fan_out": fan_out / factor})
-        self.init = init
-        for record in self.records:
-            record.std = 0.0 if factor == 0.0 else init.stddev(shape)
-            record.note = "; ".join(n for n in (record.note, note) if n)
-
-
 def _gain2(found: acts.Found) -> float:
     return 1.0 / second_moment(found)
 
@@ -165,8 +120,9 @@ def _layer_forward(layer, drawn: dict) -> float:
     return factor * (second_moment(found) if found is not None else 1.0)
 
 
-def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -> None:
-    """Applies ``policy`` at every merge whose branches and shortcut were told apart."""
+def apply(plan, merges: list[Merge]) -> None:
+    """Applies ``plan.policy`` at every merge whose branches and shortcut were told apart."""
+    policy, report = plan.policy, plan.report
     residual = [m for m in merges if not m.reason]
     depth = len(residual)
     report.residual, report.depth = policy, depth
@@ -187,9 +143,7 @@ def apply(policy: str, merges: list[Merge], graph: Graph, drawn: dict, report) -
         elif policy == "none":
             record.action = "left as drawn (residual=None)"
         else:
-            record.action, record.applied = _apply_one(
-                policy, merge, graph, drawn, depth, done, pre_norm
-            )
+            record.action, record.applied = _apply_one(plan, merge, depth, done, pre_norm)
         report.merges.append(record)
 
 
@@ -198,12 +152,11 @@ def _pre_norm(merge: Merge) -> bool:
     return all(b.normalized is not None and b.norm_after_last is None for b in merge.branches)
 
 
-def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tuple[str, bool]:
+def _apply_one(plan, merge: Merge, depth, done, pre_norm) -> tuple[str, bool]:
+    policy, drawn = plan.policy, plan.kernels
     # A normalized sum (post-norm) sets the stream's scale; a pre-norm branch's rule
     # holds whatever follows the sum (the final norm of a pre-norm transformer).
-    after = None
-    if not _pre_norm(merge):
-        after = acts.normalization_after(merge.op, graph, outputs=merge.outputs)
+    after = None if _pre_norm(merge) else merge.normalized_by
     if after is not None:
         return (
             f"nothing done: post-norm, {type(after).__name__} {after.name!r} normalizes the "
@@ -243,7 +196,7 @@ def _apply_one(policy, merge: Merge, graph, drawn, depth, done, pre_norm) -> tup
         return _scaled_pre_norm(lasts, merge.name, drawn, pre_norm, done, policy), True
     if policy == "fixup":
         return _fixup(merge, drawn, depth, done), True
-    return _scaled(merge, graph, drawn, depth, done)
+    return _scaled(merge, drawn, depth, done)
 
 
 def _fixup(merge: Merge, drawn, depth, done) -> str:
@@ -278,7 +231,7 @@ def _scaled_pre_norm(lasts: list, merge_name: str, drawn, n: int, done, policy: 
     return ", ".join(la.name for la in lasts) + f" {note}"
 
 
-def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
+def _scaled(merge: Merge, drawn, depth, done) -> tuple[str, bool]:
     forward = functools.partial(_layer_forward, drawn=drawn)
     tau = chain_factor(merge.shortcut.chain, forward)
     rhos = [chain_factor(branch.chain, forward) for branch in merge.branches]
@@ -291,7 +244,7 @@ def _scaled(merge: Merge, graph, drawn, depth, done) -> tuple[str, bool]:
         # (ResNet v1) keeps 1 / g**2 of their sum: the shortcut gets g**2. Without
         # one (v2), the sum is the signal, and an activation that made the fork
         # from it (v2's relu(x)) took 1 / g**2 of it: the shortcut gives g**2 back.
-        g2 = _gain2(acts.following(merge.op, graph, outputs=merge.outputs))
+        g2 = _gain2(merge.follows)
         if g2 == 1.0 and _graph.is_layer(merge.fork) and acts.from_layer(merge.fork):
             g2 = _gain2(acts.from_layer(merge.fork))
         note = f"residual=scaled at {merge.name}: projection Var x {g2 / tau:.4g}"

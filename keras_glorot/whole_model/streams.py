@@ -43,7 +43,7 @@ def norm_placement(block) -> str:
     return "pre" if type(block).__name__ in PRE_NORM else "unknown"
 
 
-def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
+def residual_streams(plan) -> None:
     """Applies ``policy`` to the output projections of pre-norm blocks.
 
     ``"scaled"``: each of the N output projections (attention and feed-forward of
@@ -56,6 +56,7 @@ def residual_streams(policy: str, graph: Graph, drawn: dict, report) -> None:
     starts as the identity (as SkipInit's alpha = 0). None leaves them.
     Post-norm blocks, and blocks whose norm placement is unknown, are left alone.
     """
+    policy, graph, drawn, report = plan.policy, plan.graph, plan.kernels, plan.report
     ends = drawn_with_role(graph, drawn, "output")
     blocks: dict[int, list] = {}
     for layer, d in ends:
