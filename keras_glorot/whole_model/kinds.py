@@ -66,14 +66,11 @@ TRANSPOSED = (
     keras.layers.Conv3DTranspose,
 )
 RNNS = (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM)
-# Layers with weights but no kernel to scale: left alone without a report row.
-# Attention and AdditiveAttention hold only a learned score scale (a scalar, or a
-# vector over the features): their output is a softmax-weighted mean of the values,
-# linear in them, and no kernel of theirs is drawn.
+# Layers with weights but no kernel to scale (normalizations aside): left alone without
+# a report row. Attention and AdditiveAttention hold only a learned score scale (a
+# scalar, or a vector over the features): their output is a softmax-weighted mean of
+# the values, linear in them, and no kernel of theirs is drawn.
 NO_KERNEL = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
     keras.layers.PReLU,
     keras.layers.Attention,
     keras.layers.AdditiveAttention,
