@@ -165,3 +165,18 @@ def test_read_model_names_the_parameter_for_a_non_model(bad):
 def test_read_model_asks_for_a_built_model():
     with pytest.raises(ValueError, match="is not built"):
         keras_glorot.read_model(keras.Sequential([L.Dense(3)]))
+
+
+def test_a_layer_called_twice_is_read_call_by_call():
+    """One kernel serves both calls: the reading says what follows each, and that the
+    law, which must suit both, follows neither activation."""
+    inputs = keras.Input((16,))
+    shared = L.Dense(16, name="shared")
+    x = L.ReLU()(shared(inputs))
+    x = L.Activation("tanh")(shared(x))
+    reading = keras_glorot.read_model(keras.Model(inputs, L.Dense(2)(x)))
+    record = reading["shared"]
+    assert [c.activation for c in record.calls] == ["relu", "tanh"]
+    assert record.follows.activation == "linear" and "disagree" in record.activation
+    assert "call 2 of 2" in str(reading)
+    assert [c.activation for c in reading.kernels[-1].calls] == ["linear"]

@@ -44,7 +44,11 @@ class KernelReading:
             ``call``), ``"layer order"`` (a subclassed model whose call could not be
             traced) or ``"composite"`` (inside a composite layer whose call could not be
             traced: its own activation, a known layout, or to be measured).
-        block: The composite layer or nested model holding it ("" at the top level).
+        block: The composite layer holding it ("" at the model's level).
+        calls: What follows each call of the layer, in call order (one entry for a
+            layer called once). A layer called several times (a block run in a loop)
+            has one kernel for every call; ``follows`` is what all its calls together
+            reach, and ``calls`` shows where they differ.
     """
 
     path: str
@@ -53,6 +57,7 @@ class KernelReading:
     follows: acts.Found
     found_by: str
     block: str = ""
+    calls: list[acts.Found] = dataclasses.field(default_factory=list)
 
     @property
     def activation(self) -> str:
@@ -152,6 +157,10 @@ class ModelReading:
                 part = block.part if len(kernel.blocks) == 1 else block.part.split("[")[0]
                 fans = f"{block.fan_in:g}/{block.fan_out:g}"
                 rows.append([r.path, part, fans, r.found_by, block.found.label])
+            if len({c.label for c in r.calls}) > 1:  # calls that reach different things
+                n = len(r.calls)
+                rows += [[f"  call {i} of {n}", "", "", "", c.label]
+                         for i, c in enumerate(r.calls, 1)]  # fmt: skip
         return rows
 
     def _merge_rows(self) -> list[list[str]]:
@@ -298,8 +307,19 @@ def _read_layer(layer, path: str, graph: Graph) -> KernelReading | LeftAlone | N
     follows = asked[0] if asked else acts.LINEAR
     parent = graph.composite_parent.get(id(layer))
     return KernelReading(
-        path, layer, kernels, follows, _found_by(layer, graph), parent.name if parent else ""
-    )
+        path, layer, kernels, follows, _found_by(layer, graph), parent.name if parent else "",
+        _per_call(layer, graph, follows),
+    )  # fmt: skip
+
+
+def _per_call(layer, graph: Graph, follows: acts.Found) -> list[acts.Found]:
+    """What follows each call of ``layer``: its own activation follows every call; else
+    the graph walk from that call's outputs alone."""
+    container = graph.container.get(id(layer))
+    each = _graph.calls(layer, container) if graph.graph and container is not None else []
+    if len(each) <= 1 or acts.own(layer) is not None:
+        return [follows] * max(len(each), 1)
+    return [acts.following(layer, graph, outputs=outputs) for _, outputs in each]
 
 
 def _own_weights(graph: Graph) -> list[LeftAlone]:
