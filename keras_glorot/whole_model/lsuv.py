@@ -51,7 +51,8 @@ def orthonormal(shape, rng: np.random.Generator) -> np.ndarray:
     (``keras.ops.qr``, float32), several times faster here than numpy's for a
     4096 x 4096 kernel. Not ``keras.initializers.Orthogonal``: its Gaussian comes from
     ``keras.random``, whose draws differ from backend to backend, where ``lsuv(seed=k)``
-    starts from the same kernels on all three (and every committed LSUV run with it).
+    starts from the same kernels on all three, up to the QR's float32 rounding (and
+    every committed LSUV run started from them).
     """
     rows, cols = math.prod(shape[:-1]), shape[-1]
     gaussian = rng.standard_normal((max(rows, cols), min(rows, cols))).astype(np.float32)
