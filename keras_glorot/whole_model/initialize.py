@@ -62,23 +62,15 @@ def initialize(
 ) -> InitReport:
     """Re-draws every kernel of a built model for the activation that follows it.
 
-    An initializer sees only a shape; ``initialize`` reads the whole model once
-    (``read_model``): for each kernel, the activation that follows it (its own, an
-    activation layer or ``keras.ops`` call after it, through dropout and reshapes;
-    linear at a softmax head, a merge or the model's output; Keras' scale under a
-    normalization) and its layer kind's true fans (depthwise, grouped, strided,
-    transposed, einsum, recurrent gates). Each kernel is drawn with ``Glorot``
-    (recurrent kernels ``Orthogonal``), and the layer's config records that
-    initializer, so saving and ``clone_model`` reproduce the scheme. At residual
-    merges the ``residual`` policy bounds the growth of the signal with depth.
-    Every law is checked before any kernel is drawn, and all are assigned together:
-    an error leaves every weight as it was. The rules, case by case, are in
-    docs/initialize.md.
+    It reads the model once (``read_model``): what follows each kernel, its true fans.
+    Each kernel is drawn with ``Glorot`` (recurrent ones ``Orthogonal``) and recorded in
+    its layer's config; ``residual`` bounds the growth at residual merges. An error
+    leaves every weight as it was. The rules, case by case: docs/initialize.md.
 
-    ``Var(W) = gain**2 / n`` with ``gain = calculate_gain(activation)`` and ``n``
-    the fan ``mode`` picks; ``"fixup"`` scales a norm-free branch's inner kernels by
-    ``L**(-1/(2m-2))`` and zeroes its last (L merges, m kernels per branch); a
-    pre-norm branch's last kernels get ``1/sqrt(N)`` (N branch ends).
+    ``Var(W) = gain**2 / n``, ``gain = calculate_gain(activation)``, ``n`` the fan of
+    ``mode``; ``"fixup"`` scales a norm-free branch's inner kernels by
+    ``L**(-1/(2m-2))`` and zeroes its last; a pre-norm branch's last kernels get
+    ``1/sqrt(N)``.
 
     Example:
 
@@ -88,37 +80,28 @@ def initialize(
     >>> print(keras_glorot.initialize(model, seed=0))
 
     Args:
-        model: A built ``keras.Model``. A model without a ``call`` of its own that
-            holds models (a VAE training an encoder and a decoder in
-            ``train_step``) has each of them read as a model of its own.
+        model: A built ``keras.Model`` (one without a ``call`` that holds models, a
+            VAE say, has each of them read as a model of its own).
         mode: ``"fan_avg"`` (Glorot), ``"fan_in"`` (He/LeCun) or ``"fan_out"``.
         distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
         convention: Gain convention, ``"moment"`` or ``"pytorch"`` (see ``calculate_gain``).
-        seed: An int: kernel ``k`` (gate blocks counted) is drawn with a seed
-            mixed from ``(seed, k)`` by ``np.random.SeedSequence``, saved in its
-            config. None: unseeded draws.
+        seed: An int (kernel ``k`` drawn with a seed mixed from ``(seed, k)``, saved
+            in its config) or None (unseeded draws).
         residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
             change at merges: every kernel drawn as for a plain network).
-        explicit: A kernel whose layer was given an initializer other than its
-            default: ``"override"`` (default) redraws it and says so on its row;
-            ``"keep"`` leaves it as drawn at build time. The default trained better
-            where it was measured (docs/zoo.md, "Code nobody here wrote").
+        explicit: For a kernel given an initializer other than its layer's default:
+            ``"override"`` (default, which trained better: docs/zoo.md) redraws it and
+            says so; ``"keep"`` leaves it as built.
 
     Returns:
-        An ``InitReport``: per kernel (per gate block for RNNs) the activation
-        found, fans, gain and std; skipped layers with the reason; per residual
-        merge what was done (``report.merges``); every place the model could not be
-        read (``report.fallbacks``), with what to do about it, of which one
-        ``UserWarning`` is given.
+        An ``InitReport``: per kernel the activation found, fans, gain and std;
+        skipped layers with the reason; each merge and what was done there; every
+        place not read (``report.fallbacks``, also warned of once).
 
     Reference:
-    - Glorot & Bengio, 2010; He et al., 2015 (gains, fans).
-    - Saxe et al., 2014 (orthogonal recurrent kernels).
-    - Zhang, Dauphin & Ma, 2019, "Fixup initialization", §3.
-    - De & Smith, 2020, "Batch normalization biases residual blocks towards the
-      identity function in deep networks" (SkipInit).
-    - Radford et al., 2019, "Language models are unsupervised multitask
-      learners", §2.3 (GPT-2: residual output projections scaled by 1/sqrt(N)).
+    - Glorot & Bengio, 2010; He et al., 2015; Saxe et al., 2014.
+    - Zhang, Dauphin & Ma, 2019, "Fixup initialization", §3; De & Smith, 2020 (SkipInit).
+    - Radford et al., 2019 (GPT-2), §2.3: 1/sqrt(N) on residual output projections.
     """
     models = _models_to_read(model)
     options = _validate_options(mode, distribution, convention)
