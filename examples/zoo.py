@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         "KerasHub transformer, one change of initialize() alone on Keras' start: "
         "only_fans (the patch embedding), only_gain (the MLP's first kernel), "
         "only_residual (the residual output projections), or initialize() without one: "
-        "without_fans, without_gain, without_residual "
+        "without_fans, without_gain, without_residual, without_qkv_ffin (query, key, "
+        "value and the MLP's first kernel), without_qk, or initialize() with GPT-2's "
+        "residual output projections: gpt2_residual "
         "(default: keras initialize alternative)",
     )  # fmt: skip
     p.add_argument(

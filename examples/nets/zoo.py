@@ -116,20 +116,32 @@ GROUP_PATHS = {
     # the kernels that write into the residual stream (1/sqrt(2 L))
     "residual": ("attention_output/kernel", "mlp/dense_2/kernel",
                  "feedforward_output_dense/kernel"),
+    # the kernels that read a normalized stream: query, key, value and the MLP's first
+    "qkv_ffin": ("query/kernel", "key/kernel", "value/kernel",
+                 "feedforward_intermediate_dense/kernel"),
+    # the two whose product sets the attention logits
+    "qk": ("query/kernel", "key/kernel"),
 }  # fmt: skip
 ONLY = {ONLY_FANS: GROUP_PATHS["fans"], ONLY_GAIN: GROUP_PATHS["gain"],
         ONLY_RESIDUAL: GROUP_PATHS["residual"]}  # fmt: skip
 WITHOUT_FANS = "initialize_without_true_fans"
 WITHOUT_GAIN = "initialize_without_gelu_gain"
 WITHOUT_RESIDUAL = "initialize_without_residual_scale"
+WITHOUT_QKV_FFIN = "initialize_without_qkv_ffin"
+WITHOUT_QK = "initialize_without_qk"
+# And initialize() with GPT-2's residual output projections (the build's N(0, 0.02²) times
+# 1/sqrt(2 L)) in place of its own (Glorot's scale for their fans times the same factor).
+GPT2_RESIDUAL = "initialize_gpt2_residual"
 WITHOUT = {WITHOUT_FANS: GROUP_PATHS["fans"], WITHOUT_GAIN: GROUP_PATHS["gain"],
-           WITHOUT_RESIDUAL: GROUP_PATHS["residual"]}  # fmt: skip
+           WITHOUT_RESIDUAL: GROUP_PATHS["residual"],
+           WITHOUT_QKV_FFIN: GROUP_PATHS["qkv_ffin"], WITHOUT_QK: GROUP_PATHS["qk"]}  # fmt: skip
 # Their --starts names (zoo.py) and how the report labels them, in report order.
 ON_REQUEST = {
     "fan_in": FAN_IN, "uniform": UNIFORM, "keep": KEEP, "redrawn": REDRAWN,
     "only_fans": ONLY_FANS, "only_gain": ONLY_GAIN, "only_residual": ONLY_RESIDUAL,
     "without_fans": WITHOUT_FANS, "without_gain": WITHOUT_GAIN,
-    "without_residual": WITHOUT_RESIDUAL,
+    "without_residual": WITHOUT_RESIDUAL, "without_qkv_ffin": WITHOUT_QKV_FFIN,
+    "without_qk": WITHOUT_QK, "gpt2_residual": GPT2_RESIDUAL,
 }  # fmt: skip
 LABELS = {
     FAN_IN: 'mode="fan_in"',
@@ -142,6 +154,9 @@ LABELS = {
     WITHOUT_FANS: "initialize() but Keras' patch embedding",
     WITHOUT_GAIN: "initialize() but Keras' MLP first kernels",
     WITHOUT_RESIDUAL: "initialize() but Keras' residual outputs",
+    WITHOUT_QKV_FFIN: "initialize() but Keras' Q/K/V and MLP first kernels",
+    WITHOUT_QK: "initialize() but Keras' Q/K kernels",
+    GPT2_RESIDUAL: "initialize() but GPT-2's residual outputs",
 }
 ALTERNATIVES = (
     "he_normal", "lsuv", "fixup_reference", "torch_default", "normal_0.02", "gpt2_scaled",
@@ -519,13 +534,16 @@ def start(model, net: Net, how: str, seed: int, x_sample=None) -> None:
                 lambda v, s: keras.initializers.RandomNormal(0.0, 0.02, seed=s), seed)  # fmt: skip
     elif how == "torch_default":
         _torch_default(model, seed)
-    elif how == "gpt2_scaled":
+    elif how in ("gpt2_scaled", GPT2_RESIDUAL):
         projections = _residual_projections(model)
         if not projections:
             raise ValueError(f"start={how!r}: {model.name} has no residual output projections.")
+        built = {id(v): v.numpy() for v in projections}
+        if how == GPT2_RESIDUAL:
+            keras_glorot.initialize(model, seed=seed)
         layers = sum("attention_output" in v.path for v in projections)
         for v in projections:
-            v.assign(v * (2 * layers) ** -0.5)
+            v.assign(built[id(v)] * (2 * layers) ** -0.5)
     else:
         raise ValueError(
             f"start={how!r}: use one of {', '.join((*starts_of(net), *ON_REQUEST.values()))}."
