@@ -48,15 +48,32 @@ def _validate_choice(name: str, value, allowed: Sequence[str]) -> str:
     return value.lower()
 
 
-def _validate_seed(seed):
-    if seed is None or isinstance(seed, (keras.random.SeedGenerator, dict)):
+# Keras draws from an int seed as a uint32 pair (``keras.random.SeedGenerator``'s
+# ``draw_seed``): JAX refuses a seed outside [0, 2**32) only at its first draw, deep inside
+# JAX and naming no parameter, while TensorFlow and torch silently wrap it onto another seed.
+SEED_LIMIT = 2**32
+
+
+def validate_seed(seed, *, generator: bool = True):
+    """``seed`` as Keras takes it, or a ``TypeError``/``ValueError`` that names it.
+
+    One check for every seed the package takes: the initializers' (``generator=True``:
+    an int, None, a ``keras.random.SeedGenerator`` or its config) and the whole-model
+    tools' (``generator=False``: an int or None). An int must lie in ``[0, 2**32)``;
+    NumPy ints become Python ints, the only ints Keras accepts.
+    """
+    allowed = "an int in [0, 2**32)" + (
+        ", None or a keras.random.SeedGenerator" if generator else " or None"
+    )
+    if seed is None or (generator and isinstance(seed, (keras.random.SeedGenerator, dict))):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
-            "seed must be an int, None or a keras.random.SeedGenerator. "
-            f"Received: seed={seed!r} of type {type(seed).__name__}."
+            f"seed must be {allowed}. Received: seed={seed!r} of type {type(seed).__name__}."
         )
-    return int(seed)  # Keras accepts Python ints only; numpy ints come from seed sweeps
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed must be {allowed}. Received: seed={seed!r}.")
+    return int(seed)
 
 
 def _validate_axes(name: str, axes):
@@ -248,7 +265,7 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
             mode=mode,
             # VarianceScaling knows no "orthogonal": it gets a placeholder it accepts.
             distribution="truncated_normal" if distribution == "orthogonal" else distribution,
-            seed=_validate_seed(seed),
+            seed=validate_seed(seed),
         )
         # Set here, not passed on: VarianceScaling takes axes from Keras 3.15 only.
         self.input_axes = _validate_axes("input_axes", input_axes)
@@ -491,7 +508,7 @@ class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
         )
         self.activation = _activation_config(activation)
         self.convention = convention
-        seed = _validate_seed(seed)
+        seed = validate_seed(seed)
         self._init_seed = seed
         if seed is None:
             # As keras.initializers.RandomInitializer: one seed per instance, so

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from keras_glorot import Glorot, GlorotLeakyNormal, GlorotLeakyUniform, compute_fans
+import keras_glorot
+from keras_glorot import (
+    DeltaOrthogonal,
+    Glorot,
+    GlorotLeakyNormal,
+    GlorotLeakyUniform,
+    compute_fans,
+)
 from tests.conftest import BACKEND, to_numpy
 
 Z_MAX = 4.0  # |z| bound for a deterministic check: P(|Z| > 4) = 6e-5 under the null.
@@ -344,6 +351,10 @@ BAD_CONSTRUCTION = [
     (dict(seed=1.5), TypeError, r"SeedGenerator.*seed=1.5"),
     (dict(seed="1"), TypeError, "seed='1'"),
     (dict(seed=True), TypeError, "seed=True"),
+    # Keras draws from an int seed as a uint32: JAX fails at the first draw, TensorFlow and
+    # torch silently draw another seed's values.
+    (dict(seed=-1), ValueError, r"seed must be an int in \[0, 2\*\*32\).*Received: seed=-1\."),
+    (dict(seed=2**32), ValueError, "Received: seed=4294967296"),
     (dict(input_axes="0"), TypeError, "input_axes='0'"),
 ]
 
@@ -389,6 +400,34 @@ def test_backend_under_test_is_the_configured_one():
     import os
 
     assert BACKEND == os.environ.get("KERAS_BACKEND", BACKEND)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [Glorot, GlorotLeakyNormal, GlorotLeakyUniform, DeltaOrthogonal],
+    ids=lambda cls: cls.__name__,
+)
+def test_every_initializer_refuses_a_negative_seed_when_made(make):
+    with pytest.raises(ValueError, match=r"Received: seed=-1\."):
+        make(seed=-1)
+
+
+def test_the_whole_model_tools_word_a_bad_seed_as_the_initializers_do():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    with pytest.raises(ValueError) as by_initialize:
+        keras_glorot.initialize(model, seed=-1)
+    with pytest.raises(ValueError) as by_initializer:
+        Glorot(seed=-1)
+    expected = "seed must be an int in [0, 2**32) or None. Received: seed=-1."
+    assert str(by_initialize.value) == expected
+    assert str(by_initializer.value).endswith("Received: seed=-1.")
+
+
+def test_the_largest_seed_draws_on_this_backend():
+    # Accepted seeds must draw on every backend (JAX fails past 2**32 - 1).
+    largest = to_numpy(Glorot(seed=2**32 - 1)((4, 4)))
+    assert np.all(np.isfinite(largest))
+    assert not np.array_equal(largest, to_numpy(Glorot(seed=0)((4, 4))))
 
 
 def test_numpy_int_seed_is_an_int_seed():

@@ -14,12 +14,10 @@ once (``draw``). ``lsuv`` is the data-driven alternative, on the same reading.
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
 from keras_glorot.gains import CONVENTIONS
-from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice
+from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice, validate_seed
 from keras_glorot.whole_model import draw, measured, streams
 from keras_glorot.whole_model import explicit as _explicit
 from keras_glorot.whole_model import laws as _laws
@@ -33,13 +31,8 @@ from keras_glorot.whole_model.report import InitReport, KernelRecord, MergeRecor
 
 
 def _validate_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}.")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None. Received: seed={seed!r}.")
-    return int(seed)
+    # initialize() mixes one int into a seed per kernel, so a SeedGenerator has no use here.
+    return validate_seed(seed, generator=False)
 
 
 def _validate_options(mode, distribution, convention) -> dict:
@@ -185,6 +178,7 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
     """Every kernel's final law for one model, report rows written; nothing drawn.
     Returns the planned kernels by layer and the attention layers with their rows."""
     plan = _laws.Plan(reading, InitReport("initialize"), policy, seeds.seed)
+    plan.convention = options["convention"]
     for text in reading.fallbacks:
         plan.report.fallback(text)
     for entry in reading.layers:
