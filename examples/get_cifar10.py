@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         default="cifar10.npz",
         metavar="PATH",
-        help="the file to write (default: %(default)s)",
+        help="the file to write; .npz is added to a name without it, as NumPy does "
+        "(default: %(default)s)",
     )
     args = p.parse_args(argv)
     if args.tarball and not pathlib.Path(args.tarball).is_file():
@@ -70,10 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         data = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    cifar10_data.write_npz(data, args.out)
+    written = cifar10_data.write_npz(data, args.out)
     print(
-        f"wrote {args.out}: {len(data['x_train'])} training and {len(data['x_test'])} test "
-        "images; pass --npz " + args.out + " to the study scripts"
+        f"wrote {written}: {len(data['x_train'])} training and {len(data['x_test'])} test "
+        f"images; pass --npz {written} to the study scripts"
     )
     return 0
 

@@ -280,3 +280,61 @@ def test_every_script_sets_tensorflows_log_level_before_any_heavy_import():
         assert line in text, path
         before = text.split(line, 1)[0]
         assert not re.search(r"^\s*(import|from) (keras|tensorflow|studylib|nets)", before, re.M)
+
+
+def a_bad_npz(tmp_path, kind: str, good) -> str:
+    """A file given as --npz that is no readable .npz: text, or a real one cut short."""
+    path = tmp_path / f"{kind}.npz"
+    if kind == "text":
+        path.write_text("x_train,y_train\n1,2\n")
+    else:
+        whole = good.read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated"])
+def test_an_unreadable_npz_is_one_line_naming_it_and_the_fix(
+    kind, tmp_path, tiny_cifar_npz, capsys
+):
+    npz = a_bad_npz(tmp_path, kind, tiny_cifar_npz)
+    code = cifar10_vgg.main(["--npz", npz, "--out", str(tmp_path / "out"), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"error: --npz {npz}")
+    assert "python examples/get_cifar10.py --out cifar10.npz" in err
+    # NumPy's own message advises loading the file "unsafely using allow_pickle".
+    assert "allow_pickle" not in err
+    assert not (tmp_path / "out" / "runs.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "option, key, used", [("--subset", "x_train", 64), ("--test-subset", "x_test", 32)]
+)
+def test_a_subset_larger_than_the_data_is_refused_naming_what_it_holds(
+    option, key, used, tiny_cifar_npz
+):
+    from studylib import cifar10_data
+
+    subset = {"subset": None, "test_subset": None, option[2:].replace("-", "_"): used + 1}
+    with pytest.raises(cifar10_data.DataError) as refused:
+        cifar10_data.load_data(str(tiny_cifar_npz), **subset)
+    assert str(refused.value) == (
+        f"{option} {used + 1}: --npz {tiny_cifar_npz} holds {used} "
+        f"{'training' if key == 'x_train' else 'test'} images; pass {option} {used} or less, "
+        f"or leave {option} out to use all of them."
+    )
+    subset[option[2:].replace("-", "_")] = used
+    assert len(cifar10_data.load_data(str(tiny_cifar_npz), **subset)[key]) == used
+
+
+def test_the_study_refuses_a_subset_it_could_not_train_on(tmp_path, tiny_cifar_npz, capsys):
+    # summary.md records the options' subset: a run on fewer images must not record more.
+    argv = ["--npz", str(tiny_cifar_npz), "--subset", "100000", "--out", str(tmp_path / "o")]
+    assert cifar10_vgg.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --subset 100000: --npz {tiny_cifar_npz} holds 64 training images; pass "
+        "--subset 64 or less, or leave --subset out to use all of them.\n"
+    )
+    assert not (tmp_path / "o" / "summary.md").exists()

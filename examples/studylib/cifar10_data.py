@@ -7,10 +7,13 @@ benchmarks and the tests load data the same way on every Keras backend.
 
 from __future__ import annotations
 
+import importlib
 import pathlib
 import pickle
 import socket
 import tarfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -30,13 +33,32 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return np.asarray(y).reshape(-1).astype("int32")
 
 
+# How to write a readable .npz, for every message about an unreadable one.
+MAKE_NPZ = "write one with: python examples/get_cifar10.py --out cifar10.npz"
+
+
 def load_npz(path: str) -> dict[str, np.ndarray]:
-    """Load a ``keras.datasets.cifar10``-layout .npz."""
-    with np.load(path) as f:
-        missing = set(ARRAYS) - set(f.files)
-        if missing:
-            raise DataError(f"--npz {path} lacks arrays {sorted(missing)}.")
-        data = {k: f[k] for k in ARRAYS}
+    """Load a ``keras.datasets.cifar10``-layout .npz; a file that is not one (text, cut
+    short, damaged) raises a one-line ``DataError`` naming it and how to write one."""
+    try:
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"
+        if not is_zip:
+            # NumPy would try to read it as a pickle and advise allow_pickle=True: never.
+            raise DataError(f"--npz {path} is not an .npz (not a zip archive); {MAKE_NPZ}.")
+        with np.load(path, allow_pickle=False) as f:
+            missing = set(ARRAYS) - set(f.files)
+            if missing:
+                raise DataError(f"--npz {path} lacks arrays {sorted(missing)}; {MAKE_NPZ}.")
+            data = {k: f[k] for k in ARRAYS}
+    except FileNotFoundError:
+        raise DataError(f"--npz {path}: no such file; {MAKE_NPZ}.") from None
+    # A zip cut short or damaged fails in zipfile, zlib or NumPy's header parser.
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(
+            f"--npz {path}: not a readable .npz, cut short or damaged ({reason}); {MAKE_NPZ}."
+        ) from e
     for k in ("y_train", "y_test"):
         data[k] = _labels(data[k])
     return data
@@ -47,19 +69,66 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 
 
-class _ArraysOnly(pickle.Unpickler):
-    """Unpickles NumPy arrays, lists, dicts, bytes and numbers only: a pickle that asks for
-    anything else (code to run) is refused."""
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """Pickle protocols 0 to 2 write bytes as ``_codecs.encode(text, "latin1")``: that call
+    alone, not the other codecs ``_codecs.encode`` would run."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(
+            f"refused _codecs.encode({type(text).__name__}, {encoding!r}): only the latin1 "
+            "text that pickle protocols 0 to 2 write bytes as is read"
+        )
+    return text.encode("latin1")
 
-    ALLOWED = {
+
+def _empty_bytes() -> bytes:
+    """Protocols 0 to 2 write ``b""`` as ``bytes()``."""
+    return b""
+
+
+def _numpy_core(leaf: str) -> str:
+    """The module NumPy keeps ``numpy.core.<leaf>`` in: ``numpy._core.<leaf>`` from NumPy 2
+    (which warns on the old name), ``numpy.core.<leaf>`` before."""
+    try:
+        importlib.import_module(f"numpy._core.{leaf}")
+    except ImportError:
+        return f"numpy.core.{leaf}"
+    return f"numpy._core.{leaf}"
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles NumPy arrays, lists, dicts, bytes and numbers only, whichever pickle
+    protocol wrote them (0 to 5, Python 2 or 3, NumPy 1 or 2): a pickle that asks for
+    anything else (code to run) is refused.
+
+    What each protocol asks for: an array is ``numpy.core.multiarray._reconstruct`` with
+    ``numpy.ndarray`` and ``numpy.dtype`` (protocols 0 to 4), or
+    ``numpy.core.numeric._frombuffer`` over its bytes (protocol 5); NumPy 2 writes
+    ``numpy._core`` for ``numpy.core``. Protocols 0 to 2 write bytes through
+    ``_codecs.encode`` (latin1 text) and ``bytes()``.
+    """
+
+    NUMPY = {
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
+        ("multiarray", "_reconstruct"),
+        ("numeric", "_frombuffer"),
+    }
+    BYTES = {
+        ("_codecs", "encode"): _latin1_bytes,
+        ("__builtin__", "bytes"): _empty_bytes,  # the name protocols 0 to 2 write
+        ("builtins", "bytes"): _empty_bytes,
     }
 
     def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
+        if (module, name) in self.BYTES:
+            return self.BYTES[module, name]
+        # numpy.core (NumPy 1) and numpy._core (NumPy 2) name the same modules.
+        parent, _, leaf = module.rpartition(".")
+        if (module, name) in self.NUMPY or (
+            parent in ("numpy.core", "numpy._core") and (leaf, name) in self.NUMPY
+        ):
+            if parent:
+                module = _numpy_core(leaf)
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refused {module}.{name}: not part of a CIFAR-10 batch")
 
@@ -93,9 +162,14 @@ def arrays_from_tarball(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-def write_npz(data: dict[str, np.ndarray], path: str | pathlib.Path) -> None:
-    """Write the four arrays as the .npz that ``--npz`` reads."""
+def write_npz(data: dict[str, np.ndarray], path: str | pathlib.Path) -> pathlib.Path:
+    """Write the four arrays as the .npz that ``--npz`` reads; returns the file written,
+    which ends in ``.npz`` as NumPy makes it (``--out mydata`` writes ``mydata.npz``)."""
+    path = pathlib.Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
     np.savez(path, **{k: data[k] for k in ARRAYS})
+    return path
 
 
 def random_data(n_train: int, n_test: int = 256, seed: int = 0) -> dict[str, np.ndarray]:
@@ -163,7 +237,19 @@ def load_data(
     ``subset`` only the first ``subset`` training images, with ``test_subset`` only the
     first ``test_subset`` test images."""
     data = load_npz(npz) if npz else load_tfds(data_dir)
-    for split, n in (("train", subset), ("test", test_subset)):
+    source = f"--npz {npz}" if npz else "CIFAR-10"
+    limits = (
+        ("train", "--subset", subset, "training"),
+        ("test", "--test-subset", test_subset, "test"),
+    )
+    for split, option, n, images in limits:
+        total = len(data[f"x_{split}"])
+        if n and n > total:
+            # Refused, not clamped: the runs' options (and so summary.md) record what was used.
+            raise DataError(
+                f"{option} {n}: {source} holds {total:,} {images} images; pass {option} "
+                f"{total} or less, or leave {option} out to use all of them."
+            )
         if n:
             for k in (f"x_{split}", f"y_{split}"):
                 data[k] = data[k][:n]
