@@ -89,6 +89,7 @@ from studylib.cli_args import (  # noqa: E402
     Parser,
     add_data_arguments,
     add_seed_arguments,
+    add_verbose_argument,
     backend_problem,
     resolve_seeds,
 )
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Table 3's training-loss target, > 0 (default: %(default)s)",
     )  # fmt: skip
     p.add_argument("--out", default="runs/article_tables", help="(default: %(default)s)")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2, help="(default: 2)")
+    add_verbose_argument(p, terminal=2)
     return p
 
 

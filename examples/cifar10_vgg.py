@@ -46,6 +46,7 @@ from studylib.cli_args import (  # noqa: E402
     Parser,
     add_data_arguments,
     add_seed_arguments,
+    add_verbose_argument,
     parse_checked,
     resolve_seeds,
 )
@@ -197,13 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="results directory (default: %(default)s)",
     )
-    p.add_argument(
-        "--verbose",
-        type=int,
-        choices=(0, 1, 2),
-        default=1,
-        help="Keras progress bar: 0, 1 or 2 (default: %(default)s)",
-    )
+    add_verbose_argument(p)
     return p
 
 

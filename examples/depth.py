@@ -50,6 +50,7 @@ from studylib.cli_args import (  # noqa: E402
     Parser,
     add_data_arguments,
     add_seed_arguments,
+    add_verbose_argument,
     parse_checked,
     resolve_seeds,
 )
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-only", action="store_true",
         help="train nothing: rewrite OUT/depth.md from the runs already there (default: off)",
     )  # fmt: skip
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2, help="(default: 2)")
+    add_verbose_argument(p, terminal=2)
     return p
 
 

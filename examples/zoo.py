@@ -45,6 +45,7 @@ from studylib.cli_args import (  # noqa: E402
     Parser,
     add_data_arguments,
     add_seed_arguments,
+    add_verbose_argument,
     parse_checked,
     resolve_seeds,
 )
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train nothing: rewrite OUT/zoo.md and OUT/zoo.png from the runs there "
         "(default: off)",
     )  # fmt: skip
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2, help="(default: 2)")
+    add_verbose_argument(p, terminal=2)
     return p
 
 

@@ -241,7 +241,7 @@ def _epochs_to_loss_lines(runs, losses) -> list[str]:
 
 def table_markdown(args: argparse.Namespace, table: int) -> str:
     """table.md: the article's claim, our runs per case and init, the derived quantities."""
-    from .report import epochs_to_target, init_row, plural, provenance
+    from .report import epochs_to_target, init_row, plural, provenance, seed_caveat
 
     spec, runs = TABLES[table], table_runs(args, table)
     target = args.target or spec.target
@@ -268,6 +268,7 @@ def table_markdown(args: argparse.Namespace, table: int) -> str:
         lines += [code, ""]
         if problems:
             lines += ["**Not for publication:** " + "; ".join(problems) + ".", ""]
+        lines += seed_caveat(every)
     lines += [
         "Final test accuracy in %: mean ± sample std over seeds and the 95% t-interval of "
         f"the mean; epochs to {100 * target:g}% test accuracy: median (runs that reached it).",
@@ -326,38 +327,49 @@ def plot_table(args: argparse.Namespace, table: int, path: pathlib.Path) -> bool
         import matplotlib
     except ImportError:
         return False
-    import numpy as np
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = table_runs(args, table)
+    fig = table_figure(table_runs(args, table), table)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+def table_figure(runs: dict[str, dict[str, list[dict]]], table: int):
+    """The figure of ``plot_table`` for ``table_runs``' ``{case: {init: runs}}``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .report import epoch_axis, legend_below
+
     cols = min(4, max(1, len(runs)))  # rows of at most four cases, so that each stays legible
     rows = -(-max(1, len(runs)) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
     for ax in axes.flat[len(runs) :]:
         ax.set_visible(False)
     for ax, (case, by_init) in zip(axes.flat, runs.items(), strict=False):
+        most = 1  # epochs of the longest curve drawn
         for init, rs in by_init.items():
             curves = [r["train_loss"] for r in rs if r["train_loss"]]
             if not curves:
                 continue
             n = min(map(len, curves))
+            most = max(most, n)
             ax.plot(
                 np.arange(1, n + 1),
                 np.mean([c[:n] for c in curves], axis=0),
                 marker="o" if n < 30 else None,
                 label=f"{init} (n={len(curves)})",
             )
-        ax.set(title=f"Table {table}: {case}", xlabel="epoch", ylabel="training loss")
+        ax.set(title=f"Table {table}: {case}", ylabel="training loss")
+        epoch_axis(ax, most)
         if ax.lines:
-            ax.legend(fontsize=7)
+            legend_below(ax)
         else:  # a table reported while its runs are still going
             ax.text(0.5, 0.5, "no finished runs yet", ha="center", transform=ax.transAxes)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return True
+    return fig
 
 
 def write_table(args: argparse.Namespace, table: int) -> pathlib.Path:

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -195,6 +196,28 @@ def add_data_arguments(
             help=f"evaluate on the first N test images only (default: none, {test_subset_help})",
         )
     return d
+
+
+def add_verbose_argument(parser, terminal: int = 1) -> None:
+    """``--verbose``, Keras' ``fit`` verbosity: ``terminal`` (default 1, the progress bar)
+    when stdout is a terminal, else 2, one line per epoch: a progress bar written to a log
+    file or a pipe fills it with a line per update."""
+    default = (
+        "2"
+        if terminal == 2
+        else (
+            f"{terminal} when output goes to a terminal, 2 (one line per epoch) when it goes to a "
+            "file or pipe"
+        )
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=terminal if sys.stdout.isatty() else 2,
+        help=f"Keras' progress output: 0 none, 1 a progress bar, 2 one line per epoch "
+        f"(default: {default})",
+    )
 
 
 def parse_checked(

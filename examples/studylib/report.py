@@ -27,6 +27,35 @@ TITLE = "CIFAR-10 VGG study: summary"
 BASELINES = ("glorot_uniform", "he_normal")
 
 
+_NOTED: set[str] = set()
+
+
+def note_once(text: str) -> None:
+    """``note: text`` on stderr, once per process: a study rewrites its reports after
+    every run."""
+    if text not in _NOTED:
+        _NOTED.add(text)
+        print(f"note: {text}", file=sys.stderr)
+
+
+def seed_caveat(runs: list[dict[str, Any]]) -> list[str]:
+    """A paragraph for a page where some initializer of some setting has one seed only:
+    one run per start measures no spread, so it can tell no start from another, nor
+    confirm or refute a published claim. Empty where every row has several seeds."""
+    seeds: dict[tuple[str, str], set] = {}
+    for r in runs:
+        seeds.setdefault((setting_key(r.get("options") or {}), r["init"]), set()).add(r["seed"])
+    if not seeds or min(map(len, seeds.values())) > 1:
+        return []
+    return [
+        "**One seed proves nothing.** Some rows rest on a single run (n=1): one seed gives no "
+        "spread between runs, so a difference between two rows, or from a published number, "
+        "may be chance. Run 5 or more seeds (`--seeds 5`) and read the 95% intervals and the "
+        "paired differences before drawing a conclusion.",
+        "",
+    ]
+
+
 def plural(count, word: str) -> str:
     """``"1 epoch"``, ``"3 epochs"``; a count that is not a number (``"?"``) takes the plural."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
@@ -206,6 +235,7 @@ def summary_markdown(
     lines += [code, ""]
     if problems:
         lines += ["**Not for publication:** " + "; ".join(problems) + ".", ""]
+    lines += seed_caveat(runs)
     lines += [
         "Final test accuracy in %, mean ± sample std over seeds and the 95% t-interval of the "
         "mean, clipped to [0, 100] (diverged runs excluded); epochs to reach "
@@ -232,6 +262,23 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def epoch_axis(ax, epochs: int) -> None:
+    """An x axis of whole epochs 1..``epochs``, half an epoch of margin each side."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(0.5, epochs + 0.5)
+    # One tick allowed: asked for two ticks over a 1-epoch run, the integer locator falls
+    # back to fractional ones.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_xlabel("epoch")
+
+
+def legend_below(ax, columns: int = 2) -> None:
+    """The legend under the axes, where it covers no point whatever the curves do."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=columns,
+              frameon=False)  # fmt: skip
+
+
 def plot_curves(
     runs: list[dict[str, Any]], path: pathlib.Path, target: float | None = None
 ) -> None:
@@ -241,13 +288,12 @@ def plot_curves(
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     groups = list(group_runs(runs).values())
     varying = varying_options([next(iter(s.values()))[0]["options"] for s in groups])
     cols = min(2, max(1, len(groups)))
     rows = math.ceil(max(1, len(groups)) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.4 * rows), squeeze=False)
     for ax, settings in zip(axes.flat, groups, strict=False):
         opts = next(iter(settings.values()))[0]["options"]
         most = 1  # epochs of the longest curve drawn
@@ -267,14 +313,10 @@ def plot_curves(
         ax.set_title(plot_title(opts, varying), fontsize=10)
         if target is not None:
             ax.axhline(100 * target, color="gray", ls="--", lw=0.8)
-        # Half an epoch of margin, and one tick allowed: asked for two ticks over a
-        # 1-epoch run, the integer locator falls back to fractional ones.
-        ax.set_xlim(0.5, most + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-        ax.set_xlabel("epoch")
+        epoch_axis(ax, most)
         ax.set_ylabel("test accuracy %")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        legend_below(ax)
     for ax in list(axes.flat)[len(groups) :]:
         ax.axis("off")
     fig.tight_layout()
@@ -345,7 +387,7 @@ def write_reports(
     try:
         import matplotlib  # noqa: F401
     except ImportError:  # a bare GPU machine: the numbers matter more than the plot
-        print("note: matplotlib is not installed; curves.png not written.", file=sys.stderr)
+        note_once("matplotlib is not installed, so no plot is written (pip install matplotlib).")
         return
     plot_curves(runs, out / "curves.png", target)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -303,6 +303,33 @@ def _recipe(case: argparse.Namespace) -> str:
     return Recipe(**fields).describe()
 
 
+# The least room between two tick labels of the gain axis, as a fraction of its width.
+_TICK_ROOM = 0.06
+
+
+def gain_ticks(ax, values: Sequence[float]) -> list[float]:
+    """Sets the symlog gain axis' limits and returns its ticks, 1-2-5 per decade: the
+    outermost ticks enclose every value (no point past the last tick or on the frame), and
+    no two ticks are closer than ``_TICK_ROOM`` of the axis."""
+    low, high = max(-min([0.0, *values]), 1.0), max([1.0, *values])
+    decades = math.ceil(math.log10(max(low, high))) + 1
+    steps = [s * 10.0**e for e in range(decades) for s in (1, 2, 5)]
+    left, right = -next(t for t in steps if t >= low), next(t for t in steps if t >= high)
+    to_axis = ax.xaxis.get_transform()  # symlog units: linear within +-2, then log
+    lo, hi = to_axis.transform([left, right])
+    pad = 0.04 * (hi - lo)
+    ax.set_xlim(*to_axis.inverted().transform([lo - pad, hi + pad]))
+    room = _TICK_ROOM * (hi - lo + 2 * pad)
+    # 0 and the outer ticks stay; each inner one, outer first, where it crowds none kept.
+    kept = [left, 0.0, right]
+    inner = [t for t in steps if t < right] + [-t for t in steps if -t > left]
+    for tick in sorted(inner, key=abs, reverse=True):
+        where = to_axis.transform([tick])[0]
+        if all(abs(where - to_axis.transform([k])[0]) >= room for k in kept):
+            kept.append(tick)
+    return sorted(kept)
+
+
 def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     """One panel: per row (a net, or a net with an option), two starts' gains over Keras'
     default (``initialize()``'s and the alternative's or option's), paired by seed (dots)
@@ -331,9 +358,10 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
             ax.scatter([np.mean(vals)], [y], marker="D", color=colors[k], label=start)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xscale("symlog", linthresh=2)
-    ticks = [-50, -20, -10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10, 20, 50]
-    low, high = ax.get_xlim()
-    ticks = [t for t in ticks if low <= t <= high]
+    drawn = [
+        v for _, gains, _ in plot for values in gains.values() for v in values if v is not None
+    ]
+    ticks = gain_ticks(ax, drawn)
     ax.set_xticks(ticks, [f"{t:+g}" if t else "0" for t in ticks])
     ax.set_yticks(range(len(plot)))
     ax.set_yticklabels([title for title, *_ in reversed(plot)], fontsize=7 if two_line else 8)
@@ -342,7 +370,9 @@ def plot_zoo(plot: list, path: pathlib.Path) -> bool:
     )
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=False))
-    ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
+    if unique:  # above the panel, where it covers no point
+        ax.legend(unique.values(), unique.keys(), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncol=len(unique), fontsize=8, frameon=False)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
