@@ -14,7 +14,10 @@ import pytest  # noqa: E402
 import keras_glorot  # noqa: E402, F401  (registers the string names)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-CIFAR_NPZ = REPO.parent / "shared" / "data" / "cifar10.npz"
+# A real CIFAR-10 copy (python examples/get_cifar10.py writes one) for the tests that read
+# real images: KERAS_GLOROT_CIFAR10=/path/to/cifar10.npz, else the shared/data/ folder
+# beside the clone. They skip where neither holds it.
+CIFAR_NPZ_VARIABLE = "KERAS_GLOROT_CIFAR10"
 
 BACKEND = keras.config.backend()
 # An example script's end-to-end run (marked ``one_backend``) trains real nets through the
@@ -66,12 +69,21 @@ def run_python(code: str, *args, with_repo: bool = True) -> subprocess.Completed
     )
 
 
+def cifar_npz_path() -> pathlib.Path:
+    """Where the tests look for a real CIFAR-10 .npz: ``KERAS_GLOROT_CIFAR10`` if set."""
+    chosen = os.environ.get(CIFAR_NPZ_VARIABLE)
+    if chosen:
+        return pathlib.Path(chosen).expanduser()
+    return REPO.parent / "shared" / "data" / "cifar10.npz"
+
+
 @pytest.fixture
 def cifar_npz() -> pathlib.Path:
     """The local real CIFAR-10 copy; tests that need it skip where it is absent."""
-    if not CIFAR_NPZ.exists():
-        pytest.skip(f"no local CIFAR-10 copy at {CIFAR_NPZ}")
-    return CIFAR_NPZ
+    path = cifar_npz_path()
+    if not path.is_file():
+        pytest.skip(f"no CIFAR-10 copy at {path}: set {CIFAR_NPZ_VARIABLE}=/path/to/cifar10.npz")
+    return path
 
 
 @pytest.fixture(scope="session")

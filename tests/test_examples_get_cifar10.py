@@ -181,3 +181,13 @@ def test_a_tarball_without_a_batch_is_one_clear_line(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "lacks the batches data_batch_3" in done.stderr
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_the_tests_read_the_copy_keras_glorot_cifar10_names(tmp_path, monkeypatch):
+    import conftest
+
+    mine = tmp_path / "elsewhere" / "my_cifar10.npz"
+    monkeypatch.setenv("KERAS_GLOROT_CIFAR10", str(mine))
+    assert conftest.cifar_npz_path() == mine
+    monkeypatch.delenv("KERAS_GLOROT_CIFAR10")
+    assert conftest.cifar_npz_path() == REPO.parent / "shared" / "data" / "cifar10.npz"
