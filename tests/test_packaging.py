@@ -161,3 +161,11 @@ def test_sdist_holds_the_project_source_for_its_tests(sdist):
     for name in names:
         assert "__pycache__" not in name and not name.endswith(".pyc"), name
         assert not name.startswith((".git/", ".tox/", "build/", "dist/", ".venv")), name
+
+
+def test_the_version_the_package_reports_is_a_dated_release_in_the_changelog():
+    # Keep a Changelog: "## VERSION - YYYY-MM-DD"; work after it goes under "## Unreleased".
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", changelog, re.MULTILINE)
+    released = [h for h in headings if h.lower() != "unreleased"]
+    assert re.fullmatch(re.escape(_source_version()) + r" - \d{4}-\d{2}-\d{2}", released[0])
