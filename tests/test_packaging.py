@@ -7,6 +7,7 @@ checkout nor picks up stale files from an earlier build/ there.
 
 import email.parser
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -169,3 +170,27 @@ def test_the_version_the_package_reports_is_a_dated_release_in_the_changelog():
     headings = re.findall(r"^## (.+)$", changelog, re.MULTILINE)
     released = [h for h in headings if h.lower() != "unreleased"]
     assert re.fullmatch(re.escape(_source_version()) + r" - \d{4}-\d{2}-\d{2}", released[0])
+
+
+def test_the_wheel_installed_alone_registers_its_names_and_initializes(wheel, tmp_path):
+    # Installed from the wheel, away from the checkout: every module it needs is in it.
+    target = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q"]
+    install += ["--disable-pip-version-check", "--target", str(target), wheel.filename]
+    result = subprocess.run(install, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = (
+        "import keras, keras_glorot\n"
+        "print(keras_glorot.__file__)\n"
+        "model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(\n"
+        "    4, activation='leaky_relu', kernel_initializer='glorot_leaky')])\n"
+        "print(len(keras_glorot.initialize(model, seed=0).handled))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    where, handled = ran.stdout.split()
+    assert where.startswith(str(target)) and handled == "1"
