@@ -243,6 +243,21 @@ def restore_nodes(saved: list) -> None:
         layer._inbound_nodes, layer._outbound_nodes = inbound, outbound
 
 
+@contextlib.contextmanager
+def losses_kept(layers: list) -> Iterator[None]:
+    """Keeps each layer's collected ``add_loss`` losses (``Layer._losses``,
+    ``_loss_ids``) through a trace: a sublayer called outside a call context opens one
+    and clears its losses (``Layer._get_call_context``)."""
+    saved = [(la, list(la._losses), set(la._loss_ids)) for la in layers if hasattr(la, "_losses")]
+    try:
+        yield
+    finally:
+        for layer, losses, ids in saved:
+            layer._losses[:] = losses
+            layer._loss_ids.clear()
+            layer._loss_ids.update(ids)
+
+
 def mark_dense(tensor) -> None:
     """Marks a symbolic tensor dense: ``KerasTensor.sparse`` is read-only, so this
     writes its private ``_sparse``."""

@@ -87,7 +87,7 @@ def _nothing_follows(layer, graph: Graph) -> Found:
 
 def normalization_after(layer, graph: Graph, depth: int = 0, outputs=None):
     """The normalization every consumer of ``layer`` (of ``outputs``, one call's, when
-    given) reaches through dropout, noise and reshapes only, or None."""
+    given) reaches through dropout, noise, reshapes and pooling only, or None."""
     if depth > 32 or not graph.graph or graph.is_output(layer):
         return None
     consumers = graph.next_operations(layer, outputs=outputs)
@@ -95,7 +95,7 @@ def normalization_after(layer, graph: Graph, depth: int = 0, outputs=None):
     for nxt in consumers:
         if kinds.is_normalization(nxt):
             found.append(nxt)
-        elif kinds.passes_through(nxt):
+        elif kinds.normalization_seen_through(nxt):
             found.append(normalization_after(nxt, graph, depth + 1))
         else:
             return None

@@ -6,6 +6,8 @@ kernel has its value.
 
 from __future__ import annotations
 
+import keras
+
 from keras_glorot import backend, keras_internals
 from keras_glorot.composed import ByShape
 from keras_glorot.whole_model import kinds
@@ -40,10 +42,20 @@ def record_attention_config(layer) -> str:
 
 def commit(entries: list) -> None:
     """Draws every planned kernel once, then assigns them all and records each
-    initializer: a draw that fails leaves every weight as it was."""
-    values = [d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries]
+    initializer: a draw that fails leaves every weight as it was. A tied copy
+    (``copy_of``) gets its source's values, and a config that redraws them."""
+    values = {
+        id(d): d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries if d.copy_of is None
+    }
     with backend.one_intra_op_thread():  # a copy over a busy core waits for it
-        for d, value in zip(entries, values, strict=True):
+        for d in entries:
+            source = d.copy_of or d
+            value = values[id(source)]
+            if d.kernel.mask is not None:  # the taps a masked layer does not use: zero
+                value = value * keras.ops.convert_to_tensor(d.kernel.mask, value.dtype)
             d.kernel.variable.assign(value)
             if d.kernel.attr is not None:
-                setattr(d.kernel.owner, d.kernel.attr, d.init)
+                init = source.init
+                if source is not d:  # an instance of its own: one draw per instance
+                    init = type(init).from_config(init.get_config())
+                setattr(d.kernel.owner, d.kernel.attr, init)

@@ -11,17 +11,30 @@ The default of a layer's ``kernel_initializer`` (``depthwise_initializer``,
 ``recurrent_initializer``...) is read from the signature of its class's ``__init__``;
 ``MultiHeadAttention`` clones one ``kernel_initializer`` into its four projections,
 so its own is compared with its own default.
+
+Some starts are statements, and are kept under either choice (``deliberate``): a
+constant kernel (zeros, an author's ``set_weights``), and an author's initializer whose
+draw is near zero, its std under a tenth of Keras' default for the kernel's fans (the
+DDPM U-Net's ``VarianceScaling(1e-10)`` on every residual branch's end, a
+zero-initialized projection). A library-wide convention (KerasHub's N(0, 0.02²), a
+quarter of Glorot's std at width 128) and Keras' own default are redrawn.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 
 import keras
+import numpy as np
 
 from keras_glorot import keras_internals
+from keras_glorot.fans import compute_fans
 
 CHOICES = ("override", "keep")
+# An author's draw whose std is under this fraction of Keras' default (glorot_uniform
+# for the kernel's Keras fans) is a deliberate near-zero start (variance under 1/100).
+NEAR_ZERO = 0.1
 
 
 def _default(cls: type, attr: str):
@@ -40,18 +53,25 @@ def _law(initializer) -> tuple:
     return type(initializer), sorted(config.items(), key=lambda kv: kv[0])
 
 
+def _current(layer, kernel) -> tuple:
+    """``(owner, attribute, initializer)`` that ``kernel`` was drawn by, or Nones."""
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        return layer, "kernel_initializer", keras_internals.attention_kernel_initializer(layer)
+    if kernel.attr is None:  # no initializer of its own to have been chosen
+        return None, None, None
+    return kernel.owner, kernel.attr, getattr(kernel.owner, kernel.attr, None)
+
+
+def _ours(initializer) -> bool:
+    """Drawn by this package: a model initialized before (its residual zeros too)."""
+    return type(initializer).__module__.startswith("keras_glorot")
+
+
 def chosen(layer, kernel) -> str | None:
     """The class name of the initializer the author chose for ``kernel`` (a
     ``plans.Kernel`` of ``layer``), or None when it is the layer's default or ours."""
-    if isinstance(layer, keras.layers.MultiHeadAttention):
-        owner, attr = layer, "kernel_initializer"
-        current = keras_internals.attention_kernel_initializer(layer)
-    elif kernel.attr is None:  # no initializer of its own to have been chosen
-        return None
-    else:
-        owner, attr = kernel.owner, kernel.attr
-        current = getattr(owner, attr, None)
-    if current is None or type(current).__module__.startswith("keras_glorot"):
+    owner, attr, current = _current(layer, kernel)
+    if current is None or _ours(current):
         return None
     default = _default(type(owner), attr)
     if default is None:
@@ -63,3 +83,24 @@ def chosen(layer, kernel) -> str | None:
     if _law(current) == _law(default):
         return None
     return type(current).__name__
+
+
+def deliberate(layer, kernel, chosen_name: str | None) -> str:
+    """Why ``kernel``'s start is a statement to keep (module docstring), or ""."""
+    if _ours(_current(layer, kernel)[2]):
+        return ""
+    value = np.asarray(kernel.variable.numpy(), dtype=np.float64)
+    if value.size and np.all(value == value.flat[0]):
+        what = f"the author's {chosen_name}" if chosen_name else "a start set by the author"
+        return f"{what}: a constant kernel ({value.flat[0]:.3g} everywhere), kept"
+    if chosen_name is None or value.size < 2:
+        return ""
+    fan_in, fan_out = compute_fans(tuple(int(d) for d in value.shape))
+    reference = math.sqrt(2.0 / (fan_in + fan_out))
+    std = float(np.sqrt(np.mean(value**2)))
+    if std < NEAR_ZERO * reference:
+        return (
+            f"the author's {chosen_name}: std {std:.3g}, under a tenth of Keras' default "
+            f"{reference:.3g}, a deliberate near-zero start, kept"
+        )
+    return ""

@@ -17,9 +17,10 @@ from __future__ import annotations
 import keras
 
 from keras_glorot.gains import CONVENTIONS
-from keras_glorot.initializers import DISTRIBUTIONS, MODES, _validate_choice, validate_seed
-from keras_glorot.whole_model import draw, measured, streams
+from keras_glorot.initializers import DISTRIBUTIONS, MODES, Glorot, _validate_choice, validate_seed
+from keras_glorot.whole_model import copies, draw, measured, streams
 from keras_glorot.whole_model import explicit as _explicit
+from keras_glorot.whole_model import found as _found
 from keras_glorot.whole_model import laws as _laws
 from keras_glorot.whole_model import residual as _residual
 from keras_glorot.whole_model.kinds import Kernel
@@ -118,7 +119,12 @@ def initialize(
         finally:
             reading.close()
     # Every law is known and nothing has failed: draw each kernel once, then assign.
-    draw.commit([d for drawn, _ in planned for entries in drawn.values() for d in entries])
+    entries = copies.tie(
+        [d for drawn, _ in planned for each_layer in drawn.values() for d in each_layer], models
+    )
+    draw.commit(entries)
+    if not entries:
+        report.nothing_drawn()
     for _, attention in planned:
         _record_attention_configs(attention, report)
     report.warn_once()
@@ -182,7 +188,7 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
     for text in reading.fallbacks:
         plan.report.fallback(text)
     for entry in reading.layers:
-        entries = _plan_layer(entry, options, seeds, keep, plan.report)
+        entries = _plan_layer(entry, options, seeds, keep, plan)
         if entries:
             plan.kernels[id(entry.layer)] = entries
     measured.measure(plan)
@@ -197,23 +203,50 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
     return plan.kernels, attention
 
 
-def _plan_layer(entry, options: dict, seeds, keep: bool, report) -> list:
-    """The laws of one layer's kernels (none for a layer left alone), rows written."""
-    name, layer = entry.path, entry.layer
+def _plan_layer(entry, options: dict, seeds, keep: bool, plan) -> list:
+    """The laws of one layer's kernels (none for a layer left alone), rows written; a
+    start kept on purpose is recorded in ``plan.kept``."""
+    name, layer, report = entry.path, entry.layer, plan.report
     if isinstance(entry, LeftAlone):
         report.add(KernelRecord(name, type(layer).__name__, skipped=entry.reason))
         return []
     entries = []
     for kernel in entry.kernels:
         chosen = _explicit.chosen(layer, kernel)
+        statement = _explicit.deliberate(layer, kernel, chosen)
+        if statement:
+            plan.kept[id(layer)] = statement
+            report.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=statement))
+            continue
         if chosen and keep:
             why = f"the author's {chosen} kept (explicit='keep'); drawn at build time"
             report.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=why))
             continue
         entries.append(_laws.plan_kernel(kernel, options, seeds, layer, report, name))
+        if entry.found_by in GUESSED:
+            _keep_own_gain(entries[-1], layer, options["convention"], entry.found_by)
         for record in entries[-1].records if chosen else []:
             record.note = f"replaces the author's {chosen} (explicit='override')"
     return entries
+
+
+# Readings that guess what follows a kernel (an untraced call read in the order
+# __init__ assigned the layers; a composite read by its layout): a guess never raises
+# a kernel's gain above its own layer's.
+GUESSED = ("layer order", "composite")
+
+
+def _keep_own_gain(planned, layer, convention: str, found_by: str) -> None:
+    own = _found.own(layer)
+    ceiling = 1.0 if own is None or own.head else own.gain(convention)
+    gain = max((r.gain or 0.0) for r in planned.records)
+    if gain <= ceiling or not isinstance(planned.init, Glorot):
+        return
+    planned.rescale((ceiling / gain) ** 2, (
+        f"gain {gain:.3g} read by {found_by}, a guess: kept at its layer's own {ceiling:.3g}"
+    ))  # fmt: skip
+    for record in planned.records:
+        record.gain = ceiling
 
 
 def _record_attention_configs(attention: list, report: InitReport) -> None:

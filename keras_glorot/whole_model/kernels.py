@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 
 import keras
+import numpy as np
 
 from keras_glorot.fans import (
     compute_fans,
@@ -56,6 +57,9 @@ class Kernel:
     owner: object
     attr: str | None
     blocks: list[Block]
+    # The taps that count (1) and those the layer masks out (0), shaped like the
+    # variable: a masked convolution's. The draw is multiplied by it.
+    mask: object = None
 
 
 # ---------------------------------------------------------------------------
@@ -217,7 +221,17 @@ def _attribute(layer, path: str):
     return functools.reduce(getattr, path.split("."), layer)
 
 
-def registered_kernels(attrs: tuple[str, ...], fans: Callable | None) -> Callable:
+def masked_fans(mask) -> tuple[float, float]:
+    """The fans of a masked kernel: the taps that count, per output and per input
+    (the mean over them where rows keep different numbers of taps)."""
+    mask = np.asarray(mask, dtype=bool)
+    taps = float(mask.sum())
+    return taps / mask.shape[-1], taps / mask.shape[-2]
+
+
+def registered_kernels(
+    attrs: tuple[str, ...], fans: Callable | None, mask: Callable | None = None
+) -> Callable:
     def kernels(layer, found) -> list[Kernel]:
         out = []
         for attr in attrs:
@@ -230,13 +244,35 @@ def registered_kernels(attrs: tuple[str, ...], fans: Callable | None) -> Callabl
                     f"registered kind {type(layer).__name__}: {attr!r} is not a variable of "
                     f"the layer (got {type(variable).__name__}), so nothing is drawn"
                 )
-            fan_in, fan_out = fans(layer, variable) if fans else compute_fans(variable.shape)
+            taps = _mask_of(layer, variable, mask)
+            if fans:
+                fan_in, fan_out = fans(layer, variable)
+            elif taps is not None:
+                fan_in, fan_out = masked_fans(taps)
+            else:
+                fan_in, fan_out = compute_fans(variable.shape)
             owner_path, _, name = attr.rpartition(".")
             owner = _attribute(layer, owner_path) if owner_path else layer
             init_attr = f"{name}_initializer"
-            block = Block(name, found, fan_in, fan_out, {"fan_in": fan_in, "fan_out": fan_out})
+            # A sublayer's own activation (``Conv2D(..., activation="relu")`` held by the
+            # registered layer) follows its kernel before anything after the layer.
+            own = acts.own(owner) if owner is not layer else None
+            block = Block(name, own or found, fan_in, fan_out,
+                          {"fan_in": fan_in, "fan_out": fan_out})  # fmt: skip
             out.append(Kernel(variable, owner, init_attr if hasattr(owner, init_attr) else None,
-                              [block]))  # fmt: skip
+                              [block], mask=taps))  # fmt: skip
         return out
 
     return kernels
+
+
+def _mask_of(layer, variable, mask: Callable | None):
+    if mask is None:
+        return None
+    taps = np.asarray(keras.ops.convert_to_numpy(mask(layer, variable)))
+    if taps.shape != tuple(variable.shape) or not np.isin(taps, (0, 1)).all():
+        raise ValueError(
+            f"mask of {type(layer).__name__} must give 0s and 1s shaped like "
+            f"{variable.path!r} {tuple(variable.shape)}. Received: shape {taps.shape}."
+        )
+    return taps

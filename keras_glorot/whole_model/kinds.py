@@ -57,6 +57,17 @@ NORMALIZATIONS = (
     keras.layers.GroupNormalization,
     keras.layers.UnitNormalization,
 )
+# Layers that average or pick over windows or positions: they change the scale, so the
+# activation after them is not the kernel's, but a normalization after them still sets
+# what the next kernel reads (a tanh conv, pooling, flatten, then batch norm).
+POOLING = (
+    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
+    keras.layers.AveragePooling3D, keras.layers.MaxPooling1D, keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D, keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D,
+    keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalMaxPooling3D,
+)  # fmt: skip
 CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
@@ -77,7 +88,7 @@ NO_KERNEL = (
 )
 
 
-ROLES = ("kernel", "normalization", "pass_through", "no_kernel")
+ROLES = ("kernel", "normalization", "pass_through", "pooling", "no_kernel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +102,9 @@ class Kind:
             otherwise (attention's query, key and value; recurrent gates). None for a
             kind without kernels.
         role: ``"kernel"``, ``"normalization"`` (divides its input by its own scale),
-            ``"pass_through"`` (leaves which activation follows unchanged) or
-            ``"no_kernel"`` (weights, but none to draw).
+            ``"pass_through"`` (leaves which activation follows unchanged),
+            ``"pooling"`` (changes the scale; a normalization after it is still seen)
+            or ``"no_kernel"`` (weights, but none to draw).
         rescaled: Whether ``lsuv`` rescales its last kernel by the variance of the
             layer's output (one call: kernel, then its fused activation).
         variance_map: Whether the mean-field variance map applies (one kernel, one
@@ -119,6 +131,7 @@ BUILT_IN: list[tuple[tuple, Kind]] = [
     (RNNS, Kind("recurrent", rnn_kernels)),
     (NORMALIZATIONS, Kind("normalization", role="normalization")),
     (PASS_THROUGH, Kind("pass-through", role="pass_through")),
+    (POOLING, Kind("pooling", role="pooling")),
     (NO_KERNEL, Kind("no kernel", role="no_kernel")),
 ]  # fmt: skip
 _REGISTERED: dict[type, Kind] = {}
@@ -130,6 +143,7 @@ def register_layer_kind(
     kernels: Sequence[str] = (),
     role: str | None = None,
     fans: Callable | None = None,
+    mask: Callable | None = None,
 ) -> None:
     """Describes a layer kind of your own once, for every whole-model tool.
 
@@ -142,14 +156,18 @@ def register_layer_kind(
 
     Fans default to Keras' rule for the kernel's shape (``compute_fans``: the last
     axis is the output, the rest the input and receptive field); a kernel read
-    otherwise (a masked convolution that uses half its taps, a kernel stored
-    transposed) needs ``fans``.
+    otherwise (a kernel stored transposed) needs ``fans``. A masked kernel (PixelCNN's
+    convolutions use the taps above and left of the centre) needs ``mask``: its fans
+    then count only the taps that survive, and the draw is zero elsewhere.
 
     Example:
 
     >>> class Bilinear(keras.layers.Layer):  # y = (x @ w) * (x @ v), both (d, units)
     ...     ...
     >>> keras_glorot.register_layer_kind(Bilinear, kernels=("w", "v"))
+    >>> # PixelCNN's PixelConvLayer: a Conv2D in ``self.conv``, its taps in ``self.mask``
+    >>> keras_glorot.register_layer_kind(
+    ...     PixelConvLayer, kernels=("conv.kernel",), mask=lambda layer, v: layer.mask)
 
     Args:
         layer_class: A subclass of ``keras.layers.Layer``.
@@ -162,6 +180,8 @@ def register_layer_kind(
             ``"pass_through"`` (changes no scale: a dropout, a reshape) or
             ``"no_kernel"`` (weights, none of them a kernel to draw).
         fans: ``(layer, variable) -> (fan_in, fan_out)``, or None for Keras' rule.
+        mask: ``(layer, variable) -> array`` of 0s and 1s shaped like the kernel: the
+            taps the layer uses. None for a kernel used whole.
     """
     if not (isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer)):
         raise TypeError(
@@ -184,12 +204,13 @@ def register_layer_kind(
             "kernels must be given exactly when role='kernel'. "
             f"Received: kernels={tuple(kernels)!r}, role={role!r}."
         )
-    if fans is not None and not callable(fans):
-        raise TypeError(f"fans must be a callable or None. Received: fans={fans!r}.")
+    for name, value in (("fans", fans), ("mask", mask)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be a callable or None. Received: {name}={value!r}.")
     attrs = tuple(kernels)
     _REGISTERED[layer_class] = Kind(
         layer_class.__name__,
-        registered_kernels(attrs, fans) if attrs else None,
+        registered_kernels(attrs, fans, mask) if attrs else None,
         role=role,
         rescaled=bool(attrs),
         variance_map=len(attrs) == 1,
@@ -231,6 +252,13 @@ def passes_through(layer) -> bool:
     normalization, a dropout, a reshape)."""
     kind = kind_of(layer)
     return kind is not None and kind.role in ("pass_through", "normalization")
+
+
+def normalization_seen_through(layer) -> bool:
+    """A layer behind which a normalization still sets the next kernel's input: one
+    that ``passes_through``, or a pooling."""
+    kind = kind_of(layer)
+    return kind is not None and kind.role in ("pass_through", "normalization", "pooling")
 
 
 def kernels(layer, activation_of: Callable) -> list[Kernel]:

@@ -21,6 +21,13 @@ from keras_glorot.whole_model.kinds import Block, Kernel
 from keras_glorot.whole_model.report import InitReport, KernelRecord
 
 
+@keras.saving.register_keras_serializable(package="keras_glorot")
+class ResidualZeros(keras.initializers.Zeros):
+    """Keras' ``Zeros``, as ``initialize`` draws a residual branch's last kernel
+    (``residual="fixup"`` or ``"zero"``): marked as this package's, so that a later
+    ``initialize`` redraws it instead of keeping it as an author's zero start."""
+
+
 class Seeds:
     """Reproducible per-draw seeds derived from ``(seed, k)`` for the k-th draw.
 
@@ -116,6 +123,7 @@ class Planned:
     kernel: Kernel
     init: object
     records: list
+    copy_of: Planned | None = None  # a tied copy (``copies.tie``) gets this one's values
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -142,7 +150,7 @@ class Planned:
         """
         shape = self.shape
         if factor == 0.0:
-            init = keras.initializers.Zeros()
+            init = ResidualZeros()
         else:
             fan_in, fan_out = self.init.fans(shape)
             config = {**self.init.get_config(), "fan_in": fan_in / factor}
@@ -163,6 +171,9 @@ class Plan:
     policy: str
     seed: int | None
     kernels: dict[int, list[Planned]] = dataclasses.field(default_factory=dict)
+    convention: str = "moment"  # the gain convention (``calculate_gain``)
+    # Layers whose start is kept on purpose (``explicit.deliberate``), and why.
+    kept: dict[int, str] = dataclasses.field(default_factory=dict)
 
     @property
     def graph(self):

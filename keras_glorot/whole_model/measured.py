@@ -9,6 +9,12 @@ consumer's input back to the second moment a linear path would give it, as ``lsu
 does with data. The kernels run at their planned laws, drawn for the measurement
 alone and put back afterwards; nothing of the model is changed.
 
+A measured gain is a guess, made without reading the call: it never raises a kernel's
+gain above the one its own layer gives it (1 for a layer without an activation). What
+the pass sees may be no elementwise activation at all: behind a softmax the consumer's
+input has a second moment near ``1/N**2`` for ``N`` keys, and compensating that as a
+gain (about 11 in CaiT's talking-heads attention) made the attention nearly one-hot.
+
 Reference:
 - Mishkin & Matas, 2016, "All you need is a good init" (LSUV: scaling a layer by
   its measured output variance).
@@ -22,6 +28,7 @@ import math
 import keras
 import numpy as np
 
+from keras_glorot.whole_model import found as _found
 from keras_glorot.whole_model.composite import Place, _where, drawn_with_role, place
 from keras_glorot.whole_model.graph import is_composite, sublayers
 from keras_glorot.whole_model.trace import built_shape, training_required
@@ -180,10 +187,23 @@ def measure(plan) -> None:
                     "or give the layer its activation."
                 )
             continue
+        ceiling = _own_gain(layer, plan)
+        if gain > ceiling:
+            note = (
+                f"{note}; measured {gain:.3g}, kept at its layer's own {ceiling:.3g}: a gain "
+                "found without reading the call is never raised"
+            )
+            gain = ceiling
         d.rescale(gain**2, "")
         for record in d.records:
             record.activation = f"gain {gain:.3g} ({note}; {where})"
             record.gain = gain
+
+
+def _own_gain(layer, plan) -> float:
+    """The gain ``layer``'s own activation gives its kernel (1 for none)."""
+    own = _found.own(layer)
+    return 1.0 if own is None or own.head else own.gain(plan.convention)
 
 
 @contextlib.contextmanager

@@ -8,9 +8,12 @@ tensor all its inputs descend from; each input's path from the fork counts the k
 layers on it. The shortcut is the input with the fewest (0: identity, 1: projection),
 strictly fewer than every other input; the other inputs are branches, and their last
 kernels are the kernel layers from which the merge is reached through kernel-free
-layers only. Where this cannot be told, or a branch passes a layer the analysis does
-not know, ``Merge.reason`` says why; ``keras_glorot.whole_model.residual`` then leaves
-that merge alone.
+layers only. A residual branch is private to its block: a sum whose paths also feed a
+kernel elsewhere (a feature pyramid's ``lateral(c4) + upsample(lateral(c5))``, where
+``lateral(c5)`` is also the pyramid's next level) is two features added, not a block's
+input and its update, and is reported as such and left alone. Where this cannot be
+told, or a branch passes a layer the analysis does not know, ``Merge.reason`` says why;
+``keras_glorot.whole_model.residual`` then leaves that merge alone.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Path:
     last: list = dataclasses.field(default_factory=list)  # kernel layers next to the merge
     norm_after_last: object = None  # a normalization between a last kernel and the merge
     problem: str = ""
+    tensors: set = dataclasses.field(default_factory=set)  # ids of the tensors on it
 
     @property
     def normalized(self):
@@ -97,10 +101,13 @@ class _Index:
 
     def __init__(self, ops: list, container):
         self.producer, self._inputs = {}, {}
+        self.consumers: dict[int, list] = {}  # tensor id -> [(op, its call's outputs)]
         for op in ops:
             for inputs, outputs in _graph.calls(op, container):
                 for t in outputs:
                     self.producer[id(t)], self._inputs[id(t)] = op, inputs
+                for t in inputs:
+                    self.consumers.setdefault(id(t), []).append((op, outputs))
         self.order, self.ancestors = {}, {}
         for op in ops:
             for _, outputs in _graph.calls(op, container):
@@ -155,6 +162,11 @@ def _analyse(op, tensors: list, index: _Index, name: str, outputs: list) -> Merg
         merge.reason = problems[0]
         merge.residual = "not a residual merge" not in merge.reason
         return merge
+    lateral = _shared_outside(paths, fork, index, op)
+    if lateral:
+        merge.reason = lateral
+        merge.residual = False
+        return merge
     fewest = min(p.min_kernels for p in paths)
     shortcuts = [p for p in paths if p.min_kernels == fewest]
     short = shortcuts[0]
@@ -185,7 +197,7 @@ def _path(tensor, fork: int, index: _Index) -> Path:
         longest = max(preds, key=lambda p: p[1])
         best[tid] = (min(p[0] for p in preds) + k, longest[1] + k, longest[2] + [op])
     fewest, most, chain = best[id(tensor)]
-    path = Path(tensor, chain, fewest, most)
+    path = Path(tensor, chain, fewest, most, tensors=set(on_path))
     seen = set()
     for tid in sorted(on_path, key=lambda t: index.order.get(t, -1)):
         op = index.producer.get(tid)
@@ -194,6 +206,42 @@ def _path(tensor, fork: int, index: _Index) -> Path:
             path.layers.append(op)
     _last_kernels(tensor, fork, index, path)
     return path
+
+
+def _shared_outside(paths: list, fork: int, index: _Index, merge_op) -> str:
+    """Why the sum is two features added rather than a block's input and its update: a
+    tensor on one of its paths also feeds, outside the sum, an operation that leads to
+    a kernel; "" when every path is private to the sum."""
+    inside = set().union(*(p.tensors for p in paths))
+    for path in paths:
+        for tid in sorted(path.tensors - {fork}, key=lambda t: index.order.get(t, -1)):
+            for op, outputs in index.consumers.get(tid, []):
+                if op is merge_op or any(id(o) in inside for o in outputs):
+                    continue
+                reached = op if kinds.has_kernel(op) else _kernel_reached(outputs, index)
+                if reached is not None:
+                    source = index.producer.get(tid)
+                    return (
+                        f"a sum of two features, not a residual merge: the output of "
+                        f"{getattr(source, 'name', source)!r} on one input also feeds "
+                        f"{reached.name!r} outside the sum (a feature pyramid's lateral sum)"
+                    )
+    return ""
+
+
+def _kernel_reached(tensors: list, index: _Index):
+    """The first kernel layer that consumes ``tensors`` or what is made from them."""
+    stack, seen = list(tensors), set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        for op, outputs in index.consumers.get(id(t), []):
+            if kinds.has_kernel(op):
+                return op
+            stack.extend(outputs)
+    return None
 
 
 def _walk_back(tensor, index: _Index):

@@ -262,12 +262,26 @@ def open_reading(model: keras.Model) -> ModelReading:
 
 def _read(reading: ModelReading, graph: Graph) -> None:
     trace = graph.trace
-    if trace is not None and trace.graph is None:
+    if trace is not None and trace.graph is None and _graph.has_graph(graph.model):
+        inside = [la.name for la, _ in graph.leaves if graph.composite_parent.get(id(la))]
+        composites = sorted({graph.composite_parent[id(la)].name for la, _ in graph.leaves
+                             if graph.composite_parent.get(id(la)) is not None})  # fmt: skip
+        reading.fallbacks.append(
+            f"{graph.model.name!r}: the call of its composite layer(s) "
+            f"{', '.join(repr(c) for c in composites) or '(none)'} could not be traced, "
+            f"{trace.reason}. The functional graph is read as it is; inside those layers, "
+            f"the {len(inside)} kernel(s) are read by their known layout or drawn at the "
+            "gain a data-free pass measures, never above their own layer's. Make call() run "
+            "on keras.Input tensors (keras.ops instead of backend or NumPy code) to read "
+            "them exactly."
+        )
+    elif trace is not None and trace.graph is None:
         reading.fallbacks.append(
             f"{graph.model.name!r}: its call could not be traced, {trace.reason}. Its layers "
             "are read in the order __init__ assigned them, so the activation after a kernel "
-            "may be missed and residual sums are not found. Make call() run on keras.Input "
-            "tensors (keras.ops instead of backend or NumPy code) to read it exactly."
+            "may be missed and residual sums are not found; no kernel gets a gain above its "
+            "own layer's. Make call() run on keras.Input tensors (keras.ops instead of "
+            "backend or NumPy code) to read it exactly."
         )
     for layer, container in graph.leaves:
         path = graph.name_of(layer)

@@ -179,6 +179,14 @@ def _apply_one(plan, merge: Merge, depth, done, pre_norm) -> tuple[str, bool]:
     outputs = {id(la): _output_kernel(la, drawn) for la in lasts}
     for branch in merge.branches:
         for layer in branch.layers if policy == "fixup" else branch.last:
+            if id(layer) in plan.kept:
+                plan.report.fallback(
+                    f"residual sum {merge.name!r}: {layer.name!r} keeps its author's start "
+                    f"({plan.kept[id(layer)]}), so residual={policy!r} was not applied to "
+                    "this block; its other kernels are drawn as in a plain network. Pass "
+                    "explicit initializers only where you mean them."
+                )
+                return f"nothing done: the author's start of {layer.name!r} is kept", False
             if _output_kernel(layer, drawn) is None:
                 return f"nothing done: the kernel of {layer.name!r} is not one Glorot draw", False
             if id(layer) in done:

@@ -19,7 +19,10 @@ multiply a symbolic tensor) are recorded as the ``keras.ops`` nodes they stand f
 
 Nothing of the model is changed: the call runs inside a ``keras.StatelessScope``, so
 a counter's ``assign_add`` or a ``SeedGenerator`` that advances is not written to the
-variable; attributes that a ``call`` sets to symbolic tensors are put back; the
+variable; attributes that a ``call`` sets to symbolic tensors or to new plain values
+(a Python counter) are put back; a loss a ``call`` adds (``self.add_loss``: an
+activity loss, a VAE's KL term) is computed on symbolic tensors and discarded, and the
+losses the model had collected are kept; the
 sublayers' own nodes are set aside while the trace is read and put back by
 ``close``; the inlined layers and the variables get their class back at once. A
 call that cannot run on symbolic tensors (backend-native code, Python that reads
@@ -89,6 +92,23 @@ def _is_symbolic(args, kwargs) -> bool:
     return bool(tensors)
 
 
+def _add_loss(cls: type):
+    """``add_loss`` for the trace: a loss computed on its symbolic tensors is not the
+    model's, and Keras refuses it (``add_loss`` takes tensors only)."""
+
+    def add_loss(self, loss):
+        if any(isinstance(t, keras.KerasTensor) for t in keras.tree.flatten(loss)):
+            return None
+        return cls.add_loss(self, loss)
+
+    return add_loss
+
+
+def _losses_discarded(cls: type) -> type:
+    """A subclass of ``cls`` whose ``add_loss`` discards the trace's losses."""
+    return type(cls.__name__, (cls,), {"add_loss": _add_loss(cls), "__module__": cls.__module__})
+
+
 def _leaf_class(cls: type) -> type:
     """A subclass of ``cls`` whose ``__call__`` on symbolic tensors leaves out keyword
     arguments that are None: a layer's ``compute_output_spec`` may not take its
@@ -99,7 +119,8 @@ def _leaf_class(cls: type) -> type:
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
         return cls.__call__(self, *args, **kwargs)
 
-    return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+    methods = {"__call__": __call__, "add_loss": _add_loss(cls), "__module__": cls.__module__}
+    return type(cls.__name__, (cls,), methods)
 
 
 def training_required(call) -> bool:
@@ -133,7 +154,8 @@ def _inlined_class(cls: type) -> type:
             kwargs["training"] = False
         return self.call(*args, **kwargs)
 
-    return type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+    methods = {"__call__": __call__, "add_loss": _add_loss(cls), "__module__": cls.__module__}
+    return type(cls.__name__, (cls,), methods)
 
 
 @contextlib.contextmanager
@@ -184,6 +206,10 @@ def _symbolic_variables(variables: list):
 
 
 _MISSING = object()
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+# Keras' own record that a layer was built: a sublayer first built by the trace keeps
+# the variables it made, so it stays built.
+_KEPT_AS_SET = frozenset({"built"})
 
 
 def _holds_symbolic(value) -> bool:
@@ -197,10 +223,20 @@ def _holds_symbolic(value) -> bool:
     return False
 
 
+def _put_back(key: str, old, value) -> bool:
+    if old is value or key in _KEPT_AS_SET:
+        return False
+    if _holds_symbolic(value):
+        return True
+    # A plain value the call changed (``self.calls += 1``).
+    return old is not _MISSING and isinstance(value, _PLAIN) and isinstance(old, _PLAIN)
+
+
 @contextlib.contextmanager
 def _attributes_kept(objects: list):
     """Puts back every attribute that a ``call`` set to symbolic tensors (a layer that
-    keeps its last attention scores, say), and removes the new ones."""
+    keeps its last attention scores, say) or changed from one plain value to another (a
+    Python counter), and removes the new symbolic ones."""
     before = [(obj, dict(vars(obj))) for obj in objects]
     try:
         yield
@@ -208,7 +244,7 @@ def _attributes_kept(objects: list):
         for obj, old in before:
             attributes = vars(obj)
             for key, value in list(attributes.items()):
-                if old.get(key, _MISSING) is value or not _holds_symbolic(value):
+                if not _put_back(key, old.get(key, _MISSING), value):
                     continue
                 if key in old:
                     attributes[key] = old[key]
@@ -276,6 +312,8 @@ class Trace:
         try:
             with (
                 _attributes_kept([model, *layers]),
+                keras_internals.losses_kept([model, *layers]),
+                keras_internals.classes_swapped([(model, _losses_discarded(type(model)))]),
                 _symbolic_variables(list(model.variables)),
                 keras.StatelessScope(),
                 _inlining(layers, inline),
