@@ -25,6 +25,13 @@ time-series transformers, miniature GPT, translation, bidirectional LSTM),
 ``generative`` (VAE, DCGAN), ``perceiver_image`` (not ``perceiver``, which names the
 builder), ``styles`` (three residual-subclass styles).
 
+Patterns where a reader of the model can do harm: ``diffusion`` (DDPM's U-Net with its
+near-zero ``kernel_init(0.0)``, and its training wrapper holding two tied copies),
+``detection`` (RetinaNet: sums of lateral paths, heads at ``RandomNormal(0, 0.01)``),
+``attention_extra`` (CaiT, whose call does not trace, and attention-based MIL),
+``activity_loss`` (``add_loss`` in ``call``), ``autoregressive`` (PixelCNN's masked
+convolutions), ``metric_learning`` (the Siamese contrastive net).
+
 Four of them also come at a size to train on CIFAR-10, as the zoo's nets are built
 (``build(inputs, x)``, ``x`` the normalized and augmented pixels, 10 linear logits):
 ``conv.convmixer_cifar``, ``vit_like.cct_cifar``, ``mixers.mlp_mixer_cifar`` and
@@ -42,9 +49,15 @@ from collections.abc import Callable
 
 import keras
 
+from .activity_loss import add_loss_mlp
+from .attention_extra import attention_mil, cait
+from .autoregressive import pixelcnn
 from .common import Built, default_forward
 from .conv import convmixer, convmixer_cifar, involution, unet_segmenter
+from .detection import retinanet
+from .diffusion import ddpm_ema, ddpm_unet
 from .generative import dcgan, vae
+from .metric_learning import siamese_contrastive
 from .mixers import fnet, gmlp, mlp_mixer, mlp_mixer_cifar
 from .perceiver_image import perceiver, perceiver_cifar
 from .sequence import (
@@ -79,6 +92,14 @@ CORPUS: dict[str, Callable[[], Built]] = {
     "resnet_training_positional": resnet_training_positional,
     "rezero_mlp": rezero_mlp,
     "unused_head": unused_head,
+    "ddpm_unet": ddpm_unet,
+    "ddpm_ema": ddpm_ema,
+    "retinanet": retinanet,
+    "cait": cait,
+    "add_loss_mlp": add_loss_mlp,
+    "pixelcnn": pixelcnn,
+    "siamese_contrastive": siamese_contrastive,
+    "attention_mil": attention_mil,
 }
 
 # Builders of a CIFAR-10 net, called as the zoo's: build(inputs, x) -> keras.Model.
