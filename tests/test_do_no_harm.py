@@ -140,6 +140,11 @@ def test_a_measured_gain_is_never_raised_across_a_softmax():
         assert row.gain <= own + 1e-9, (name, row.gain, row.activation)
     # The text says where the old gain came from and why it is not used.
     assert any("never raised" in r.activation for r in report.handled), report
+    # The functional graph is still read; only the composite is not (before: "its
+    # layers are read in the order __init__ assigned them").
+    (fallback,) = report.fallbacks
+    assert "'talking_heads' could not be traced" in fallback
+    assert "functional graph is read" in fallback and "__init__" not in fallback
 
 
 # ----------------------------------------------------------------------- add_loss
