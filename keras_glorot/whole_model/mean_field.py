@@ -42,7 +42,7 @@ import numpy as np
 
 from keras_glorot import gains
 from keras_glorot.whole_model import found as _activations
-from keras_glorot.whole_model import kinds
+from keras_glorot.whole_model import kinds, tables
 from keras_glorot.whole_model.reading import KernelReading, ModelReading, read_model
 
 
@@ -68,6 +68,27 @@ class MeanFieldLayer:
     std: float | None
     note: str
     activation: str | None = None
+
+    def _cells(self) -> list[str]:
+        numbers = ("-" if v is None else f"{v:.4g}" for v in (self.q, self.mean, self.std))
+        return [self.layer, self.activation or "-", *numbers, self.note]
+
+    def __str__(self) -> str:
+        """One line: ``layer: q, mean, std (note)``, what follows the kernel last."""
+        if self.std is None:
+            return f"{self.layer}: no prediction ({self.note})"
+        _, follows, q, mean, std, note = self._cells()
+        return f"{self.layer}: q {q}, mean {mean}, std {std} ({note}); followed by {follows}"
+
+
+class MeanFieldLayers(list):
+    """``mean_field_variances``' result: a list of ``MeanFieldLayer``, one per layer, that
+    prints as a table."""
+
+    def __str__(self) -> str:
+        columns = ("#", "layer", "activation", "q", "mean", "std", "note")
+        rows = [[str(i + 1), *p._cells()] for i, p in enumerate(self)]
+        return "\n".join(tables.text_table(columns, rows))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,8 +370,8 @@ def mean_field_variances(
 
     Returns:
         One ``MeanFieldLayer`` per layer, in ``model``'s layer order (nested
-        models flattened); layers without a rule have ``q``, ``mean`` and ``std``
-        None and say why in ``note``.
+        models flattened), in a list that prints as a table; layers without a rule
+        have ``q``, ``mean`` and ``std`` None and say why in ``note``.
 
     Example:
 
@@ -375,4 +396,4 @@ def mean_field_variances(
         )
     reading = read_model(model)
     found = predictions(reading, float(input_variance), training)
-    return [found[id(la)] for la, _, _ in reading.leaves]
+    return MeanFieldLayers(found[id(la)] for la, _, _ in reading.leaves)

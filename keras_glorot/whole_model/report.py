@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 
 from keras_glorot.whole_model.tables import markdown, text_table, wrapped
@@ -37,6 +38,16 @@ class KernelRecord:
     std: float | None = None
     skipped: str = ""
     note: str = ""
+
+    def __str__(self) -> str:
+        """One line: ``layer (kind) part: activation; fans, gain, std; note``."""
+        head = f"{self.layer} ({self.kind})" + ("" if self.part == "-" else f" {self.part}")
+        if self.skipped:
+            return f"{head}: skipped: {self.skipped}"
+        numbers = ", ".join(
+            f"{name} {_cell(getattr(self, name))}" for name in ("fan_in", "fan_out", "gain", "std")
+        )
+        return f"{head}: {self.activation}; {numbers}" + (f"; {self.note}" if self.note else "")
 
 
 @dataclasses.dataclass
@@ -181,12 +192,17 @@ class InitReport:
         return text + (f"; stopped: {self.stopped}" if self.stopped else "")
 
     def __str__(self) -> str:
-        lines = text_table(_COLUMNS, self._rows())
+        """The table, each repeated block printed once: ``block_1 to block_11: as
+        block_0`` (``report.records`` and ``to_markdown()`` hold every row)."""
+        lines = text_table(_COLUMNS, _blocks_once(self._rows()))
         if self.merges:
-            lines += ["", "residual merges:"] + text_table(_MERGE_COLUMNS, self._merge_rows())
+            rows = _periods_once(self._merge_rows())
+            lines += ["", "residual merges:"] + text_table(_MERGE_COLUMNS, rows)
         lines.append(self._footer())
-        lines += [wrapped(f"note: {text}") for text in self.notes]
-        lines += [wrapped(f"could not read: {text}") for text in self.fallbacks]
+        notes, fallbacks = (_alike_once(self.notes, "report.notes"),
+                            _alike_once(self.fallbacks, "report.fallbacks"))  # fmt: skip
+        lines += [wrapped(f"note: {text}") for text in notes]
+        lines += [wrapped(f"could not read: {text}") for text in fallbacks]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -202,3 +218,116 @@ class InitReport:
         lines += [""] * bool(self.fallbacks)
         lines += [f"- could not read: {text}" for text in self.fallbacks]
         return "\n".join(lines)
+
+
+# Printing a deep model once per kind of block. Rows are compared as printed; where they
+# differ only in numbers inside a note (a kernel's measured std), the summary row says so.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+# A row's layer inside a numbered block: "transformer_layer_3/self_attention".
+_IN_BLOCK = re.compile(r"^(?P<block>[^/]*?\d+)/(?P<rest>.+)$")
+
+
+def _masked(cell: str) -> str:
+    """``cell`` with its numbers as ``#`` and a name's ``_#`` suffix dropped, so that
+    ``'add_3'`` and ``'add'``, ``std 0.0196`` and ``std 0.0201`` read alike."""
+    return re.sub(r"_#(?!\w)", "", _NUMBER.sub("#", cell))
+
+
+def _segments(rows: list[list[str]]) -> list[tuple[str | None, list[list[str]]]]:
+    """``rows`` cut into runs of one numbered block (its name) or of rows in none (None)."""
+    segments: list[tuple[str | None, list[list[str]]]] = []
+    for row in rows:
+        found = _IN_BLOCK.match(row[0])
+        name = found["block"] if found else None
+        if segments and name is not None and segments[-1][0] == name:
+            segments[-1][1].append(row)
+        else:
+            segments.append((name, [row]))
+    return segments
+
+
+def _signature(name: str, rows: list[list[str]], cell) -> tuple:
+    """A block's rows, its own name left out of each layer's, each other cell by ``cell``."""
+    return tuple((r[0].removeprefix(name), *map(cell, r[1:])) for r in rows)
+
+
+@dataclasses.dataclass
+class _Repeats:
+    """Consecutive blocks that repeat the block ``like``: one row of the printed table."""
+
+    first: str
+    last: str
+    like: str
+    exact: bool  # False: numbers in their notes differ from ``like``'s
+
+    def row(self, width: int) -> list[str]:
+        span = self.first if self.first == self.last else f"{self.first} to {self.last}"
+        note = f"as {self.like}" + ("" if self.exact else ", numbers in notes aside")
+        return [span] + [""] * (width - 2) + [note]
+
+
+def _blocks_once(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` with each numbered block (``name_3/...``) that repeats an earlier one, row
+    for row, replaced by one row; consecutive such blocks share that row."""
+    out: list[list[str]] = []
+    shown: dict[tuple, tuple[str, tuple]] = {}  # masked rows -> (block printed, exact rows)
+    repeats: _Repeats | None = None
+    for name, segment in _segments(rows):
+        masked = _signature(name, segment, _masked) if name else None
+        if masked is None or masked not in shown:
+            out += [repeats.row(len(rows[0]))] if repeats else []
+            repeats = None
+            if masked is None:
+                out += segment
+                continue
+            shown[masked] = (name, _signature(name, segment, str))
+            # The block's name once, above its rows named within it: a narrower column.
+            out.append([f"{name}/"] + [""] * (len(rows[0]) - 1))
+            out += [["  " + r[0].removeprefix(f"{name}/"), *r[1:]] for r in segment]
+            continue
+        like, exact = shown[masked]
+        exact = exact == _signature(name, segment, str)
+        if repeats and repeats.like == like:
+            repeats.last, repeats.exact = name, repeats.exact and exact
+        else:
+            out += [repeats.row(len(rows[0]))] if repeats else []
+            repeats = _Repeats(name, name, like, exact)
+    return out + ([repeats.row(len(rows[0]))] if repeats else [])
+
+
+def _periods_once(rows: list[list[str]], longest: int = 4) -> list[list[str]]:
+    """``rows`` (the merges, which name no block) with a run that repeats a pattern of up to
+    ``longest`` rows printed as that pattern once and one row for the repeats."""
+    keys = [tuple(map(_masked, row[1:])) for row in rows]
+    out, i = [], 0
+    while i < len(rows):
+        covered, period = 0, 1  # the most rows a repeated pattern from i covers, its length
+        for length in range(1, longest + 1):
+            end = i + length
+            while end < len(rows) and keys[end] == keys[end - length]:
+                end += 1
+            if end - i - length >= length and end - i - length > covered:
+                covered, period = end - i - length, length
+        if not covered:
+            out.append(rows[i])
+            i += 1
+            continue
+        out += rows[i : i + period]
+        first, last = rows[i + period][0], rows[i + period + covered - 1][0]
+        pattern = rows[i][0] if period == 1 else f"{rows[i][0]} to {rows[i + period - 1][0]}"
+        out.append([f"{first} to {last}"] + [""] * (len(rows[0]) - 2) + [f"as {pattern}, repeated"])
+        i += period + covered
+    return out
+
+
+def _alike_once(texts: list[str], listed_in: str) -> list[str]:
+    """``texts`` with those that differ from an earlier one only in numbers (of names,
+    of measurements) counted under it instead of printed; ``listed_in`` holds them all."""
+    groups: dict[str, list[str]] = {}
+    for text in texts:
+        groups.setdefault(_masked(text), []).append(text)
+    more = " (and {} more alike, at other layers or with other numbers: {} lists each)"
+    return [
+        group[0] + (more.format(len(group) - 1, listed_in) if len(group) > 1 else "")
+        for group in groups.values()
+    ]

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from keras_glorot import backend
-from keras_glorot.whole_model import kinds, mean_field
+from keras_glorot.whole_model import kinds, mean_field, tables
 from keras_glorot.whole_model.reading import ModelReading, read_model
 
 
@@ -64,6 +64,11 @@ def _to_numpy(x) -> np.ndarray:
 def _first_tensor(outputs):
     flat = keras.tree.flatten(outputs)
     return flat[0] if flat else None
+
+
+# The columns of ``print(report)``; "activation" (what follows the kernel) is prose: it wraps.
+_TEXT_COLUMNS = ("#", "layer", "activation", "output mean", "output std", "predicted std",
+                 "kernel grad std")  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -119,6 +124,51 @@ class SignalReport:
             return float("nan")
         return grads[-1] / grads[0] if grads[0] else float("inf")
 
+    def _mode(self) -> str:
+        if self.training:
+            return "training (batch statistics, dropout on; no variable updated)"
+        return "inference"
+
+    def _rows(self) -> tuple[list[list[str]], dict[str, str]]:
+        """The rows of the table (``__str__``; ``to_markdown`` without the activation) and
+        ``{reason: letter}`` for the rows without a predicted std, ``- (a)`` in their cell."""
+        predicted = self.predicted_std or [None] * len(self.layers)
+        reasons = self.prediction_note or ["not computed"] * len(self.layers)
+        follows = self.activation or [None] * len(self.layers)
+        keys: dict[str, str] = {}  # reason -> its letter, in order of first use
+        rows = []
+        for i, name in enumerate(self.layers):
+            g, p = self.gradient_std[i], predicted[i]
+            if p is None:
+                shown = f"- ({keys.setdefault(reasons[i], _note_key(len(keys)))})"
+            else:
+                shown = f"{p:.4g}"
+            rows.append([str(i + 1), name, follows[i] or "-", f"{self.activation_mean[i]:.4g}",
+                         f"{self.activation_std[i]:.4g}", shown,
+                         "-" if g is None else f"{g:.4g}"])  # fmt: skip
+        return rows, keys
+
+    def __str__(self) -> str:
+        """A table, one row per layer call; under it the two ratios, the mode of the pass
+        and why the rows without a predicted std have none."""
+        rows, keys = self._rows()
+        lines = tables.text_table(_TEXT_COLUMNS, rows)
+        lines.append(
+            f"output std last/first {self.activation_ratio:.3g}, kernel gradient std "
+            f"last/first {self.gradient_ratio:.3g}; loss {self.loss:.4g}; {self._mode()} pass"
+        )
+        lines += [
+            tables.wrapped(f"({key}) no predicted std: {reason}") for reason, key in keys.items()
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<SignalReport of {len(self.layers)} layer call(s): output std last/first "
+            f"{self.activation_ratio:.3g}, kernel gradient std last/first "
+            f"{self.gradient_ratio:.3g}, {'training' if self.training else 'inference'}>"
+        )
+
     def to_markdown(self) -> str:
         """The statistics as a Markdown table, one row per layer call; under it, why
         the rows without a predicted std have none (``- (a)`` refers to note a), and
@@ -127,29 +177,13 @@ class SignalReport:
             "| # | layer | output mean | output std | predicted std | kernel grad std |",
             "|---|---|---|---|---|---|",
         ]
-        predicted = self.predicted_std or [None] * len(self.layers)
-        reasons = self.prediction_note or ["not computed"] * len(self.layers)
-        keys: dict[str, str] = {}  # reason -> its letter, in order of first use
-        for i, name in enumerate(self.layers):
-            g, p = self.gradient_std[i], predicted[i]
-            if p is None:
-                key = keys.setdefault(reasons[i], _note_key(len(keys)))
-                shown = f"- ({key})"
-            else:
-                shown = f"{p:.4g}"
-            lines.append(
-                f"| {i + 1} | {name} | {self.activation_mean[i]:.4g} | "
-                f"{self.activation_std[i]:.4g} | {shown} | {'-' if g is None else f'{g:.4g}'} |"
-            )
+        rows, keys = self._rows()
+        # The terminal's table less its activation column.
+        lines += ["| " + " | ".join(row[:2] + row[3:]) + " |" for row in rows]
         if keys:
             lines += ["", "No predicted std:"]
             lines += [f"- ({key}) {reason}." for reason, key in keys.items()]
-        mode = (
-            "training (batch statistics, dropout on; no variable updated)"
-            if self.training
-            else "inference"
-        )
-        lines += ["", f"Mode of the pass: {mode}."]
+        lines += ["", f"Mode of the pass: {self._mode()}."]
         return "\n".join(lines)
 
     def plot(self, path, title: str | None = None) -> None:
