@@ -38,14 +38,14 @@ class Blocks(keras.initializers.Initializer):
     A kernel of shape ``(..., n * k)`` is drawn as ``n`` blocks of shape
     ``(..., k)``: block ``i`` by ``initializers[i]``.
 
-    Args:
-        initializers: The blocks' initializers (instances, names or configs), in
-            the order of the kernel's columns.
-
-    Example:
+    Examples:
 
     >>> init = Blocks([Glorot("sigmoid", seed=1), Glorot("tanh", seed=2)])
     >>> w = init((16, 2 * 8))  # columns 0-7: sigmoid gain, 8-15: tanh gain
+
+    Args:
+        initializers: The blocks' initializers (instances, names or configs), in
+            the order of the kernel's columns.
 
     Reference:
     - Keras ``LSTMCell``/``GRUCell``: kernel columns are the gates, concatenated.
@@ -87,14 +87,14 @@ class Blocks(keras.initializers.Initializer):
 class ByShape(keras.initializers.Initializer):
     """Chooses an initializer by the exact shape of the kernel asked for.
 
-    Args:
-        cases: A list of ``(shape, initializer)`` pairs; shapes must differ.
-
-    Example:
+    Examples:
 
     >>> init = ByShape([((64, 4, 16), Glorot(input_axes=[0], output_axes=[1, 2])),
     ...                 ((4, 16, 64), Glorot(input_axes=[0, 1], output_axes=[2]))])
     >>> w = init((4, 16, 64))
+
+    Args:
+        cases: A list of ``(shape, initializer)`` pairs; shapes must differ.
     """
 
     def __init__(self, cases: Sequence):

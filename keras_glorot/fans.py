@@ -20,18 +20,18 @@ def compute_fans(
 ) -> tuple[int, int]:
     """Returns ``(fan_in, fan_out)`` for a kernel of ``shape``.
 
-    Args:
-        shape: The kernel's shape.
-        input_axes: Axes holding input units (with ``output_axes``), as Keras'
-            ``VarianceScaling`` takes them.
-        output_axes: Axes holding output units.
-
-    Example:
+    Examples:
 
     >>> compute_fans((3, 3, 16, 32))
     (144, 288)
     >>> compute_fans((8, 4, 16), input_axes=[0], output_axes=[1, 2])
     (8, 64)
+
+    Args:
+        shape: The kernel's shape.
+        input_axes: Axes holding input units (with ``output_axes``), as Keras'
+            ``VarianceScaling`` takes them.
+        output_axes: Axes holding output units.
     """
     shape = tuple(int(d) for d in shape)
     if input_axes is not None and output_axes is not None:
@@ -109,7 +109,7 @@ def grouped_conv_fans(
     note on strides above), so the shape overstates fan_out by ``groups *
     prod(strides)``. A fan that is not a whole number is returned as a float.
 
-    Example:
+    Examples:
 
     >>> grouped_conv_fans((3, 3, 8, 32), groups=4)
     (72, 72)
@@ -133,7 +133,7 @@ def depthwise_fans(
     of the ``receptive_field / prod(strides)`` windows it lies in on average.
     Keras' shape rule would give ``channels`` times more fan_in.
 
-    Example:
+    Examples:
 
     >>> depthwise_fans((3, 3, 32, 1))
     (9, 9)
@@ -154,7 +154,7 @@ def transposed_conv_axes(kernel_rank: int) -> tuple[list[int], list[int]]:
     shape rule. With strides the axes no longer give the fans:
     use ``transposed_conv_fans``.
 
-    Example:
+    Examples:
 
     >>> transposed_conv_axes(4)
     ([0, 1, 3], [0, 1, 2])
@@ -174,7 +174,7 @@ def transposed_conv_fans(
     fan_in = ``receptive_field * in_channels / prod(strides)``; the shape alone
     overstates it by ``prod(strides)``.
 
-    Example:
+    Examples:
 
     >>> transposed_conv_fans((3, 3, 32, 64), strides=2)
     (144, 288)
@@ -192,7 +192,7 @@ def einsum_kernel_axes(equation: str) -> tuple[list[int], list[int]]:
     over (input units); those in the output but not the input are output units.
     Letters in both (shared, like a batch) count as neither.
 
-    Example:
+    Examples:
 
     >>> einsum_kernel_axes("abc,cde->abde")
     ([0], [1, 2])

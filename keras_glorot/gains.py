@@ -328,6 +328,13 @@ def calculate_gain(
 ) -> float:
     """Returns the gain for ``activation``: initialize with ``Var(W) = gain**2 / n``.
 
+    Examples:
+
+    >>> calculate_gain("relu")
+    1.4142135623730951
+    >>> round(calculate_gain("leaky_relu", negative_slope=0.2), 6)
+    1.38675
+
     Args:
         activation: A Keras activation name (``"relu"``, ``"gelu"``, ...), a
             callable applied elementwise, or None (linear).
@@ -341,13 +348,6 @@ def calculate_gain(
 
     Returns:
         The gain, a positive Python float.
-
-    Example:
-
-    >>> calculate_gain("relu")
-    1.4142135623730951
-    >>> round(calculate_gain("leaky_relu", negative_slope=0.2), 6)
-    1.386750
 
     Reference:
     - He et al., 2015, "Delving Deep into Rectifiers", eq. 10 and 15

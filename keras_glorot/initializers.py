@@ -192,6 +192,13 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
     is ``Var`` exactly, not only on average (docs/derivation.md, "Orthogonal draws
     and delta-orthogonal kernels"). Rank-1 shapes are rejected.
 
+    Examples:
+
+    >>> init = Glorot("gelu", seed=0)
+    >>> w = init((256, 128))
+    >>> layer = keras.layers.Dense(64, activation="tanh",
+    ...                            kernel_initializer=Glorot("tanh"))
+
     Args:
         activation: Activation that follows the layer: a Keras name, an
             elementwise callable, or None (linear). Stored by name in the config.
@@ -215,13 +222,6 @@ class Glorot(_WarnsOnReuse, keras.initializers.VarianceScaling):
             transposed convolutions; see ``keras_glorot.fans``). A number > 0,
             not necessarily whole (a strided convolution's mean fan).
         fan_out: Explicit fan-out, likewise.
-
-    Example:
-
-    >>> init = Glorot("gelu", seed=0)
-    >>> w = init((256, 128))
-    >>> layer = keras.layers.Dense(64, activation="tanh",
-    ...                            kernel_initializer=Glorot("tanh"))
 
     Reference:
     - Glorot & Bengio, 2010, "Understanding the difficulty of training deep
@@ -386,6 +386,11 @@ class GlorotLeakyNormal(_GlorotLeaky):
     cut) with ``Var(W) = 4 / ((1 + a**2) (fan_in + fan_out))``, ``a`` the negative
     slope. String names: ``"glorot_leaky"``, ``"glorot_leaky_normal"``.
 
+    Examples:
+
+    >>> layer = keras.layers.Conv2D(64, 3, activation="leaky_relu",
+    ...                             kernel_initializer="glorot_leaky")
+
     Args:
         negative_slope: Slope ``a`` for x < 0; default 0.2, as
             ``keras.activations.leaky_relu`` (``keras.layers.LeakyReLU`` uses 0.3:
@@ -393,11 +398,6 @@ class GlorotLeakyNormal(_GlorotLeaky):
         seed: An int, None, or a ``keras.random.SeedGenerator``.
         input_axes: Axes holding input units (as ``VarianceScaling``).
         output_axes: Axes holding output units.
-
-    Example:
-
-    >>> layer = keras.layers.Conv2D(64, 3, activation="leaky_relu",
-    ...                             kernel_initializer="glorot_leaky")
 
     Reference:
     - Glorot & Bengio, 2010, eq. 12; He et al., 2015, eq. 15.
@@ -414,16 +414,16 @@ class GlorotLeakyUniform(_GlorotLeaky):
     that ``Var(W) = 4 / ((1 + a**2) (fan_in + fan_out))``. String name:
     ``"glorot_leaky_uniform"``.
 
+    Examples:
+
+    >>> layer = keras.layers.Dense(128, activation="leaky_relu",
+    ...                            kernel_initializer="glorot_leaky_uniform")
+
     Args:
         negative_slope: Slope ``a`` for x < 0 (default 0.2).
         seed: An int, None, or a ``keras.random.SeedGenerator``.
         input_axes: Axes holding input units (as ``VarianceScaling``).
         output_axes: Axes holding output units.
-
-    Example:
-
-    >>> layer = keras.layers.Dense(128, activation="leaky_relu",
-    ...                            kernel_initializer="glorot_leaky_uniform")
 
     Reference:
     - Glorot & Bengio, 2010, eq. 16; He et al., 2015, eq. 15.
@@ -459,6 +459,17 @@ class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
     ``Conv*Transpose`` kernels are laid out ``kernel_size + (filters,
     in_channels)``; for them this is not the delta-orthogonal map.
 
+    Examples:
+
+    >>> init = DeltaOrthogonal(seed=0)
+    >>> w = init((3, 3, 16, 32))  # zero but for w[1, 1], a (16, 32) matrix
+    >>> # Gain 1 on tanh: dynamical isometry (Xiao et al. 2018).
+    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="tanh",
+    ...                             kernel_initializer="delta_orthogonal")
+    >>> # The moment gain: unit pre-activation variance through depth.
+    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="relu",
+    ...                             kernel_initializer=DeltaOrthogonal("relu"))
+
     Args:
         activation: Activation that follows the layer: a Keras name, an
             elementwise callable, or None (linear). Its gain (``calculate_gain``)
@@ -470,17 +481,6 @@ class DeltaOrthogonal(_WarnsOnReuse, keras.initializers.Initializer):
         seed: An int, None, or a ``keras.random.SeedGenerator``. An int or None
             gives the same values at every call of one instance (Keras 3's
             contract); a SeedGenerator gives new values at every call.
-
-    Example:
-
-    >>> init = DeltaOrthogonal(seed=0)
-    >>> w = init((3, 3, 16, 32))  # zero but for w[1, 1], a (16, 32) matrix
-    >>> # Gain 1 on tanh: dynamical isometry (Xiao et al. 2018).
-    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="tanh",
-    ...                             kernel_initializer="delta_orthogonal")
-    >>> # The moment gain: unit pre-activation variance through depth.
-    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="relu",
-    ...                             kernel_initializer=DeltaOrthogonal("relu"))
 
     Reference:
     - Xiao et al., 2018, "Dynamical Isometry and a Mean Field Theory of CNNs:
@@ -575,7 +575,7 @@ def custom_objects() -> dict:
     objects up by their registered name (``"keras_glorot>ClassName"``), so the
     keys are those names.
 
-    Example:
+    Examples:
 
     >>> model = keras.saving.load_model(path, custom_objects=custom_objects())
     """

@@ -5,10 +5,11 @@ and for every distribution. The backends' own low-precision draws are coarse and
 biased: JAX's ``uniform`` randomizes only the ``nmant`` stored significand bits of a
 number in [1, 2) (``jax/_src/random/core.py``, ``_uniform``), so a bfloat16 draw
 takes 128 values and a float16 one 1024, and its ``truncated_normal`` is the inverse
-CDF of that uniform evaluated in the dtype (``_truncated_normal``): 128 values in
-bfloat16, mean -0.017 sd (z = -23 for 2e6 draws). TensorFlow's bfloat16 uniform has
-the same 128 values, and its low-precision truncated normal and torch's clip-then-cast
-land past the cut. ``benchmarks/low_precision_draws.py`` measures all of them.
+CDF of that uniform evaluated in the dtype (``_truncated_normal``), with a biased
+mean. TensorFlow's bfloat16 uniform has the same 128 values, and its low-precision
+truncated normal and torch's clip-then-cast land past the cut.
+``benchmarks/low_precision_draws.py`` measures all of them; docs/derivation.md,
+"Low-precision draws", gives the numbers.
 
 Rounding a float32 draw to nearest (the cast) is the best the dtype can hold: each
 value is the dtype's nearest to a float32 draw, ``|fl(x) - x| <= u |x|`` (normal range) for the unit

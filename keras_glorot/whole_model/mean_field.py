@@ -50,6 +50,12 @@ from keras_glorot.whole_model.reading import KernelReading, ModelReading, read_m
 class MeanFieldLayer:
     """The mean-field prediction for one layer.
 
+    Examples:
+
+    >>> first = keras_glorot.mean_field_variances(model)[0]
+    >>> print(first)  # one line: q, mean, std and the rule applied
+    >>> first.std, first.note
+
     Attributes:
         layer: The layer's name.
         q: Variance of the Gaussian pre-activation the output is a function of
@@ -147,7 +153,7 @@ def gaussian_moments(fn, q: float) -> tuple[float, float]:
     on a panel edge, one elsewhere (relu6's 6) moves off it and costs accuracy
     (still below 1e-4 relative).
 
-    Example:
+    Examples:
 
     >>> gaussian_moments(keras.activations.relu, 2.0)[1]  # q / 2
     1.0
@@ -362,6 +368,12 @@ def mean_field_variances(
     positions. Biases are taken as zero-mean i.i.d. draws (zeros or random);
     a constant nonzero bias gives None.
 
+    Examples:
+
+    >>> predictions = keras_glorot.mean_field_variances(model)
+    >>> print(predictions)  # a table, one row per layer
+    >>> [p.std for p in predictions]
+
     Args:
         model: A built Sequential or functional model.
         input_variance: The second moment ``E[x**2]`` of the input's elements.
@@ -372,11 +384,6 @@ def mean_field_variances(
         One ``MeanFieldLayer`` per layer, in ``model``'s layer order (nested
         models flattened), in a list that prints as a table; layers without a rule
         have ``q``, ``mean`` and ``std`` None and say why in ``note``.
-
-    Example:
-
-    >>> for p in keras_glorot.mean_field_variances(model):
-    ...     print(p.layer, p.std, p.note)
 
     Reference:
     - Poole et al., 2016, "Exponential expressivity in deep neural networks

@@ -75,6 +75,13 @@ _TEXT_COLUMNS = ("#", "layer", "activation", "output mean", "output std", "predi
 class SignalReport:
     """Per-layer statistics of one forward and backward pass.
 
+    Examples:
+
+    >>> report = keras_glorot.signal_report(model, x)
+    >>> print(report)
+    >>> report.activation_ratio, report.gradient_ratio
+    >>> report.plot("signal.png")
+
     Attributes:
         layers: Layer names, in call order (a layer called twice appears twice).
         activation_mean: Mean of each layer's output.
@@ -92,12 +99,6 @@ class SignalReport:
         activation: What follows each kernel layer's kernel, as ``read_model`` reads
             it (the same words ``initialize`` and ``lsuv`` report); None for layers
             without a kernel.
-
-    Example:
-
-    >>> report = keras_glorot.signal_report(model, x)
-    >>> report.activation_ratio, report.gradient_ratio
-    >>> report.plot("signal.png")
     """
 
     layers: list[str]
@@ -339,6 +340,13 @@ def signal_report(
     draw, and a second report draws the same ones (the report is reproducible and
     leaves the user's random stream where it was).
 
+    Examples:
+
+    >>> x = np.random.default_rng(0).normal(size=(256, 784)).astype("float32")
+    >>> report = keras_glorot.signal_report(model, x)
+    >>> print(report)  # a table, one row per layer call
+    >>> report.to_markdown()
+
     Args:
         model: A built ``keras.Model`` (Sequential, functional or subclassed).
         x: A batch the model accepts.
@@ -352,12 +360,6 @@ def signal_report(
         (``keras_glorot.mean_field_variances``, Poole et al. 2016; Schoenholz et
         al. 2017) from the batch's ``E[x**2]``, None where it has no rule
         (``prediction_note`` says why).
-
-    Example:
-
-    >>> x = np.random.default_rng(0).normal(size=(256, 784)).astype("float32")
-    >>> report = keras_glorot.signal_report(model, x)
-    >>> print(report.to_markdown())
     """
     if not isinstance(model, keras.Model):
         raise TypeError(
