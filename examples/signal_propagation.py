@@ -3,9 +3,11 @@
 Builds deep MLPs (Dense) and plain CNNs (3x3 Conv2D, same padding, no pooling),
 each layer followed by one activation, initializes them in several ways, runs one
 forward and one backward pass on a batch (``keras_glorot.signal_report``: loss =
-mean squared output) and prints two Markdown tables: the last/first-layer ratio of
-the activation std, and the last/first-layer ratio of the kernel-gradient std.
-A ratio near 1 means the signal neither vanishes nor explodes with depth.
+mean squared output) and prints Markdown tables: the last/first-layer ratio of the
+activation std, a word for each (kept, drifts, vanishes, explodes), and the last/first-layer
+ratio of the kernel-gradient std. A ratio near 1 means the signal neither vanishes nor
+explodes with depth. A note explains each kind of alarming cell, and the output ends with
+two lines: what ``initialize()`` did for each activation.
 
 Initializers compared:
 
@@ -93,6 +95,14 @@ HOW_TO_READ = (
 )
 
 
+LEGEND = (
+    "Each cell: a layer's std at the last of {depth} layers over the same std at the first, "
+    "for one freshly initialized net per start (1 = kept). Columns: Keras' initializers, the "
+    "article's variances, keras_glorot's Glorot (glorot_gain), initialize() and lsuv(); --help "
+    "says more."
+)
+
+
 def glance(ratio: float) -> str:
     """The word for one activation ratio (see ``KEPT``, ``DRIFT``)."""
     if not ratio == ratio:  # nan
@@ -120,6 +130,78 @@ def glance_table(results: dict, arch: str, activations, inits) -> str:
             cells.append(f"**{word}**" if word == "kept" else word)
         lines.append(f"| {act} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _median_ratio(results: dict, arch: str, act: str, init: str) -> float | None:
+    import statistics
+
+    reps = results.get((arch, act, init))
+    return None if reps is None else statistics.median(r.activation_ratio for r in reps)
+
+
+def _backward_shrink(report) -> float:
+    """How many times smaller the error gets per layer on its way back, measured from the
+    kernel gradients of the second and the last layer (their inputs are both activations
+    of the same kind, so their ratio is the error's)."""
+    grads = [g for g in report.gradient_std if g is not None]
+    return (grads[-1] / grads[1]) ** (1 / (len(grads) - 2))
+
+
+def notes(results: dict, arch: str, activations, inits) -> list[str]:
+    """A line for each kind of cell that looks alarming, saying where it comes from."""
+    import keras_glorot
+
+    lines = []
+    if {"relu", "leaky_relu"} & set(activations):
+        lines.append(
+            "- relu, leaky_relu: gradient ratio about 2 at every start (input times error stays "
+            "flat)."
+        )
+    sigmoid = [r for i in inits for r in results.get((arch, "sigmoid", i), [])]
+    if sigmoid and len(sigmoid[0].gradient_std) > 2:
+        shrink = [_backward_shrink(r) for r in sigmoid]
+        lines.append(
+            f"- sigmoid: σ' ≤ 1/4 shrinks the error {min(shrink):.1f}-{max(shrink):.1f}x per "
+            "layer back at every start; σ's mean 1/2 holds the moment gain at "
+            f"{keras_glorot.calculate_gain('sigmoid'):.2f}."
+        )
+    tools = [t for t in ("glorot_gain", "initialize") if t in inits]
+    gelu = [_median_ratio(results, arch, "gelu", t) for t in tools]
+    if any(r is not None and glance(r) != "kept" for r in gelu):
+        lines.append(
+            f"- gelu: its gain {keras_glorot.calculate_gain('gelu'):.2f} holds E[gelu²] at an "
+            "unstable point (+14% per layer near it), and the first kernel, which reads the data "
+            "(E[x²] = 1, not 0.43), starts off it: the signal drifts."
+        )
+    return lines
+
+
+def bottom_line(results: dict, arch: str, activations, inits) -> list[str]:
+    """Two lines: what initialize() did for each activation, against Keras' default, and
+    where it did not keep the signal, what lsuv() did."""
+    if "initialize" not in inits:
+        return []
+    words = {a: glance(_median_ratio(results, arch, a, "initialize")) for a in activations}
+    kept = [a for a in activations if words[a] == "kept"]
+    first = f"Bottom line, {arch.upper()}: initialize() kept " + (", ".join(kept) or "nothing")
+    if "glorot_uniform" in inits:
+        lost = [
+            a for a in kept if glance(_median_ratio(results, arch, a, "glorot_uniform")) != "kept"
+        ]
+        first += f" (Keras' default lost {', '.join(lost) or 'none of them'})"
+    second = []
+    for act in activations:
+        if words[act] == "kept":
+            continue
+        ratio = _median_ratio(results, arch, act, "initialize")
+        line = f"{act} {words[act]} under initialize() ({ratio:.3g}" + (
+            ", see the note)" if act == "gelu" else ")"
+        )
+        if "lsuv" in inits:
+            lsuv = _median_ratio(results, arch, act, "lsuv")
+            line += f"; lsuv(), which measures the batch: {glance(lsuv)} ({lsuv:.3g})"
+        second.append(line)
+    return [first + ".", "; ".join(second) + "." if second else "Every activation kept."]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -217,27 +299,36 @@ def main(argv=None) -> dict:
         f"batch={args.batch} data={data} leaky_relu slope={sm.LEAKY_SLOPE} "
         f"seeds={args.seed}..{args.seed + args.seeds - 1}"
     )
-    print("\n" + textwrap.fill(HOW_TO_READ, width=92))
+    print(textwrap.fill(LEGEND.format(depth=args.depth), width=100))
+    if args.seeds > 1:
+        print("With several seeds a cell is the median [min, max] over them.")
+    summary = []
     for arch in args.arch:
-        for key, what in (
-            ("activation_ratio", "activation std, last layer / first layer"),
-            ("gradient_ratio", "kernel-gradient std, last layer / first layer"),
-        ):
-            print(f"\n{arch.upper()}: {what} (1 = kept; n/a = not defined)\n")
-            print(sm.markdown_table(results, arch, args.activations, args.inits, key))
-            if key == "activation_ratio":
-                print(
-                    f"\n{arch.upper()} at a glance: which start keeps the signal (activation "
-                    f"ratio within 1/{KEPT:g}..{KEPT:g}: kept; 1/{DRIFT:g}..{DRIFT:g}: drifts; "
-                    "else vanishes or explodes)\n"
-                )
-                print(glance_table(results, arch, args.activations, args.inits))
+        name = arch.upper()
+        print(f"\n{name}: activation std, last layer / first layer")
+        print(sm.markdown_table(results, arch, args.activations, args.inits, "activation_ratio"))
+        print(
+            f"\n{name} at a glance (within 1/{KEPT:g}..{KEPT:g}: kept; 1/{DRIFT:g}..{DRIFT:g}: "
+            "drifts; else vanishes or explodes)"
+        )
+        print(glance_table(results, arch, args.activations, args.inits))
+        print(
+            f"\n{name}: kernel-gradient std, last layer / first layer (above 1: the first "
+            "layers' gradients are the smaller)"
+        )
+        print(sm.markdown_table(results, arch, args.activations, args.inits, "gradient_ratio"))
+        print()
+        for line in notes(results, arch, args.activations, args.inits):
+            print(textwrap.fill(line, width=125, subsequent_indent="  "))
+        summary += bottom_line(results, arch, args.activations, args.inits)
         if args.plot_dir:
             out = pathlib.Path(args.plot_dir)
             out.mkdir(parents=True, exist_ok=True)
             for act in args.activations:
                 sm.plot(results, arch, act, args.inits, out / f"signal_{arch}_{act}.png")
-    print(f"\n({time.perf_counter() - start:.1f} s)")
+    print(f"\n({time.perf_counter() - start:.1f} s)\n")
+    for line in summary:  # last, where the eye lands
+        print(textwrap.fill(line, width=125, subsequent_indent="  "))
     return results
 
 
