@@ -139,20 +139,21 @@ def test_blocks_differing_only_in_a_notes_number_say_so():
     assert exact[-1][-1] == "as blk_0" and exact[0] == ["blk_0/"] + [""] * 8
 
 
-def test_kerashub_gpt2_prints_each_kind_of_block_once():
+def test_kerashub_gpt2_prints_its_twelve_blocks_as_one():
     keras_hub = pytest.importorskip("keras_hub")
+    # Width 64: GPT-2's own N(0, 0.02**2) start is not "a tenth of Keras' default", so
+    # every block is redrawn alike on every backend.
     backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=100, num_layers=12, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        vocabulary_size=100, num_layers=12, num_heads=2, hidden_dim=64, intermediate_dim=128,
         max_sequence_length=16,
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # what initialize() could not read: not this test's
         report = keras_glorot.initialize(backbone, seed=0)
     headers = [row[0] for row in _blocks_once(report._rows()) if row[0].endswith("/")]
-    printed = {int(name.removesuffix("/").rsplit("_")[-1]) for name in headers}
-    covered = set(printed)
-    for span, _ in summary_rows(report):
-        first, _, last = span.partition(" to ")
-        covered |= set(range(int(first.rsplit("_")[-1]), int((last or first).rsplit("_")[-1]) + 1))
-    assert covered == set(range(12)) and 0 in printed and len(printed) < 12
-    assert len(str(report).splitlines()) < len(text_table(_COLUMNS, report._rows())) / 2
+    assert headers == ["transformer_layer_0/"]
+    assert summary_rows(report) == [
+        ("transformer_layer_1 to transformer_layer_11",
+         "as transformer_layer_0, numbers in notes aside"),
+    ]  # fmt: skip
+    assert len(str(report).splitlines()) < len(text_table(_COLUMNS, report._rows())) / 4
