@@ -16,8 +16,9 @@ Some starts are statements, and are kept under either choice (``deliberate``): a
 constant kernel (zeros, an author's ``set_weights``), and an author's initializer whose
 draw is near zero, its std under a tenth of Keras' default for the kernel's fans (the
 DDPM U-Net's ``VarianceScaling(1e-10)`` on every residual branch's end, a
-zero-initialized projection). A library-wide convention (KerasHub's N(0, 0.02²), a
-quarter of Glorot's std at width 128) and Keras' own default are redrawn.
+zero-initialized projection). A library-wide convention (the law of more than half the
+model's kernels: KerasHub's N(0, 0.02²), a quarter of Glorot's std at width 128) and
+Keras' own default are redrawn.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _default(cls: type, attr: str):
 def _law(initializer) -> tuple:
     config = dict(initializer.get_config()) if hasattr(initializer, "get_config") else {}
     config.pop("seed", None)
-    return type(initializer), sorted(config.items(), key=lambda kv: kv[0])
+    return type(initializer), tuple(sorted((k, repr(v)) for k, v in config.items()))
 
 
 def _current(layer, kernel) -> tuple:
@@ -85,15 +86,36 @@ def chosen(layer, kernel) -> str | None:
     return type(current).__name__
 
 
-def deliberate(layer, kernel, chosen_name: str | None) -> str:
-    """Why ``kernel``'s start is a statement to keep (module docstring), or ""."""
+def law_of(layer, kernel) -> tuple | None:
+    """The law ``kernel`` was drawn by (initializer class and config, seed aside)."""
+    current = _current(layer, kernel)[2]
+    return None if current is None else _law(current)
+
+
+def library_laws(layers: list) -> set:
+    """The laws that draw more than half of the kernels of ``layers`` (``(layer,
+    kernel)`` pairs): a library's convention (KerasHub's N(0, 0.02²) everywhere), not a
+    statement about one kernel."""
+    counts: dict = {}
+    for layer, kernel in layers:
+        law = law_of(layer, kernel)
+        if law is not None:
+            counts[law] = counts.get(law, 0) + 1
+    return {law for law, n in counts.items() if 2 * n > len(layers)}
+
+
+def deliberate(layer, kernel, chosen_name: str | None, library: set = frozenset()) -> str:
+    """Why ``kernel``'s start is a statement to keep (module docstring), or "".
+    ``library``: the laws of the model's convention (``library_laws``), never near-zero
+    statements, whatever the width makes of them (0.02 is under a tenth of Glorot's
+    std at width 16)."""
     if _ours(_current(layer, kernel)[2]):
         return ""
     value = np.asarray(kernel.variable.numpy(), dtype=np.float64)
     if value.size and np.all(value == value.flat[0]):
         what = f"the author's {chosen_name}" if chosen_name else "a start set by the author"
         return f"{what}: a constant kernel ({value.flat[0]:.3g} everywhere), kept"
-    if chosen_name is None or value.size < 2:
+    if chosen_name is None or value.size < 2 or law_of(layer, kernel) in library:
         return ""
     fan_in, fan_out = compute_fans(tuple(int(d) for d in value.shape))
     reference = math.sqrt(2.0 / (fan_in + fan_out))

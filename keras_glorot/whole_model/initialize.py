@@ -187,6 +187,9 @@ def _plan_model(reading, options: dict, seeds, policy: str, keep: bool, report, 
     plan.convention = options["convention"]
     for text in reading.fallbacks:
         plan.report.fallback(text)
+    plan.library = _explicit.library_laws(
+        [(e.layer, k) for e in reading.layers if not isinstance(e, LeftAlone) for k in e.kernels]
+    )
     for entry in reading.layers:
         entries = _plan_layer(entry, options, seeds, keep, plan)
         if entries:
@@ -213,7 +216,7 @@ def _plan_layer(entry, options: dict, seeds, keep: bool, plan) -> list:
     entries = []
     for kernel in entry.kernels:
         chosen = _explicit.chosen(layer, kernel)
-        statement = _explicit.deliberate(layer, kernel, chosen)
+        statement = _explicit.deliberate(layer, kernel, chosen, plan.library)
         if statement:
             plan.kept[id(layer)] = statement
             report.add(KernelRecord(name, type(layer).__name__, _part(kernel), skipped=statement))

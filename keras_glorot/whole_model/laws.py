@@ -174,6 +174,8 @@ class Plan:
     convention: str = "moment"  # the gain convention (``calculate_gain``)
     # Layers whose start is kept on purpose (``explicit.deliberate``), and why.
     kept: dict[int, str] = dataclasses.field(default_factory=dict)
+    # The laws of the model's own convention (``explicit.library_laws``).
+    library: set = dataclasses.field(default_factory=set)
 
     @property
     def graph(self):

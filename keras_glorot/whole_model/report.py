@@ -138,6 +138,17 @@ class InitReport:
             self.residual = other.residual
         self.depth += other.depth
 
+    def nothing_drawn(self) -> None:
+        """Says, first among the fallbacks (so first in the warning), that the call
+        changed no weight."""
+        text = (
+            "nothing was drawn: no kernel of the model could be read, so every weight is as "
+            "it was; the report lists each layer with its reason"
+        )
+        if text not in self.fallbacks:
+            self.fallbacks.insert(0, text)
+        self.stopped = self.stopped or "nothing was drawn"
+
     def warn_once(self, stacklevel: int = 3) -> None:
         """One ``UserWarning`` naming every fallback, when there is any."""
         if not self.fallbacks:
@@ -195,6 +206,8 @@ class InitReport:
         """The table, each repeated block printed once: ``block_1 to block_11: as
         block_0`` (``report.records`` and ``to_markdown()`` hold every row)."""
         lines = text_table(_COLUMNS, _blocks_once(self._rows()))
+        if self.stopped:  # a call that drew nothing, or stopped, says so first
+            lines.insert(0, f"{self.method}: stopped: {self.stopped}")
         if self.merges:
             rows = _periods_once(self._merge_rows())
             lines += ["", "residual merges:"] + text_table(_MERGE_COLUMNS, rows)
