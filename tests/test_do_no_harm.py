@@ -54,7 +54,7 @@ def test_tied_copies_stay_tied_and_are_drawn_once():
     assert np.array_equal(out, ema)  # before the fix: max |diff| 1.1 here, 4.7 in DDPM
     after = [to_numpy(v) for v in wrapper.network.weights]
     assert not np.array_equal(before[0], after[0])  # the network's kernel was drawn
-    copied = [r for r in report.handled if "drawn once" in r.note]
+    copied = [r for r in report.handled if "equal before the call: drawn once" in r.note]
     assert [r.layer.split("/")[0] for r in copied] == ["ema_network"] * 2, report
 
 
@@ -321,3 +321,18 @@ def test_a_library_convention_is_redrawn_even_where_it_is_small():
     assert len(report.handled) == 3 and all("replaces" in r.note for r in report.handled)
     (end,) = report["end"]
     assert "near-zero start, kept" in end.skipped  # one kernel's own near-zero start
+
+
+def test_a_kernel_layer_never_called_is_named():
+    """BASNet builds a ResNet whose stem its own convolution replaces: the stem is built,
+    never called, and still gets a row saying so."""
+    stem = layers.Conv2D(8, 3, name="unused_stem")
+    stem.build((None, 8, 8, 3))
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, layers.Conv2D(8, 3, name="own_stem")(inputs))
+    model.unused = stem  # held, built, not called
+    before = to_numpy(stem.kernel).copy()
+    report, _ = _initialize(model)
+    (row,) = report["unused_stem"]
+    assert "never calls it" in row.skipped
+    assert np.array_equal(to_numpy(stem.kernel), before)

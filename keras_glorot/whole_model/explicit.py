@@ -111,18 +111,38 @@ def deliberate(layer, kernel, chosen_name: str | None, library: set = frozenset(
     std at width 16)."""
     if _ours(_current(layer, kernel)[2]):
         return ""
-    value = np.asarray(kernel.variable.numpy(), dtype=np.float64)
+    variable = kernel.variable
+    value = np.asarray(keras.ops.convert_to_numpy(keras.ops.copy(variable)), dtype=np.float64)
     if value.size and np.all(value == value.flat[0]):
         what = f"the author's {chosen_name}" if chosen_name else "a start set by the author"
         return f"{what}: a constant kernel ({value.flat[0]:.3g} everywhere), kept"
     if chosen_name is None or value.size < 2 or law_of(layer, kernel) in library:
         return ""
-    fan_in, fan_out = compute_fans(tuple(int(d) for d in value.shape))
+    shape = tuple(int(d) for d in value.shape)
+    fan_in, fan_out = compute_fans(shape)
     reference = math.sqrt(2.0 / (fan_in + fan_out))
-    std = float(np.sqrt(np.mean(value**2)))
+    # The law's std where Keras' initializer says it; else the draw's (a custom one).
+    std = law_std(_current(layer, kernel)[2], fan_in, fan_out)
+    if std is None:
+        std = float(np.sqrt(np.mean(value**2)))
     if std < NEAR_ZERO * reference:
         return (
             f"the author's {chosen_name}: std {std:.3g}, under a tenth of Keras' default "
             f"{reference:.3g}, a deliberate near-zero start, kept"
         )
     return ""
+
+
+def law_std(initializer, fan_in: float, fan_out: float) -> float | None:
+    """The std Keras' ``initializer`` draws with at Keras' fans, None for another."""
+    init = keras.initializers
+    if isinstance(initializer, init.VarianceScaling):  # Glorot*, He*, LeCun* too
+        n = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2)
+        return math.sqrt(initializer.scale / max(n, 1.0))
+    if isinstance(initializer, init.TruncatedNormal):  # cut at 2 std: 0.88 of it
+        return 0.8796 * initializer.stddev
+    if isinstance(initializer, init.RandomNormal):
+        return initializer.stddev
+    if isinstance(initializer, init.RandomUniform):
+        return (initializer.maxval - initializer.minval) / math.sqrt(12.0)
+    return None

@@ -8,6 +8,7 @@ config records, so that saving and ``clone_model`` redraw the same law.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -153,8 +154,10 @@ class Planned:
             init = ResidualZeros()
         else:
             fan_in, fan_out = self.init.fans(shape)
-            config = {**self.init.get_config(), "fan_in": fan_in / factor}
-            init = type(self.init).from_config({**config, "fan_out": fan_out / factor})
+            # A copy, not a round trip through the config: an activation Keras cannot
+            # look up by name (KerasHub's quick_gelu) would not come back.
+            init = copy.copy(self.init)
+            init.fan_in, init.fan_out, init._calls = fan_in / factor, fan_out / factor, 0
         self.init = init
         for record in self.records:
             record.std = 0.0 if factor == 0.0 else init.stddev(shape)

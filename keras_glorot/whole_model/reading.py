@@ -14,6 +14,7 @@ import dataclasses
 
 import keras
 
+from keras_glorot import keras_internals
 from keras_glorot.whole_model import activations as acts
 from keras_glorot.whole_model import composite, kinds
 from keras_glorot.whole_model import graph as _graph
@@ -25,6 +26,10 @@ from keras_glorot.whole_model.tables import markdown, text_table, wrapped
 UNBUILT = (
     "not built: its model's call never calls it (an unused head, a branch not taken), "
     "so it has no weights; left as it is"
+)
+NEVER_CALLED = (
+    "built, but the model's forward pass never calls it (a stem replaced by another, an "
+    "unused head): nothing says what follows it; left as it is"
 )
 
 
@@ -296,6 +301,8 @@ def _read(reading: ModelReading, graph: Graph) -> None:
                 "keras_glorot.register_layer_kind to have its kernels drawn"
             )
     reading.layers += _own_weights(graph)
+    if graph.graph:
+        reading.layers += _never_called(graph)
     reading.merges = find_merges(graph) if graph.graph else []
     for merge in reading.merges:
         merge.follows = acts.following(merge.op, graph, outputs=merge.outputs)
@@ -334,6 +341,21 @@ def _per_call(layer, graph: Graph, follows: acts.Found) -> list[acts.Found]:
     if len(each) <= 1 or acts.own(layer) is not None:
         return [follows] * max(len(each), 1)
     return [acts.following(layer, graph, outputs=outputs) for _, outputs in each]
+
+
+def _never_called(graph: Graph) -> list[LeftAlone]:
+    """Kernel layers the model holds and built, but no call of the forward pass reaches
+    (BASNet builds a ResNet whose stem its own convolution replaces)."""
+    covered: set[int] = set()
+    for layer, _ in graph.leaves:
+        covered |= {id(layer)} | {id(x) for x in keras_internals.flatten_layers(layer)}
+    out = []
+    for layer in keras_internals.flatten_layers(graph.model):
+        if id(layer) in covered or not layer.built or not kinds.has_kernel(layer):
+            continue
+        covered |= {id(x) for x in keras_internals.flatten_layers(layer)}
+        out.append(LeftAlone(layer.name, layer, NEVER_CALLED))
+    return out
 
 
 def _own_weights(graph: Graph) -> list[LeftAlone]:
