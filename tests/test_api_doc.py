@@ -71,8 +71,4 @@ def test_docstrings_hold_no_study_results():
     pattern = re.compile(r"\d+(\.\d+)? ?(points|%)|\bseeds?\b \d|trained better")
     for name in keras_glorot.__all__:
         doc = inspect.getdoc(getattr(keras_glorot, name)) or ""
-        assert not pattern.search(doc) or name in STUDY_RESULTS_YET, name
-
-
-# initialize's explicit="override" cites what trained better in the zoo.
-STUDY_RESULTS_YET = {"initialize"}
+        assert not pattern.search(doc), name

@@ -84,8 +84,9 @@ def initialize(
         residual: ``"fixup"`` (default), ``"scaled"``, ``"zero"`` or None (no
             change at merges: every kernel drawn as for a plain network).
         explicit: For a kernel given an initializer other than its layer's default:
-            ``"override"`` (default, which trained better: docs/zoo.md) redraws it and
-            says so; ``"keep"`` leaves it as built.
+            ``"override"`` (default) redraws it and says so; ``"keep"`` leaves it as
+            built. Under either, a constant or near-zero start an author chose is kept
+            (docs/initialize.md).
 
     Returns:
         An ``InitReport``: per kernel the activation found, fans, gain and std;
