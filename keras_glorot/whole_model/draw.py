@@ -6,6 +6,8 @@ kernel has its value.
 
 from __future__ import annotations
 
+import copy
+
 import keras
 
 from keras_glorot import backend, keras_internals
@@ -44,6 +46,9 @@ def commit(entries: list) -> None:
     """Draws every planned kernel once, then assigns them all and records each
     initializer: a draw that fails leaves every weight as it was. A tied copy
     (``copy_of``) gets its source's values, and a config that redraws them."""
+    # A copy's layer records an instance of its own, made before any draw (one call
+    # per seeded instance), not through the config (laws.Planned.rescale says why).
+    laws = {id(d): copy.deepcopy(d.copy_of.init) if d.copy_of else d.init for d in entries}
     values = {
         id(d): d.init(d.shape, dtype=d.kernel.variable.dtype) for d in entries if d.copy_of is None
     }
@@ -55,7 +60,4 @@ def commit(entries: list) -> None:
                 value = value * keras.ops.convert_to_tensor(d.kernel.mask, value.dtype)
             d.kernel.variable.assign(value)
             if d.kernel.attr is not None:
-                init = source.init
-                if source is not d:  # an instance of its own: one draw per instance
-                    init = type(init).from_config(init.get_config())
-                setattr(d.kernel.owner, d.kernel.attr, init)
+                setattr(d.kernel.owner, d.kernel.attr, laws[id(d)])

@@ -156,8 +156,8 @@ class Planned:
             fan_in, fan_out = self.init.fans(shape)
             # A copy, not a round trip through the config: an activation Keras cannot
             # look up by name (KerasHub's quick_gelu) would not come back.
-            init = copy.copy(self.init)
-            init.fan_in, init.fan_out, init._calls = fan_in / factor, fan_out / factor, 0
+            init = copy.deepcopy(self.init)
+            init.fan_in, init.fan_out = fan_in / factor, fan_out / factor
         self.init = init
         for record in self.records:
             record.std = 0.0 if factor == 0.0 else init.stddev(shape)

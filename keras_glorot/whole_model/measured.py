@@ -23,6 +23,7 @@ Reference:
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 
 import keras
@@ -210,14 +211,14 @@ def _own_gain(layer, plan) -> float:
 def _planned_kernels(entries: list):
     """The kernels of ``entries`` drawn at their planned laws, then put back as they were.
 
-    Each is drawn by a copy of its planned initializer (same config, same values): the
+    Each is drawn by a copy of its planned initializer (same law, same values): the
     planned one is called once, by ``initialize``'s commit, and so never warns that it
     was called twice.
     """
     originals = [(e.kernel.variable, e.kernel.variable.numpy()) for e in entries]
     try:
         for e in entries:
-            law = type(e.init).from_config(e.init.get_config())
+            law = copy.deepcopy(e.init)  # not through its config: laws.Planned.rescale
             e.kernel.variable.assign(law(e.shape, dtype=e.kernel.variable.dtype))
         yield
     finally:
