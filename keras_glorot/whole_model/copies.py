@@ -52,7 +52,18 @@ def copied_models(models: list) -> list[list]:
         if len(alike) > 1:
             for model in alike:
                 groups.setdefault(_fingerprint(model), []).append(model)
-    return [g for g in groups.values() if len(g) > 1]
+    copies = []
+    for group in groups.values():
+        # A model holding another and nothing else has the same weights: no copy.
+        distinct, held = [], set()
+        for model in group:
+            ids = {id(v) for v in model.weights}
+            if not ids & held:
+                distinct.append(model)
+                held |= ids
+        if len(distinct) > 1:
+            copies.append(distinct)
+    return copies
 
 
 def tie(entries: list, models: list) -> list:
