@@ -9,16 +9,20 @@ with a plain Python counter, a call that draws nothing.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import REPO, to_numpy
 from keras import layers, ops
 
 import keras_glorot
 from keras_glorot.whole_model import kinds
+
+sys.path.insert(0, str(REPO / "examples"))
+from nets.keras_io.autoregressive import PixelConvLayer  # noqa: E402  (keras-io's own)
 
 
 def _initialize(model, **kwargs):
@@ -248,35 +252,14 @@ def test_a_normalization_behind_pooling_sets_the_scale():
 
 
 # ------------------------------------------------------------ masked convolutions
-class _PixelConv(layers.Layer):
-    """keras-io's PixelCNN ``PixelConvLayer``: a Conv2D whose kernel is masked to the
-    taps above and left of the centre (mask A), the centre too (mask B)."""
-
-    def __init__(self, mask_type, **kwargs):
-        super().__init__()
-        self.mask_type = mask_type
-        self.conv = layers.Conv2D(**kwargs)
-
-    def build(self, input_shape):
-        self.conv.build(input_shape)
-        kh, kw = self.conv.kernel.shape[:2]
-        self.mask = np.zeros(tuple(self.conv.kernel.shape), "float32")
-        self.mask[: kh // 2, ...] = 1.0
-        self.mask[kh // 2, : kw // 2, ...] = 1.0
-        if self.mask_type == "B":
-            self.mask[kh // 2, kw // 2, ...] = 1.0
-
-    def call(self, inputs):
-        self.conv.kernel.assign(self.conv.kernel * self.mask)
-        return self.conv(inputs)
-
-
 def test_a_masked_convolution_counts_only_its_taps(monkeypatch):
+    """keras-io's PixelCNN: a Conv2D whose kernel its layer masks to the taps above and
+    left of the centre (mask A: 24 of 49)."""
     monkeypatch.setattr(kinds, "_REGISTERED", {})  # this test's registration only
     inputs = keras.Input((16, 16, 8))
-    layer = _PixelConv("A", filters=64, kernel_size=7, padding="same", activation="relu")
+    layer = PixelConvLayer("A", filters=64, kernel_size=7, padding="same", activation="relu")
     model = keras.Model(inputs, layer(inputs))
-    keras_glorot.register_layer_kind(_PixelConv, kernels=("conv.kernel",),
+    keras_glorot.register_layer_kind(PixelConvLayer, kernels=("conv.kernel",),
                                      mask=lambda la, v: la.mask)  # fmt: skip
     report, _ = _initialize(model)
     kernel = to_numpy(layer.conv.kernel)
