@@ -240,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except cifar10_data.DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    held = len(data["x_test"])
+    if args.test_subset and args.test_subset > held:  # refused, not cut silently
+        print(f"error: --test-subset {args.test_subset}: the data holds {held:,} test "
+              f"images; pass --test-subset {held} or less.", file=sys.stderr)  # fmt: skip
+        return 2
     for table, case, options in selected_cases(args):
         cargs = case_args(args, table, case, options)
         case_data = dict(data)

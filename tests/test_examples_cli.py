@@ -338,3 +338,21 @@ def test_the_study_refuses_a_subset_it_could_not_train_on(tmp_path, tiny_cifar_n
         "--subset 64 or less, or leave --subset out to use all of them.\n"
     )
     assert not (tmp_path / "o" / "summary.md").exists()
+
+
+def test_the_article_tables_refuse_a_test_subset_larger_than_the_data(
+    tmp_path, tiny_cifar_npz, capsys
+):
+    # Each table's cases cut the test split themselves; one larger than it is refused
+    # before any run, not cut to what there is.
+    import article_tables
+
+    argv = ["--npz", str(tiny_cifar_npz), "--table", "9", "--test-subset", "100000",
+            "--out", str(tmp_path / "o")]  # fmt: skip
+    assert article_tables.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --test-subset 100000: the data holds 32 test images; pass --test-subset 32 "
+        "or less.\n"
+    )
+    assert not (tmp_path / "o").exists()
