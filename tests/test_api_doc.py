@@ -17,7 +17,7 @@ import api_doc  # noqa: E402
 # Public names whose docstrings (in keras_glorot/whole_model) have no example yet, and those
 # whose Args come before their Examples. Each list must be exactly what is found, so that a
 # docstring brought in line is taken off it.
-NO_EXAMPLE_YET = {"JacobianSpectrum", "KernelReading", "KernelRecord", "ModelReading"}
+NO_EXAMPLE_YET = {"JacobianSpectrum", "KernelRecord"}
 ARGS_BEFORE_EXAMPLES_YET = {"LayerActivation", "jacobian_spectrum", "lsuv"}
 NO_ARGS_YET = {"InitReport"}  # its attributes are told in prose
 

@@ -37,6 +37,11 @@ NEVER_CALLED = (
 class KernelReading:
     """How one kernel layer was read.
 
+    Example:
+
+    >>> first = keras_glorot.read_model(model).kernels[0]
+    >>> first.path, first.follows.label, first.found_by
+
     Attributes:
         path: The layer's name; inside composite layers, the composites holding it,
             ``/``-joined (``block/attention/query``).
@@ -95,6 +100,12 @@ class Step:
 
 class ModelReading:
     """How a model was read: see ``read_model``.
+
+    Example:
+
+    >>> reading = keras_glorot.read_model(model)
+    >>> print(reading)  # one row per kernel: fans, what follows it, how it was found
+    >>> [r.path for r in reading.left_alone]
 
     Attributes:
         model: The model read.
