@@ -135,6 +135,13 @@ def own(layer) -> Found | None:
     return None if found is LINEAR else found
 
 
+def own_gain(layer, convention: str) -> float:
+    """The gain ``layer``'s own activation gives its kernel: 1 for none (Keras' law), and
+    for a softmax head. What a guess may never raise a kernel above."""
+    found = own(layer)
+    return 1.0 if found is None or found.head else found.gain(convention)
+
+
 def normalized(found: Found, label: str) -> Found:
     """Linear with Keras' default scale (``Glorot("linear")``, fan_avg) for a kernel that
     a normalization follows (docs/derivation.md, "A kernel under normalization").

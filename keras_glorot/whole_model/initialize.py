@@ -241,8 +241,7 @@ GUESSED = ("layer order", "composite")
 
 
 def _keep_own_gain(planned, layer, convention: str, found_by: str) -> None:
-    own = _found.own(layer)
-    ceiling = 1.0 if own is None or own.head else own.gain(convention)
+    ceiling = _found.own_gain(layer, convention)
     gain = max((r.gain or 0.0) for r in planned.records)
     if gain <= ceiling or not isinstance(planned.init, Glorot):
         return

@@ -188,7 +188,7 @@ def measure(plan) -> None:
                     "or give the layer its activation."
                 )
             continue
-        ceiling = _own_gain(layer, plan)
+        ceiling = _found.own_gain(layer, plan.convention)
         if gain > ceiling:
             note = (
                 f"{note}; measured {gain:.3g}, kept at its layer's own {ceiling:.3g}: a gain "
@@ -199,12 +199,6 @@ def measure(plan) -> None:
         for record in d.records:
             record.activation = f"gain {gain:.3g} ({note}; {where})"
             record.gain = gain
-
-
-def _own_gain(layer, plan) -> float:
-    """The gain ``layer``'s own activation gives its kernel (1 for none)."""
-    own = _found.own(layer)
-    return 1.0 if own is None or own.head else own.gain(plan.convention)
 
 
 @contextlib.contextmanager
